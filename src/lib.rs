@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod ble;
+mod bytes;
+pub mod gaen;
+pub mod hex;
+pub mod time;
+#[cfg(feature = "vectors")]
+pub mod vectors;
+
+pub use ble::{AdvertisementError, ExposureNotificationAdvertisement};
+pub use gaen::{
+    AssociatedEncryptedMetadata, AssociatedEncryptedMetadataKey, DiagnosisKey, Metadata,
+    ReportType, RollingProximityIdentifier, RollingProximityIdentifierKey, TemporaryExposureKey,
+};
+pub use time::{EnIntervalNumber, RollingPeriod, RollingWindow, TimeError};
+
+/// Re-exported so that callers can name the RNG traits the key generators take.
+pub use rand_core;
+
+/// A byte string of the wrong length was given where a fixed length is required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected} bytes, found {found}")]
+pub struct LengthError {
+    /// Bytes required.
+    pub expected: usize,
+    /// Bytes given.
+    pub found: usize,
+}
