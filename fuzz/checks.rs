@@ -5,11 +5,21 @@
 
 #![allow(
     clippy::expect_used,
+    clippy::panic,
     reason = "a fuzz check reports a broken property by panicking"
 )]
+#![allow(
+    dead_code,
+    reason = "each fuzz target and test uses some of these checks"
+)]
 
+use bluezone::ble::bluezone::{encode_android, parse_android};
 use bluezone::ble::gaen::{DEFAULT_FLAGS, SERVICE_DATA_LEN};
-use bluezone::ble::{AdStructures, ExposureNotificationAdvertisement, LEGACY_PAYLOAD_MAX};
+use bluezone::ble::{
+    AdStructures, AdvertisementKind, ExposureNotificationAdvertisement, LEGACY_PAYLOAD_MAX,
+    classify,
+};
+use bluezone::blid::{F0List, HistoryLine, InfoF, parse_history};
 
 /// Advertising payload parser: no panic; what it accepts re-encodes to a payload that parses
 /// to the same identifier and metadata; the AD walk stays inside the payload and terminates.
@@ -44,5 +54,61 @@ pub fn advertisement(data: &[u8]) {
             steps += 1;
             assert!(steps <= LEGACY_PAYLOAD_MAX);
         }
+    }
+}
+
+/// Payload classifier: no panic; its verdict agrees with the specific parsers.
+pub fn classify_payload(data: &[u8]) {
+    match classify(data) {
+        Ok(AdvertisementKind::Gaen(parsed)) => {
+            assert_eq!(ExposureNotificationAdvertisement::parse(data), Ok(parsed));
+        }
+        Ok(AdvertisementKind::BluezoneAndroid(id)) => {
+            assert_eq!(parse_android(data), Ok(id));
+            assert_eq!(parse_android(&encode_android(&id, 0x1a)), Ok(id));
+        }
+        Ok(AdvertisementKind::BluezoneIos(_) | AdvertisementKind::Unknown) => {
+            assert!(parse_android(data).is_err());
+        }
+        Err(error) => assert!(!error.class().is_empty()),
+        Ok(_) => {}
+    }
+}
+
+/// History lines: no panic; every line read prints back to text that reads the same.
+pub fn history(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = 0;
+    for (index, line) in parse_history(text).enumerate() {
+        lines += 1;
+        match line {
+            Ok(line) => assert_eq!(HistoryLine::parse(&line.to_string()), Ok(line)),
+            Err(error) => assert_eq!(error.line, index + 1),
+        }
+    }
+    assert!(lines <= text.split('\n').count());
+}
+
+/// F0 lists: no panic; what is read writes back to JSON that reads the same.
+pub fn f0_list(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    match F0List::from_json(text) {
+        Ok(list) => assert_eq!(F0List::from_json(&list.to_json()), Ok(list)),
+        Err(error) => assert!(!error.class().is_empty()),
+    }
+}
+
+/// InfoF uploads: no panic; what is read writes back to JSON that reads the same.
+pub fn info_f(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    match InfoF::from_json(text) {
+        Ok(info) => assert_eq!(InfoF::from_json(&info.to_json()), Ok(info)),
+        Err(error) => assert!(!error.class().is_empty()),
     }
 }

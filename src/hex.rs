@@ -58,8 +58,11 @@ pub(crate) fn decode_into(text: &str, out: &mut [u8]) -> Result<(), ParseHexErro
     Ok(())
 }
 
-/// Decodes `text` into a fixed-size array.
-pub(crate) fn decode_array<const N: usize>(text: &str) -> Result<[u8; N], ParseHexError> {
+/// Decodes `text` (either case) into exactly `N` bytes.
+///
+/// # Errors
+/// [`ParseHexError`] for a wrong length or a character that is not a hex digit.
+pub fn decode_array<const N: usize>(text: &str) -> Result<[u8; N], ParseHexError> {
     let mut out = [0u8; N];
     decode_into(text, &mut out)?;
     Ok(out)

@@ -8,6 +8,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod ble;
+pub mod blid;
 mod bytes;
 pub mod gaen;
 pub mod hex;

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::ble::ExposureNotificationAdvertisement;
 use crate::ble::gaen::DEFAULT_FLAGS;
+use crate::blid::{BaseKey, BluezoneId, DAY_MS, SlotsPerDay};
 use crate::gaen::{
     AssociatedEncryptedMetadata, AssociatedEncryptedMetadataKey, Metadata,
     RollingProximityIdentifier, RollingProximityIdentifierKey, TemporaryExposureKey,
@@ -23,7 +24,7 @@ use crate::gaen::{
 use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
 
 /// The kinds of vector file this crate knows.
-pub const KINDS: &[&str] = &["gaen-crypto", "gaen-advertisement"];
+pub const KINDS: &[&str] = &["gaen-crypto", "gaen-advertisement", "bluezone-blid"];
 
 /// Why a file is not a vector file at all (as opposed to holding vectors that fail).
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +40,7 @@ pub enum VectorFileError {
     #[error("no \"kind\" string at the top level")]
     MissingKind,
     /// A kind this crate does not know.
-    #[error("unknown kind {0:?} (known: gaen-crypto, gaen-advertisement)")]
+    #[error("unknown kind {0:?} (known: gaen-crypto, gaen-advertisement, bluezone-blid)")]
     UnknownKind(String),
     /// No `"source"` saying where the data came from.
     #[error("no \"source\" at the top level: vectors must say where they came from")]
@@ -98,6 +99,7 @@ pub fn check_str(text: &str) -> Result<Report, VectorFileError> {
     let check: fn(&Value) -> Result<(), String> = match kind {
         "gaen-crypto" => |v| check_gaen_crypto(&parse(v)?),
         "gaen-advertisement" => |v| check_gaen_advertisement(&parse(v)?),
+        "bluezone-blid" => |v| check_bluezone_blid(&parse(v)?),
         other => return Err(VectorFileError::UnknownKind(other.to_string())),
     };
     if document.get("source").is_none_or(Value::is_null) {
@@ -307,6 +309,65 @@ fn check_gaen_advertisement(v: &GaenAdvertisementVector) -> Result<(), String> {
             }
             if let (Some(want), Some(got)) = (v.lists_service_uuid, listed) {
                 m.expect("lists_service_uuid", got, want);
+            }
+        }
+    }
+    m.finish()
+}
+
+#[derive(Deserialize)]
+struct BluezoneBlidVector {
+    base_key: HexBytes<32>,
+    base_time_s: u64,
+    t_ms: u64,
+    slots_per_day: u32,
+    id: BluezoneId,
+    day: Option<u64>,
+    slot: Option<u32>,
+    daily_key: Option<HexBytes<32>>,
+    subkey0: Option<HexBytes<32>>,
+}
+
+fn check_bluezone_blid(v: &BluezoneBlidVector) -> Result<(), String> {
+    let slots = SlotsPerDay::new(v.slots_per_day).map_err(|e| format!("slots_per_day: {e}"))?;
+    let base = BaseKey::from_base_time(v.base_key.0, v.base_time_s)
+        .map_err(|e| format!("base_time_s: {e}"))?;
+    let mut m = Mismatches::default();
+    match base.identifier_at(v.t_ms, slots) {
+        Ok(id) => m.expect("id", id, v.id),
+        Err(e) => m.note(format!("id: {e}")),
+    }
+    let day = v.t_ms / DAY_MS;
+    if let Some(want) = v.day {
+        m.expect("day", day.saturating_sub(u64::from(base.base_day())), want);
+    }
+    if let Some(want) = v.slot {
+        match slots.slot_of(v.t_ms % DAY_MS) {
+            Ok(slot) => m.expect("slot", slot, want),
+            Err(e) => m.note(format!("slot: {e}")),
+        }
+    }
+    if v.daily_key.is_some() || v.subkey0.is_some() {
+        match u32::try_from(day)
+            .map_err(|_| "day out of range".to_string())
+            .and_then(|d| base.daily_key(d).map_err(|e| e.to_string()))
+        {
+            Err(e) => m.note(format!("daily_key: {e}")),
+            Ok(daily) => {
+                if let Some(want) = &v.daily_key {
+                    m.expect(
+                        "daily_key",
+                        HexBytes(*daily.expose_secret()),
+                        HexBytes(want.0),
+                    );
+                }
+                if let (Some(want), Some(first)) = (&v.subkey0, daily.sub_keys().next()) {
+                    m.expect(
+                        "subkey0",
+                        HexBytes(*first.expose_secret()),
+                        HexBytes(want.0),
+                    );
+                }
             }
         }
     }

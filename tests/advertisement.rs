@@ -1,4 +1,5 @@
 //! Properties of the advertisement codec over arbitrary and mutated payloads.
+#![cfg(feature = "json")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

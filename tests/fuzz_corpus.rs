@@ -1,5 +1,6 @@
 //! Replays the committed fuzz seed corpora through the fuzz targets' own checks, so that every
 //! `cargo test` runs them and a corpus can never silently empty.
+#![cfg(feature = "json")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -29,4 +30,24 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
 #[test]
 fn advertisement_corpus() {
     assert!(replay("advertisement", checks::advertisement) >= 20);
+}
+
+#[test]
+fn classify_corpus() {
+    assert!(replay("classify", checks::classify_payload) >= 20);
+}
+
+#[test]
+fn history_corpus() {
+    assert!(replay("history", checks::history) >= 5);
+}
+
+#[test]
+fn f0_list_corpus() {
+    assert!(replay("f0_list", checks::f0_list) >= 5);
+}
+
+#[test]
+fn info_f_corpus() {
+    assert!(replay("info_f", checks::info_f) >= 3);
 }

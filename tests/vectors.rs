@@ -136,3 +136,21 @@ fn files_that_are_not_vector_files_are_refused() {
     assert_eq!(report.failures.len(), 1);
     assert!(report.failures[0].message.starts_with("malformed vector"));
 }
+
+#[test]
+fn a_tampered_bluezone_vector_fails() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/bluezone-captured.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    for (original, tampered) in [
+        (
+            "\"id\": \"286BCE589AB994EFA5F73CAD\"",
+            "\"id\": \"286BCE589AB994EFA5F73CAE\"",
+        ),
+        ("\"slot\": 47", "\"slot\": 48"),
+        ("\"subkey0\": \"BEB69DF7", "\"subkey0\": \"BEB69DF8"),
+    ] {
+        assert!(text.contains(original), "{original}: fixture changed");
+        let report = vectors::check_str(&text.replacen(original, tampered, 1)).unwrap();
+        assert_eq!(report.failures.len(), 1, "{original}: {report:?}");
+    }
+}

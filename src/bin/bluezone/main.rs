@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bluezone::ble::gaen::DEFAULT_FLAGS;
+use bluezone::blid::f1::{self, F1Rule};
+use bluezone::blid::matching::ContactIndex;
+use bluezone::blid::{BaseKey, F0List, SlotsPerDay, TimeUnit, parse_history};
 use bluezone::gaen::{Metadata, RollingProximityIdentifier, TemporaryExposureKey};
 use bluezone::time::UtcDateTime;
 use bluezone::{EnIntervalNumber, ExposureNotificationAdvertisement, RollingPeriod, RollingWindow};
@@ -30,6 +33,46 @@ enum Command {
     /// Exposure Notification (GAEN v1.2) key schedule.
     #[command(subcommand)]
     Gaen(GaenCommand),
+    /// Bluezone 2020 identifiers: derive, and match F0 lists against a contact history.
+    #[command(subcommand)]
+    Blid(BlidCommand),
+}
+
+#[derive(Subcommand)]
+enum BlidCommand {
+    /// Print the identifier a Bluezone phone broadcast at an instant (upper-case hex).
+    Id {
+        /// The phone's base key, 64 hex digits.
+        #[arg(long)]
+        base_key: String,
+        /// The base time the app stored with it (Unix seconds of its UTC midnight).
+        #[arg(long)]
+        base_time: u64,
+        /// The instant, Unix milliseconds.
+        #[arg(long)]
+        at_ms: u64,
+        /// Slots per day (96 in the shipped app, 144 in rc-v2.0.0).
+        #[arg(long, default_value_t = 96)]
+        slots: u32,
+    },
+    /// Match an F0 list against a contact history (`data_trace.txt`) and decide F1.
+    Match {
+        /// The F0 list: `{"data":[...]}`, or the push's DataContent holding it in "InfoF".
+        #[arg(long)]
+        f0: PathBuf,
+        /// The contact history: OWN_ID, CONTACT_ID, RSSI, TIMESTAMP separated by tabs.
+        #[arg(long)]
+        history: PathBuf,
+        /// The history's time unit: ms (Android) or s (iOS).
+        #[arg(long, default_value = "ms", value_parser = ["ms", "s"])]
+        unit: String,
+        /// "Now" for the 14-day look-back, Unix seconds; the newest sighting when omitted.
+        #[arg(long)]
+        now: Option<u64>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +132,19 @@ fn main() -> ExitCode {
     let mut out = BufWriter::new(io::stdout().lock());
     let result = match cli.command {
         Command::Vectors(VectorsCommand::Verify { files }) => verify(&mut out, &files),
+        Command::Blid(BlidCommand::Id {
+            base_key,
+            base_time,
+            at_ms,
+            slots,
+        }) => blid_id(&mut out, &base_key, base_time, at_ms, slots),
+        Command::Blid(BlidCommand::Match {
+            f0,
+            history,
+            unit,
+            now,
+            json,
+        }) => blid_match(&mut out, &f0, &history, &unit, now, json),
         Command::Gaen(GaenCommand::Day {
             tek,
             rolling_start,
@@ -179,9 +235,8 @@ fn gaen_day(
     let window = RollingWindow::new(start, period).map_err(|e| e.to_string())?;
     let tek = match tek {
         Some(hex) => {
-            let bytes: RollingProximityIdentifier =
-                hex.parse().map_err(|e| format!("--tek: {e}"))?;
-            TemporaryExposureKey::from_bytes(bytes.to_bytes(), window)
+            let bytes = bluezone::hex::decode_array(hex).map_err(|e| format!("--tek: {e}"))?;
+            TemporaryExposureKey::from_bytes(bytes, window)
         }
         None => TemporaryExposureKey::generate(window)
             .map_err(|e| format!("no randomness from the operating system: {e}"))?,
@@ -223,5 +278,118 @@ fn gaen_day(
             "note: flags {flags:02x} lack LE General Discoverable (bit 1), which the specification requires"
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn blid_id(
+    out: &mut impl Write,
+    base_key: &str,
+    base_time: u64,
+    at_ms: u64,
+    slots: u32,
+) -> Outcome {
+    let bytes = bluezone::hex::decode_array(base_key).map_err(|e| format!("--base-key: {e}"))?;
+    let slots = SlotsPerDay::new(slots).map_err(|e| format!("--slots: {e}"))?;
+    let key = BaseKey::from_base_time(bytes, base_time).map_err(|e| format!("--base-time: {e}"))?;
+    let id = key
+        .identifier_at(at_ms, slots)
+        .map_err(|e| format!("--at-ms: {e}"))?;
+    writeln!(out, "{id}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_text(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn blid_match(
+    out: &mut impl Write,
+    f0_path: &std::path::Path,
+    history_path: &std::path::Path,
+    unit: &str,
+    now: Option<u64>,
+    json: bool,
+) -> Outcome {
+    let unit = if unit == "s" {
+        TimeUnit::Seconds
+    } else {
+        TimeUnit::Milliseconds
+    };
+    let f0 = F0List::from_json(&read_text(f0_path)?)
+        .map_err(|e| format!("{}: {e}", f0_path.display()))?;
+    let history = parse_history(&read_text(history_path)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", history_path.display()))?;
+    let index = ContactIndex::new(&history);
+    let matches = index.matches(&f0, unit);
+    let now = now.unwrap_or_else(|| {
+        history
+            .iter()
+            .map(|l| l.timestamp / unit.per_second())
+            .max()
+            .unwrap_or(0)
+    });
+    let rule = F1Rule::bluezone(unit);
+    let verdict = f1::decide(&matches, unit, &rule, now);
+
+    if json {
+        let document = serde_json::json!({
+            "f0_entries": f0.entries.len(),
+            "history_lines": history.len(),
+            "contact": !matches.is_empty(),
+            "matches": matches,
+            "f1": verdict,
+            "now": now,
+        });
+        writeln!(out, "{document}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{} F0 entries, {} history lines, {} matching sightings",
+        f0.entries.len(),
+        history.len(),
+        matches.len()
+    )?;
+    for m in &matches {
+        writeln!(
+            out,
+            "match: entry {} slot {} id {} line {} time {} rssi {}",
+            m.entry,
+            m.slot_index,
+            m.id,
+            m.line + 1,
+            m.timestamp,
+            m.rssi
+        )?;
+    }
+    writeln!(
+        out,
+        "contact (the app's check): {}",
+        if matches.is_empty() { "no" } else { "yes" }
+    )?;
+    for day in &verdict.days {
+        writeln!(
+            out,
+            "day {}: entry {} close {} s ({} of {} sightings at or above {} dBm), strongest {} dBm",
+            UtcDateTime::from_unix_seconds(day.day * 86_400)
+                .to_string()
+                .get(..10)
+                .unwrap_or(""),
+            day.entry,
+            day.close_seconds,
+            day.close_sightings,
+            day.sightings,
+            verdict.threshold_dbm,
+            day.strongest_rssi
+        )?;
+    }
+    writeln!(
+        out,
+        "F1 (within about 2 m for {} min in one day, last {} days): {}",
+        rule.min_daily_exposure_s / 60,
+        rule.lookback_days,
+        if verdict.f1 { "yes" } else { "no" }
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,201 @@
+//! The command-line tool as a user runs it.
+#![cfg(feature = "cli")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bluezone::blid::{BaseKey, SlotsPerDay};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bluezone"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn vectors_verify_counts_and_fails_loudly() {
+    let files: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| p.display().to_string())
+            .collect();
+    let mut args = vec!["vectors", "verify"];
+    args.extend(files.iter().map(String::as_str));
+    let ok = run(&args);
+    assert!(ok.status.success());
+    let last = stdout(&ok).lines().last().unwrap().to_string();
+    let passed: usize = last
+        .strip_suffix(" passed, 0 failed")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(passed > 300, "{last}");
+
+    // One tampered identifier: one failure line and a non-zero exit.
+    let dir = scratch("cli-vectors");
+    let text = std::fs::read_to_string("test-vectors/bluezone-captured.json").unwrap();
+    let tampered = dir.join("tampered.json");
+    std::fs::write(
+        &tampered,
+        text.replacen("B9A665D754FE65E665D76A45", "B9A665D754FE65E665D76A46", 1),
+    )
+    .unwrap();
+    let bad = run(&["vectors", "verify", tampered.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let out = stdout(&bad);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("FAIL")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some("6 passed, 1 failed"));
+
+    // Not a vector file: non-zero exit even with nothing failed.
+    let not_vectors = run(&["vectors", "verify", "Cargo.toml"]);
+    assert!(!not_vectors.status.success());
+    assert_eq!(
+        stdout(&not_vectors).lines().last(),
+        Some("0 passed, 0 failed")
+    );
+}
+
+#[test]
+fn blid_id_prints_the_captured_identifier() {
+    let out = run(&[
+        "blid",
+        "id",
+        "--base-key",
+        "4C5224B397F8AB3896781D5AA0F3119F280513F1B592CA280EBDED6357E21084",
+        "--base-time",
+        "1596844800",
+        "--at-ms",
+        "1596866191387",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "B9A665D754FE65E665D76A45\n");
+    let before = run(&[
+        "blid",
+        "id",
+        "--base-key",
+        "4C5224B397F8AB3896781D5AA0F3119F280513F1B592CA280EBDED6357E21084",
+        "--base-time",
+        "1596844800",
+        "--at-ms",
+        "1596844799999",
+    ]);
+    assert!(!before.status.success());
+    assert!(String::from_utf8_lossy(&before.stderr).contains("before the base day"));
+}
+
+#[test]
+fn blid_match_finds_the_planted_contact_and_decides_f1() {
+    let dir = scratch("cli-blid-match");
+    let base_time = 1_596_844_800u64;
+    let f0_key = BaseKey::from_bytes([7; 32], (base_time / 86_400) as u32);
+    let day = f0_key.daily_key(f0_key.base_day() + 1).unwrap();
+    let f0 = format!(
+        "{{\"data\":[{{\"daily_key\":\"{}\",\"time_start\":{},\"max\":96,\"time_end\":{}}}]}}",
+        bluezone::hex::Hex(day.expose_secret()),
+        base_time + 86_400,
+        base_time + 3 * 86_400
+    );
+    // 20 minutes at -60 dBm from 10:00 on day 1, a line every 10 s, plus a stranger.
+    let mut history = String::new();
+    let start_ms = (base_time + 86_400 + 10 * 3600) * 1000;
+    for n in 0..120u64 {
+        let t = start_ms + n * 10_000;
+        let id = f0_key.identifier_at(t, SlotsPerDay::DEFAULT).unwrap();
+        history.push_str(&format!("000000000000000000000000\t{id}\t-60\t{t}\n"));
+    }
+    history.push_str(&format!(
+        "000000000000000000000000\t{}\t-50\t{}\n",
+        "AB".repeat(12),
+        start_ms
+    ));
+    std::fs::write(dir.join("f0.json"), f0).unwrap();
+    std::fs::write(dir.join("data_trace.txt"), &history).unwrap();
+    let f0_path = dir.join("f0.json");
+    let history_path = dir.join("data_trace.txt");
+    let args = [
+        "blid",
+        "match",
+        "--f0",
+        f0_path.to_str().unwrap(),
+        "--history",
+        history_path.to_str().unwrap(),
+    ];
+
+    let text = run(&args);
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    let out = stdout(&text);
+    assert!(out.contains("120 matching sightings"), "{out}");
+    assert!(
+        out.ends_with("F1 (within about 2 m for 15 min in one day, last 14 days): yes\n"),
+        "{out}"
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json: serde_json::Value = serde_json::from_slice(&run(&json_args).stdout).unwrap();
+    assert_eq!(json["matches"].as_array().unwrap().len(), 120);
+    assert_eq!(json["f1"]["f1"], true);
+    assert_eq!(json["f1"]["days"][0]["close_seconds"], 1190);
+
+    // A line the history cannot read is an error naming it.
+    std::fs::write(&history_path, history.replace("\t-60\t", "\tloud\t")).unwrap();
+    let bad = run(&args);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1: field 3"));
+}
+
+#[test]
+fn gaen_day_reproduces_the_official_vector() {
+    let out = run(&[
+        "gaen",
+        "day",
+        "--tek",
+        "75c734c6dd1a782de7a965da5eb93125",
+        "--rolling-start",
+        "2642976",
+        "--tx-power",
+        "8",
+    ]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .collect();
+    assert_eq!(rows.len(), 144);
+    assert_eq!(
+        rows[0],
+        "2642976,2020-04-02T00:00:00Z,8be6cd371c5c891604bfbe49df845096,72033874,02011a03036ffd17166ffd8be6cd371c5c891604bfbe49df84509672033874"
+    );
+    assert!(rows[143].contains("f431b62ecf443102ce4ed0407de54bd4,1215e57e"));
+}
