@@ -1,13 +1,19 @@
 //! F0 lists and InfoF uploads: the JSON the Bluezone app and server exchanged (spec §blid.7).
 
+#[cfg(feature = "json")]
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
+#[cfg(feature = "json")]
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use serde_json::{Map, Value};
+#[cfg(feature = "json")]
+use parse::{field, integer, key, object, parse_json, time};
 
 use super::keys::{BaseKey, DAY_MS, DailyKey, SlotsPerDay};
-use crate::hex::{Hex, ParseHexError};
+#[cfg(feature = "json")]
+use crate::hex::Hex;
+use crate::hex::ParseHexError;
 
 /// The latest instant accepted in these files: 9999-12-31T23:59:59Z. Keeps every derived
 /// millisecond value far from overflow.
@@ -86,66 +92,86 @@ impl F0Error {
     }
 }
 
-fn parse_json(text: &str) -> Result<Value, F0Error> {
-    serde_json::from_str(text).map_err(|e| F0Error::Json {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })
-}
+/// Typed access to JSON values, each failure naming where it happened.
+#[cfg(feature = "json")]
+mod parse {
+    use alloc::format;
+    use alloc::string::{String, ToString};
 
-fn field<'a>(object: &'a Map<String, Value>, name: &str, path: &str) -> Result<&'a Value, F0Error> {
-    object.get(name).ok_or_else(|| F0Error::Shape {
-        path: format!("{path}{name}"),
-        expected: "a value",
-    })
-}
+    use serde_json::{Map, Value};
 
-/// A non-negative integer; an integral float (as iOS may write) is accepted too.
-fn integer(value: &Value, path: String) -> Result<u64, F0Error> {
-    if let Some(n) = value.as_u64() {
-        return Ok(n);
+    use super::{F0Error, MAX_UNIX_SECONDS};
+
+    pub(super) fn parse_json(text: &str) -> Result<Value, F0Error> {
+        serde_json::from_str(text).map_err(|e| F0Error::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })
     }
-    match value.as_f64() {
-        // `as` saturates, so the round trip holds only for integral values in range.
-        Some(x) if (0.0..18_446_744_073_709_551_616.0).contains(&x) && (x as u64) as f64 == x => {
-            Ok(x as u64)
+
+    pub(super) fn field<'a>(
+        object: &'a Map<String, Value>,
+        name: &str,
+        path: &str,
+    ) -> Result<&'a Value, F0Error> {
+        object.get(name).ok_or_else(|| F0Error::Shape {
+            path: format!("{path}{name}"),
+            expected: "a value",
+        })
+    }
+
+    /// A non-negative integer; an integral float (as iOS may write) is accepted too.
+    pub(super) fn integer(value: &Value, path: String) -> Result<u64, F0Error> {
+        if let Some(n) = value.as_u64() {
+            return Ok(n);
         }
-        _ => Err(F0Error::Shape {
-            path,
-            expected: "a non-negative integer",
-        }),
+        match value.as_f64() {
+            // `as` saturates, so the round trip holds only for integral values in range.
+            Some(x)
+                if (0.0..18_446_744_073_709_551_616.0).contains(&x) && (x as u64) as f64 == x =>
+            {
+                Ok(x as u64)
+            }
+            _ => Err(F0Error::Shape {
+                path,
+                expected: "a non-negative integer",
+            }),
+        }
     }
-}
 
-fn time(value: &Value, path: String) -> Result<u64, F0Error> {
-    let seconds = integer(value, path.clone())?;
-    if seconds > MAX_UNIX_SECONDS {
-        return Err(F0Error::TimeRange {
-            path,
-            value: seconds,
-        });
+    pub(super) fn time(value: &Value, path: String) -> Result<u64, F0Error> {
+        let seconds = integer(value, path.clone())?;
+        if seconds > MAX_UNIX_SECONDS {
+            return Err(F0Error::TimeRange {
+                path,
+                value: seconds,
+            });
+        }
+        Ok(seconds)
     }
-    Ok(seconds)
-}
 
-fn key(value: &Value, path: String) -> Result<[u8; 32], F0Error> {
-    let text = value.as_str().ok_or_else(|| F0Error::Shape {
-        path: path.clone(),
-        expected: "a hex string",
-    })?;
-    crate::hex::decode_array(text).map_err(|error| F0Error::Key { path, error })
-}
+    pub(super) fn key(value: &Value, path: String) -> Result<[u8; 32], F0Error> {
+        let text = value.as_str().ok_or_else(|| F0Error::Shape {
+            path: path.clone(),
+            expected: "a hex string",
+        })?;
+        crate::hex::decode_array(text).map_err(|error| F0Error::Key { path, error })
+    }
 
-fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, F0Error> {
-    value.as_object().ok_or_else(|| F0Error::Shape {
-        path: if path.is_empty() {
-            "document".to_string()
-        } else {
-            path.to_string()
-        },
-        expected: "an object",
-    })
+    pub(super) fn object<'a>(
+        value: &'a Value,
+        path: &str,
+    ) -> Result<&'a Map<String, Value>, F0Error> {
+        value.as_object().ok_or_else(|| F0Error::Shape {
+            path: if path.is_empty() {
+                "document".to_string()
+            } else {
+                path.to_string()
+            },
+            expected: "an object",
+        })
+    }
 }
 
 /// One published daily key of a confirmed case and the time it covers.
@@ -169,6 +195,7 @@ pub struct F0List {
 }
 
 impl F0List {
+    #[cfg(feature = "json")]
     /// Reads an F0 list: either the list object itself, or the push's `DataContent` object
     /// whose `"InfoF"` field holds the list as a JSON string.
     ///
@@ -230,6 +257,7 @@ impl F0List {
         Ok(Self { entries })
     }
 
+    #[cfg(feature = "json")]
     /// The list as the server sent it: upper-case hex, fields in the app's order.
     #[must_use]
     pub fn to_json(&self) -> String {
@@ -284,6 +312,7 @@ impl InfoF {
         })
     }
 
+    #[cfg(feature = "json")]
     /// Reads `{"base_id","time","daily_key","time_start"}`.
     ///
     /// # Errors
@@ -309,6 +338,7 @@ impl InfoF {
         })
     }
 
+    #[cfg(feature = "json")]
     /// The upload as the app wrote it.
     #[must_use]
     pub fn to_json(&self) -> String {
@@ -322,7 +352,7 @@ impl InfoF {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "json"))]
 mod tests {
     use super::*;
 

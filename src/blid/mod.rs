@@ -11,10 +11,10 @@
 //! SK_i ──pick bytes 0,4,8,12,16,18,…,30──▶ BLID_i (12 bytes)
 //! ```
 //!
-//! The key schedule and history lines need no allocator; F0 lists and InfoF uploads need the
-//! `json` feature; matching and the F1 decision need `alloc`.
+//! The key schedule and history lines need no allocator; F0 lists, InfoF uploads, matching and
+//! the F1 decision need `alloc`; reading and writing their JSON needs the `json` feature.
 
-#[cfg(feature = "json")]
+#[cfg(feature = "alloc")]
 mod f0;
 #[cfg(feature = "alloc")]
 pub mod f1;
@@ -23,7 +23,7 @@ mod keys;
 #[cfg(feature = "alloc")]
 pub mod matching;
 
-#[cfg(feature = "json")]
+#[cfg(feature = "alloc")]
 pub use f0::{F0Entry, F0Error, F0List, InfoF, MAX_UNIX_SECONDS};
 pub use history::{HistoryError, HistoryLine, HistoryLineError, TimeUnit, parse_history};
 pub use keys::{
