@@ -20,6 +20,10 @@ use bluezone::ble::{
     classify,
 };
 use bluezone::blid::{F0List, HistoryLine, InfoF, parse_history};
+use bluezone::encounter::Sighting;
+use bluezone::encounter::csv::{CsvLine, parse_csv};
+use bluezone::encounter::frame::{self, ScanItem};
+use bluezone::encounter::log::SegmentReader;
 
 /// Advertising payload parser: no panic; what it accepts re-encodes to a payload that parses
 /// to the same identifier and metadata; the AD walk stays inside the payload and terminates.
@@ -110,5 +114,61 @@ pub fn info_f(data: &[u8]) {
     match InfoF::from_json(text) {
         Ok(info) => assert_eq!(InfoF::from_json(&info.to_json()), Ok(info)),
         Err(error) => assert!(!error.class().is_empty()),
+    }
+}
+
+/// Segment scanner: no panic on any bytes; the streaming reader agrees with the in-memory one;
+/// every record found re-encodes to a frame that scans back to it; damage never overlaps.
+pub fn segment(data: &[u8]) {
+    let Ok(scan) = frame::scan(data) else {
+        assert!(SegmentReader::new(data).is_err());
+        return;
+    };
+    let items: Vec<ScanItem> = scan.collect();
+    let streamed: Vec<ScanItem> = SegmentReader::new(data)
+        .expect("the streaming reader accepts what the scanner accepts")
+        .map(|item| item.expect("reading a slice cannot fail"))
+        .collect();
+    assert_eq!(items, streamed);
+    let mut end = 0u64;
+    for item in &items {
+        match item {
+            ScanItem::Record(s) => {
+                let mut buffer = [0u8; frame::MAX_FRAME_LEN];
+                let len = frame::encode_frame(s, &mut buffer).expect("a frame fits");
+                let mut again = frame::header().to_vec();
+                again.extend_from_slice(&buffer[..len]);
+                let back: Vec<ScanItem> = frame::scan(&again).expect("a valid segment").collect();
+                assert_eq!(back, [ScanItem::Record(*s)]);
+            }
+            ScanItem::Damage(d) => {
+                assert!(d.offset >= end || d.offset == 0, "damage overlaps");
+                end = d.offset + d.len;
+                assert!(end <= data.len() as u64);
+            }
+        }
+    }
+}
+
+/// Record decoder: no panic; what decodes encodes back to the same bytes.
+pub fn record(data: &[u8]) {
+    if let Ok(sighting) = Sighting::decode(data) {
+        let mut buffer = [0u8; 64];
+        let len = sighting.encode_into(&mut buffer).expect("a record fits");
+        assert_eq!(&buffer[..len], data);
+    }
+}
+
+/// CSV reader: no panic; what is read writes back to lines that read the same.
+pub fn csv(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    for sighting in parse_csv(text).flatten() {
+        let line = CsvLine(&sighting).to_string();
+        assert_eq!(
+            bluezone::encounter::csv::parse_csv_line(&line),
+            Ok(sighting)
+        );
     }
 }

@@ -81,7 +81,7 @@ pub(crate) fn write(f: &mut fmt::Formatter<'_>, bytes: &[u8], upper: bool) -> fm
 }
 
 /// Displays a byte slice as lower-case hex without allocating.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hex<'a>(pub &'a [u8]);
 
 impl fmt::Display for Hex<'_> {

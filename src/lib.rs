@@ -10,6 +10,7 @@ extern crate std;
 pub mod ble;
 pub mod blid;
 mod bytes;
+pub mod encounter;
 pub mod gaen;
 pub mod hex;
 pub mod time;

@@ -17,6 +17,8 @@ use serde_json::Value;
 use crate::ble::ExposureNotificationAdvertisement;
 use crate::ble::gaen::DEFAULT_FLAGS;
 use crate::blid::{BaseKey, BluezoneId, DAY_MS, SlotsPerDay};
+use crate::encounter::frame::{self, ScanItem};
+use crate::encounter::{BluezoneSighting, GaenSighting, Sighting};
 use crate::gaen::{
     AssociatedEncryptedMetadata, AssociatedEncryptedMetadataKey, Metadata,
     RollingProximityIdentifier, RollingProximityIdentifierKey, TemporaryExposureKey,
@@ -24,7 +26,12 @@ use crate::gaen::{
 use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
 
 /// The kinds of vector file this crate knows.
-pub const KINDS: &[&str] = &["gaen-crypto", "gaen-advertisement", "bluezone-blid"];
+pub const KINDS: &[&str] = &[
+    "gaen-crypto",
+    "gaen-advertisement",
+    "bluezone-blid",
+    "encounter-record",
+];
 
 /// Why a file is not a vector file at all (as opposed to holding vectors that fail).
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +47,11 @@ pub enum VectorFileError {
     #[error("no \"kind\" string at the top level")]
     MissingKind,
     /// A kind this crate does not know.
-    #[error("unknown kind {0:?} (known: gaen-crypto, gaen-advertisement, bluezone-blid)")]
-    UnknownKind(String),
+    #[error("unknown kind {kind:?} (known: {})", KINDS.join(", "))]
+    UnknownKind {
+        /// The kind the file names.
+        kind: String,
+    },
     /// No `"source"` saying where the data came from.
     #[error("no \"source\" at the top level: vectors must say where they came from")]
     MissingSource,
@@ -100,7 +110,12 @@ pub fn check_str(text: &str) -> Result<Report, VectorFileError> {
         "gaen-crypto" => |v| check_gaen_crypto(&parse(v)?),
         "gaen-advertisement" => |v| check_gaen_advertisement(&parse(v)?),
         "bluezone-blid" => |v| check_bluezone_blid(&parse(v)?),
-        other => return Err(VectorFileError::UnknownKind(other.to_string())),
+        "encounter-record" => |v| check_encounter_record(&parse(v)?),
+        other => {
+            return Err(VectorFileError::UnknownKind {
+                kind: other.to_string(),
+            });
+        }
     };
     if document.get("source").is_none_or(Value::is_null) {
         return Err(VectorFileError::MissingSource);
@@ -369,6 +384,114 @@ fn check_bluezone_blid(v: &BluezoneBlidVector) -> Result<(), String> {
                     );
                 }
             }
+        }
+    }
+    m.finish()
+}
+
+#[derive(Deserialize)]
+struct EncounterRecordVector {
+    expect: String,
+    sighting: Option<String>,
+    unix_seconds: Option<u64>,
+    unix_ms: Option<u64>,
+    rpi: Option<RollingProximityIdentifier>,
+    aem: Option<AssociatedEncryptedMetadata>,
+    contact_id: Option<BluezoneId>,
+    own_id: Option<BluezoneId>,
+    rssi: Option<i8>,
+    previous_scan_unix_seconds: Option<u64>,
+    record: Option<String>,
+    frame: Option<String>,
+    segment: Option<String>,
+    records: Option<Vec<String>>,
+}
+
+fn missing(field: &str) -> String {
+    format!("malformed vector: missing {field}")
+}
+
+fn check_encounter_record(v: &EncounterRecordVector) -> Result<(), String> {
+    let mut m = Mismatches::default();
+    if let Some(segment) = &v.segment {
+        let bytes = hex_vec(segment)?;
+        let wanted: Vec<Sighting> = v
+            .records
+            .as_ref()
+            .ok_or_else(|| missing("records"))?
+            .iter()
+            .map(|r| hex_vec(r).and_then(|b| Sighting::decode(&b).map_err(|e| e.to_string())))
+            .collect::<Result<_, _>>()?;
+        match frame::scan(&bytes) {
+            Err(e) => m.note(format!("segment: {e}")),
+            Ok(items) => {
+                let items: Vec<ScanItem> = items.collect();
+                let found: Vec<Sighting> = items
+                    .iter()
+                    .filter_map(|i| match i {
+                        ScanItem::Record(s) => Some(*s),
+                        ScanItem::Damage(_) => None,
+                    })
+                    .collect();
+                m.expect("records in segment", found.len(), wanted.len());
+                m.expect("damage in segment", items.len() - found.len(), 0);
+                if found != wanted {
+                    m.note("segment records differ".to_string());
+                }
+            }
+        }
+        return m.finish();
+    }
+    let record = hex_vec(v.record.as_deref().ok_or_else(|| missing("record"))?)?;
+    let decoded = Sighting::decode(&record);
+    if v.expect != "ok" {
+        match decoded {
+            Ok(_) => m.note(format!("decoded, expected error class {}", v.expect)),
+            Err(e) => m.expect("outcome", e.class(), v.expect.as_str()),
+        }
+        return m.finish();
+    }
+    let sighting = match v.sighting.as_deref() {
+        Some("gaen") => Sighting::Gaen(GaenSighting {
+            unix_seconds: v.unix_seconds.ok_or_else(|| missing("unix_seconds"))?,
+            rpi: v.rpi.ok_or_else(|| missing("rpi"))?,
+            aem: v.aem.ok_or_else(|| missing("aem"))?,
+            rssi: v.rssi.ok_or_else(|| missing("rssi"))?,
+            previous_scan_unix_seconds: v
+                .previous_scan_unix_seconds
+                .ok_or_else(|| missing("previous_scan_unix_seconds"))?,
+        }),
+        Some("bluezone") => Sighting::Bluezone(BluezoneSighting {
+            unix_ms: v.unix_ms.ok_or_else(|| missing("unix_ms"))?,
+            contact_id: v.contact_id.ok_or_else(|| missing("contact_id"))?,
+            own_id: v.own_id.ok_or_else(|| missing("own_id"))?,
+            rssi: v.rssi.ok_or_else(|| missing("rssi"))?,
+        }),
+        _ => return Err(missing("sighting (gaen or bluezone)")),
+    };
+    let mut buffer = [0u8; frame::MAX_FRAME_LEN];
+    match sighting.encode_into(&mut buffer) {
+        Ok(len) => m.expect(
+            "record",
+            crate::hex::Hex(buffer.get(..len).unwrap_or_default()),
+            crate::hex::Hex(&record),
+        ),
+        Err(e) => m.note(format!("encode: {e}")),
+    }
+    match decoded {
+        Ok(d) if d == sighting => {}
+        Ok(_) => m.note("decoded record differs from the fields".to_string()),
+        Err(e) => m.note(format!("decode: {e}")),
+    }
+    if let Some(expected) = &v.frame {
+        let expected = hex_vec(expected)?;
+        match frame::encode_frame(&sighting, &mut buffer) {
+            Ok(len) => m.expect(
+                "frame",
+                crate::hex::Hex(buffer.get(..len).unwrap_or_default()),
+                crate::hex::Hex(&expected),
+            ),
+            Err(e) => m.note(format!("frame: {e}")),
         }
     }
     m.finish()

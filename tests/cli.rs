@@ -199,3 +199,41 @@ fn gaen_day_reproduces_the_official_vector() {
     );
     assert!(rows[143].contains("f431b62ecf443102ce4ed0407de54bd4,1215e57e"));
 }
+
+#[test]
+fn log_import_export_check_round_trip_and_report_damage() {
+    let dir = scratch("cli-log");
+    let log = dir.join("log");
+    let _ = std::fs::remove_dir_all(&log);
+    let csv = "unix_seconds,rpi,aem,rssi\n\
+               1596866191,e23f352fa09307a85d4194912443180d,484dc151,-63\n\
+               1596952591,8be6cd371c5c891604bfbe49df845096,72033874,-80\n";
+    std::fs::write(dir.join("in.csv"), csv).unwrap();
+    let (csv_path, log_path) = (dir.join("in.csv"), log.to_str().unwrap().to_string());
+    let imported = run(&["log", "import", "--csv", csv_path.to_str().unwrap(), "--out", &log_path]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let exported = run(&["log", "export", "--log", &log_path]);
+    assert_eq!(stdout(&exported), csv);
+    let check = run(&["log", "check", "--log", &log_path]);
+    assert!(check.status.success());
+    assert!(stdout(&check).contains("segments: 2\nGAEN sightings: 2\n"), "{}", stdout(&check));
+
+    // A bad line: nothing is written, the error names line and column.
+    std::fs::write(dir.join("bad.csv"), csv.replace("-80", "-800")).unwrap();
+    let bad = run(&["log", "import", "--csv", dir.join("bad.csv").to_str().unwrap(), "--out", &log_path]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 3: column 4"));
+    assert_eq!(stdout(&run(&["log", "export", "--log", &log_path])), csv);
+
+    // Flip a bit in the first segment: check reports it and fails; export keeps the rest.
+    let segment = log.join("day-18482.bzlog");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[20] ^= 0x01;
+    std::fs::write(&segment, bytes).unwrap();
+    let damaged = run(&["log", "check", "--log", &log_path]);
+    assert!(!damaged.status.success());
+    assert!(stdout(&damaged).contains("damaged frames: 43 bytes at offset 16"), "{}", stdout(&damaged));
+    let partial = run(&["log", "export", "--log", &log_path]);
+    assert_eq!(stdout(&partial), "unix_seconds,rpi,aem,rssi\n1596952591,8be6cd371c5c891604bfbe49df845096,72033874,-80\n");
+    assert!(String::from_utf8_lossy(&partial.stderr).contains("damaged frames"));
+}

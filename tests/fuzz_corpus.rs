@@ -51,3 +51,18 @@ fn f0_list_corpus() {
 fn info_f_corpus() {
     assert!(replay("info_f", checks::info_f) >= 3);
 }
+
+#[test]
+fn segment_corpus() {
+    assert!(replay("segment", checks::segment) >= 5);
+}
+
+#[test]
+fn record_corpus() {
+    assert!(replay("record", checks::record) >= 5);
+}
+
+#[test]
+fn csv_corpus() {
+    assert!(replay("csv", checks::csv) >= 4);
+}

@@ -118,7 +118,7 @@ fn files_that_are_not_vector_files_are_refused() {
     ));
     assert!(matches!(
         vectors::check_str("{\"kind\": \"mystery\", \"source\": \"x\", \"vectors\": [{}]}"),
-        Err(VectorFileError::UnknownKind(k)) if k == "mystery"
+        Err(VectorFileError::UnknownKind { kind }) if kind == "mystery"
     ));
     assert!(matches!(
         vectors::check_str("{\"kind\": \"gaen-crypto\", \"vectors\": [{}]}"),

@@ -8,7 +8,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bluezone::ble::gaen::DEFAULT_FLAGS;
 use bluezone::blid::f1::{self, F1Rule};
 use bluezone::blid::matching::ContactIndex;
-use bluezone::blid::{BaseKey, F0List, SlotsPerDay, TimeUnit, parse_history};
+use bluezone::blid::{
+    BaseKey, F0List, HistoryError, HistoryLine, SlotsPerDay, TimeUnit, parse_history,
+};
+use bluezone::encounter::csv::{CSV_HEADER, CsvError, CsvLine, check_csv_header, parse_csv_line};
+use bluezone::encounter::log::{EncounterLog, LogItem, LogSummary};
+use bluezone::encounter::{BluezoneSighting, Sighting};
 use bluezone::gaen::{Metadata, RollingProximityIdentifier, TemporaryExposureKey};
 use bluezone::time::UtcDateTime;
 use bluezone::{EnIntervalNumber, ExposureNotificationAdvertisement, RollingPeriod, RollingWindow};
@@ -36,6 +41,44 @@ enum Command {
     /// Bluezone 2020 identifiers: derive, and match F0 lists against a contact history.
     #[command(subcommand)]
     Blid(BlidCommand),
+    /// The encounter log: a folder of daily, checksummed, append-only segment files.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Append sightings to a log (created if missing). Every line is checked before anything
+    /// is written; a bad line is an error naming its line and column.
+    Import {
+        /// GAEN sightings as CSV with the header `unix_seconds,rpi,aem,rssi`.
+        #[arg(long, required_unless_present = "history")]
+        csv: Option<PathBuf>,
+        /// Bluezone sightings as a `data_trace.txt` contact history.
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// The history's time unit: ms (Android) or s (iOS).
+        #[arg(long, default_value = "ms", value_parser = ["ms", "s"])]
+        unit: String,
+        /// The log folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a log's GAEN sightings as CSV (or its Bluezone sightings as history lines).
+    Export {
+        /// The log folder.
+        #[arg(long)]
+        log: PathBuf,
+        /// Which sightings: gaen (CSV) or bluezone (history lines, milliseconds).
+        #[arg(long, default_value = "gaen", value_parser = ["gaen", "bluezone"])]
+        kind: String,
+    },
+    /// Count a log's records, give its time range and list any damage (exit 1 if damaged).
+    Check {
+        /// The log folder.
+        #[arg(long)]
+        log: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,6 +188,14 @@ fn main() -> ExitCode {
             now,
             json,
         }) => blid_match(&mut out, &f0, &history, &unit, now, json),
+        Command::Log(LogCommand::Import {
+            csv,
+            history,
+            unit,
+            out: log,
+        }) => log_import(&mut out, csv.as_deref(), history.as_deref(), &unit, &log),
+        Command::Log(LogCommand::Export { log, kind }) => log_export(&mut out, &log, &kind),
+        Command::Log(LogCommand::Check { log }) => log_check(&mut out, &log),
         Command::Gaen(GaenCommand::Day {
             tek,
             rolling_start,
@@ -392,4 +443,219 @@ fn blid_match(
         if verdict.f1 { "yes" } else { "no" }
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `path` line by line, calling `each` with the 1-based line number and the line.
+fn for_each_line(
+    path: &std::path::Path,
+    mut each: impl FnMut(usize, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        each(index + 1, &line).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn csv_sighting(number: usize, line: &str) -> Result<Option<Sighting>, String> {
+    let error = |error| {
+        CsvError {
+            line: number,
+            error,
+        }
+        .to_string()
+    };
+    if number == 1 {
+        check_csv_header(line).map_err(error)?;
+        return Ok(None);
+    }
+    parse_csv_line(line)
+        .map(|s| Some(Sighting::Gaen(s)))
+        .map_err(error)
+}
+
+fn history_sighting(number: usize, line: &str, unit: TimeUnit) -> Result<Sighting, String> {
+    let error = |error| {
+        HistoryError {
+            line: number,
+            error,
+        }
+        .to_string()
+    };
+    let row = HistoryLine::parse(line).map_err(error)?;
+    let unix_ms = row
+        .unix_ms(unit)
+        .ok_or_else(|| format!("line {number}: timestamp out of range"))?;
+    Ok(Sighting::Bluezone(BluezoneSighting {
+        unix_ms,
+        contact_id: row.contact_id,
+        own_id: row.own_id,
+        rssi: row.rssi,
+    }))
+}
+
+fn log_import(
+    out: &mut impl Write,
+    csv: Option<&std::path::Path>,
+    history: Option<&std::path::Path>,
+    unit: &str,
+    dir: &std::path::Path,
+) -> Outcome {
+    let unit = if unit == "s" {
+        TimeUnit::Seconds
+    } else {
+        TimeUnit::Milliseconds
+    };
+    // First pass: check every line, so a bad file writes nothing.
+    let mut counts = (0usize, 0usize);
+    if let Some(path) = csv {
+        let mut lines = 0;
+        for_each_line(path, |n, line| {
+            lines = n;
+            csv_sighting(n, line).map(|s| counts.0 += usize::from(s.is_some()))
+        })?;
+        if lines == 0 {
+            return Err(format!(
+                "{}: empty, expected the header `{CSV_HEADER}`",
+                path.display()
+            )
+            .into());
+        }
+    }
+    if let Some(path) = history {
+        for_each_line(path, |n, line| {
+            history_sighting(n, line, unit).map(|_| counts.1 += 1)
+        })?;
+    }
+    // Second pass: append in batches.
+    let mut log = EncounterLog::open(dir).map_err(|e| e.to_string())?;
+    let mut batch = Vec::with_capacity(4096);
+    let flush = |log: &mut EncounterLog, batch: &mut Vec<Sighting>| -> Result<(), String> {
+        log.append_all(batch.iter()).map_err(|e| e.to_string())?;
+        batch.clear();
+        Ok(())
+    };
+    if let Some(path) = csv {
+        for_each_line(path, |n, line| {
+            if let Some(s) = csv_sighting(n, line)? {
+                batch.push(s);
+            }
+            if batch.len() == batch.capacity() {
+                flush(&mut log, &mut batch)?;
+            }
+            Ok(())
+        })?;
+    }
+    if let Some(path) = history {
+        for_each_line(path, |n, line| {
+            batch.push(history_sighting(n, line, unit)?);
+            if batch.len() == batch.capacity() {
+                flush(&mut log, &mut batch)?;
+            }
+            Ok(())
+        })?;
+    }
+    flush(&mut log, &mut batch)?;
+    log.sync().map_err(|e| e.to_string())?;
+    for repair in log.repairs() {
+        eprintln!(
+            "bluezone: {}: removed {} before appending",
+            repair.segment.display(),
+            bluezone::encounter::log::describe(&repair.removed)
+        );
+    }
+    writeln!(
+        out,
+        "imported {} GAEN and {} Bluezone sightings into {}",
+        counts.0,
+        counts.1,
+        dir.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_existing_log(dir: &std::path::Path) -> Result<EncounterLog, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: no such log folder", dir.display()));
+    }
+    EncounterLog::open(dir).map_err(|e| e.to_string())
+}
+
+fn log_export(out: &mut impl Write, dir: &std::path::Path, kind: &str) -> Outcome {
+    let log = open_existing_log(dir)?;
+    let gaen = kind == "gaen";
+    if gaen {
+        writeln!(out, "{CSV_HEADER}")?;
+    }
+    let (mut other, mut damaged) = (0u64, 0u64);
+    for item in log.read().map_err(|e| e.to_string())? {
+        match item.map_err(|e| e.to_string())? {
+            LogItem::Record(Sighting::Gaen(s)) if gaen => writeln!(out, "{}", CsvLine(&s))?,
+            LogItem::Record(Sighting::Bluezone(s)) if !gaen => writeln!(
+                out,
+                "{}",
+                HistoryLine {
+                    own_id: s.own_id,
+                    contact_id: s.contact_id,
+                    rssi: s.rssi,
+                    timestamp: s.unix_ms,
+                }
+            )?,
+            LogItem::Record(_) => other += 1,
+            LogItem::Damage { segment, damage } => {
+                damaged += 1;
+                eprintln!(
+                    "bluezone: {}: {}",
+                    segment.display(),
+                    bluezone::encounter::log::describe(&damage)
+                );
+            }
+        }
+    }
+    if other > 0 {
+        eprintln!(
+            "bluezone: {other} {} sightings not exported (use --kind {})",
+            if gaen { "Bluezone" } else { "GAEN" },
+            if gaen { "bluezone" } else { "gaen" }
+        );
+    }
+    if damaged > 0 {
+        eprintln!(
+            "bluezone: {damaged} damaged stretches skipped; every intact record was exported"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_check(out: &mut impl Write, dir: &std::path::Path) -> Outcome {
+    let log = open_existing_log(dir)?;
+    let summary = LogSummary::of(&log).map_err(|e| e.to_string())?;
+    writeln!(out, "segments: {}", summary.segments)?;
+    writeln!(out, "GAEN sightings: {}", summary.gaen_records)?;
+    writeln!(out, "Bluezone sightings: {}", summary.bluezone_records)?;
+    match summary.time_range {
+        Some((first, last)) => writeln!(
+            out,
+            "time range: {} .. {}",
+            UtcDateTime::from_unix_seconds(first),
+            UtcDateTime::from_unix_seconds(last)
+        )?,
+        None => writeln!(out, "time range: (empty)")?,
+    }
+    writeln!(out, "damage: {}", summary.damage.len())?;
+    for (segment, damage) in &summary.damage {
+        writeln!(
+            out,
+            "  {}: {}",
+            segment.display(),
+            bluezone::encounter::log::describe(damage)
+        )?;
+    }
+    Ok(if summary.damage.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
