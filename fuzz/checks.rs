@@ -24,6 +24,9 @@ use bluezone::encounter::Sighting;
 use bluezone::encounter::csv::{CsvLine, parse_csv};
 use bluezone::encounter::frame::{self, ScanItem};
 use bluezone::encounter::log::SegmentReader;
+use bluezone::export::archive::ExportArchive;
+use bluezone::export::bin::{self as export_bin_codec, ExportBin};
+use bluezone::export::stream::ExportReader;
 
 /// Advertising payload parser: no panic; what it accepts re-encodes to a payload that parses
 /// to the same identifier and metadata; the AD walk stays inside the payload and terminates.
@@ -170,5 +173,61 @@ pub fn csv(data: &[u8]) {
             bluezone::encounter::csv::parse_csv_line(&line),
             Ok(sighting)
         );
+    }
+}
+
+/// export.bin: no panic; the streaming reader agrees with the in-memory one; valid keys
+/// re-encode to bytes that read back the same.
+pub fn export_bin(data: &[u8]) {
+    let in_memory = ExportBin::parse(data).and_then(|p| {
+        let keys = p.keys().collect::<Result<Vec<_>, _>>()?;
+        Ok((p.metadata().clone(), keys))
+    });
+    let streamed = ExportReader::new(data)
+        .map_err(|e| e.to_string())
+        .and_then(|mut r| {
+            let keys = r
+                .by_ref()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            Ok((r.metadata().clone(), keys))
+        });
+    match (&in_memory, &streamed) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(_), Err(_)) => {}
+        // The streaming reader refuses fields over 64 KiB that the in-memory one accepts.
+        (Ok(_), Err(e)) => assert!(e.contains("streaming reader"), "{e}"),
+        (Err(e), Ok(_)) => panic!("only the streaming reader accepted it: {e}"),
+    }
+    if let Ok((metadata, keys)) = in_memory {
+        let (keys, revised): (Vec<_>, Vec<_>) = keys.into_iter().partition(|k| !k.revised);
+        let plain: Vec<_> = keys.iter().map(|k| k.key).collect();
+        let revised: Vec<_> = revised.iter().map(|k| k.key).collect();
+        let again = export_bin_codec::encode(&metadata, &plain, &revised);
+        let back = ExportBin::parse(&again).expect("written bytes parse");
+        assert_eq!(back.metadata(), &metadata);
+        let read: Vec<_> = back
+            .keys()
+            .map(|k| k.expect("written keys decode").key)
+            .collect();
+        assert_eq!(read, [plain, revised].concat());
+    }
+}
+
+/// export.sig: no panic; what is read writes back to bytes that read the same.
+pub fn export_sig(data: &[u8]) {
+    if let Ok(signatures) = bluezone::export::sig::parse(data) {
+        let again = bluezone::export::sig::encode(&signatures);
+        assert_eq!(bluezone::export::sig::parse(&again), Ok(signatures));
+    }
+}
+
+/// export.zip: no panic and no unbounded allocation on any bytes.
+pub fn export_zip(data: &[u8]) {
+    if let Ok(mut archive) = ExportArchive::open(std::io::Cursor::new(data)) {
+        if let Ok(bin) = archive.read_export_bin() {
+            export_bin(&bin);
+        }
+        let _ = archive.read_export_sig();
     }
 }

@@ -11,6 +11,7 @@ pub mod ble;
 pub mod blid;
 mod bytes;
 pub mod encounter;
+pub mod export;
 pub mod gaen;
 pub mod hex;
 pub mod time;

@@ -1,5 +1,5 @@
 //! Properties of the advertisement codec over arbitrary and mutated payloads.
-#![cfg(feature = "json")]
+#![cfg(all(feature = "json", feature = "export"))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

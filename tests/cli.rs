@@ -210,17 +210,39 @@ fn log_import_export_check_round_trip_and_report_damage() {
                1596952591,8be6cd371c5c891604bfbe49df845096,72033874,-80\n";
     std::fs::write(dir.join("in.csv"), csv).unwrap();
     let (csv_path, log_path) = (dir.join("in.csv"), log.to_str().unwrap().to_string());
-    let imported = run(&["log", "import", "--csv", csv_path.to_str().unwrap(), "--out", &log_path]);
-    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let imported = run(&[
+        "log",
+        "import",
+        "--csv",
+        csv_path.to_str().unwrap(),
+        "--out",
+        &log_path,
+    ]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
     let exported = run(&["log", "export", "--log", &log_path]);
     assert_eq!(stdout(&exported), csv);
     let check = run(&["log", "check", "--log", &log_path]);
     assert!(check.status.success());
-    assert!(stdout(&check).contains("segments: 2\nGAEN sightings: 2\n"), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("segments: 2\nGAEN sightings: 2\n"),
+        "{}",
+        stdout(&check)
+    );
 
     // A bad line: nothing is written, the error names line and column.
     std::fs::write(dir.join("bad.csv"), csv.replace("-80", "-800")).unwrap();
-    let bad = run(&["log", "import", "--csv", dir.join("bad.csv").to_str().unwrap(), "--out", &log_path]);
+    let bad = run(&[
+        "log",
+        "import",
+        "--csv",
+        dir.join("bad.csv").to_str().unwrap(),
+        "--out",
+        &log_path,
+    ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("line 3: column 4"));
     assert_eq!(stdout(&run(&["log", "export", "--log", &log_path])), csv);
@@ -232,8 +254,106 @@ fn log_import_export_check_round_trip_and_report_damage() {
     std::fs::write(&segment, bytes).unwrap();
     let damaged = run(&["log", "check", "--log", &log_path]);
     assert!(!damaged.status.success());
-    assert!(stdout(&damaged).contains("damaged frames: 43 bytes at offset 16"), "{}", stdout(&damaged));
+    assert!(
+        stdout(&damaged).contains("damaged frames: 43 bytes at offset 16"),
+        "{}",
+        stdout(&damaged)
+    );
     let partial = run(&["log", "export", "--log", &log_path]);
-    assert_eq!(stdout(&partial), "unix_seconds,rpi,aem,rssi\n1596952591,8be6cd371c5c891604bfbe49df845096,72033874,-80\n");
+    assert_eq!(
+        stdout(&partial),
+        "unix_seconds,rpi,aem,rssi\n1596952591,8be6cd371c5c891604bfbe49df845096,72033874,-80\n"
+    );
     assert!(String::from_utf8_lossy(&partial.stderr).contains("damaged frames"));
+}
+
+#[test]
+fn export_build_inspect_and_verify() {
+    let dir = scratch("cli-export");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
+    let signing =
+        bluezone::export::verify::p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
+    use bluezone::export::verify::p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let private = signing.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let public = signing
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    std::fs::write(dir.join("private.pem"), private.as_bytes()).unwrap();
+    std::fs::write(dir.join("public.pem"), public.as_bytes()).unwrap();
+    let out = dir.join("export.zip");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let keys = path(&samples.join("google-server-testExport-keys.json"));
+    let built = run(&[
+        "export",
+        "build",
+        "--keys",
+        &keys,
+        "--private-key",
+        &path(&dir.join("private.pem")),
+        "--key-id",
+        "452",
+        "--key-version",
+        "v1",
+        "--region",
+        "452",
+        "--pad-to",
+        "50",
+        "--out",
+        &path(&out),
+    ]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let public = path(&dir.join("public.pem"));
+    assert!(
+        run(&[
+            "export",
+            "verify",
+            &path(&out),
+            "--public-key",
+            &public,
+            "--key-id",
+            "452",
+            "--key-version",
+            "v1"
+        ])
+        .status
+        .success()
+    );
+    // The right key under another id does not verify it.
+    assert!(
+        !run(&[
+            "export",
+            "verify",
+            &path(&out),
+            "--public-key",
+            &public,
+            "--key-id",
+            "310"
+        ])
+        .status
+        .success()
+    );
+    let inspect = run(&[
+        "export",
+        "inspect",
+        &path(&out),
+        "--public-key",
+        &public,
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(json["keys"], 50);
+    assert_eq!(json["authentic"], true);
+    assert_eq!(json["metadata"]["region"], "452");
+    // An unsigned file cannot pass verify.
+    let unsigned = path(&samples.join("companion-demo_dks.zip"));
+    assert!(
+        !run(&["export", "verify", &unsigned, "--public-key", &public])
+            .status
+            .success()
+    );
 }

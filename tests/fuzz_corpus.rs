@@ -1,6 +1,6 @@
 //! Replays the committed fuzz seed corpora through the fuzz targets' own checks, so that every
 //! `cargo test` runs them and a corpus can never silently empty.
-#![cfg(feature = "json")]
+#![cfg(all(feature = "json", feature = "export"))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -65,4 +65,19 @@ fn record_corpus() {
 #[test]
 fn csv_corpus() {
     assert!(replay("csv", checks::csv) >= 4);
+}
+
+#[test]
+fn export_bin_corpus() {
+    assert!(replay("export_bin", checks::export_bin) >= 5);
+}
+
+#[test]
+fn export_sig_corpus() {
+    assert!(replay("export_sig", checks::export_sig) >= 3);
+}
+
+#[test]
+fn export_zip_corpus() {
+    assert!(replay("export_zip", checks::export_zip) >= 3);
 }

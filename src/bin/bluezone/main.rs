@@ -14,6 +14,10 @@ use bluezone::blid::{
 use bluezone::encounter::csv::{CSV_HEADER, CsvError, CsvLine, check_csv_header, parse_csv_line};
 use bluezone::encounter::log::{EncounterLog, LogItem, LogSummary};
 use bluezone::encounter::{BluezoneSighting, Sighting};
+use bluezone::export::archive::ExportArchive;
+use bluezone::export::bin::{ExportBin, ExportMetadata, SignatureInfo};
+use bluezone::export::sig;
+use bluezone::export::verify::{self, ExportDigests, PublicKeyRegistry};
 use bluezone::gaen::{Metadata, RollingProximityIdentifier, TemporaryExposureKey};
 use bluezone::time::UtcDateTime;
 use bluezone::{EnIntervalNumber, ExposureNotificationAdvertisement, RollingPeriod, RollingWindow};
@@ -44,6 +48,68 @@ enum Command {
     /// The encounter log: a folder of daily, checksummed, append-only segment files.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Key export files (export.zip, or a bare export.bin).
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+/// A public key for verification, named as signatures name it.
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// The health authority's public key, PEM (SubjectPublicKeyInfo).
+    #[arg(long)]
+    public_key: Option<PathBuf>,
+    /// The key's verification_key_id; any when omitted.
+    #[arg(long, requires = "public_key")]
+    key_id: Option<String>,
+    /// The key's verification_key_version; any when omitted.
+    #[arg(long, requires = "public_key")]
+    key_version: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Print a file's metadata, key counts and signature status.
+    Inspect {
+        /// An export.zip or a bare export.bin.
+        file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exit 0 only when the file carries a valid signature by the given key.
+    Verify {
+        /// An export.zip.
+        file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Write a signed export.zip from the key server's publish JSON.
+    Build {
+        /// `{"temporaryExposureKeys":[{"key":"<base64>","rollingStartNumber":…,…}]}`.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The signing key, PEM (PKCS#8 or SEC1).
+        #[arg(long)]
+        private_key: PathBuf,
+        /// verification_key_id written into the signature info.
+        #[arg(long)]
+        key_id: String,
+        /// verification_key_version written into the signature info.
+        #[arg(long)]
+        key_version: String,
+        /// Region, for example an MCC such as 452.
+        #[arg(long, default_value = "")]
+        region: String,
+        /// Pad with random keys up to this many keys (the reference server uses 1000).
+        #[arg(long, default_value_t = 0)]
+        pad_to: usize,
+        /// Where to write the archive.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -196,6 +262,30 @@ fn main() -> ExitCode {
         }) => log_import(&mut out, csv.as_deref(), history.as_deref(), &unit, &log),
         Command::Log(LogCommand::Export { log, kind }) => log_export(&mut out, &log, &kind),
         Command::Log(LogCommand::Check { log }) => log_check(&mut out, &log),
+        Command::Export(ExportCommand::Inspect { file, key, json }) => {
+            export_inspect(&mut out, &file, &key, json)
+        }
+        Command::Export(ExportCommand::Verify { file, key }) => {
+            export_verify(&mut out, &file, &key)
+        }
+        Command::Export(ExportCommand::Build {
+            keys,
+            private_key,
+            key_id,
+            key_version,
+            region,
+            pad_to,
+            out: path,
+        }) => export_build(
+            &mut out,
+            &keys,
+            &private_key,
+            &key_id,
+            &key_version,
+            &region,
+            pad_to,
+            &path,
+        ),
         Command::Gaen(GaenCommand::Day {
             tek,
             rolling_start,
@@ -658,4 +748,257 @@ fn log_check(out: &mut impl Write, dir: &std::path::Path) -> Outcome {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// An export file's two parts, from a zip or a bare export.bin.
+struct LoadedExport {
+    export_bin: Vec<u8>,
+    export_sig: Option<Vec<u8>>,
+    zipped: bool,
+}
+
+fn load_export(path: &std::path::Path) -> Result<LoadedExport, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    if bytes.starts_with(bluezone::export::EXPORT_HEADER) {
+        return Ok(LoadedExport {
+            export_bin: bytes,
+            export_sig: None,
+            zipped: false,
+        });
+    }
+    let mut archive = ExportArchive::open(std::io::Cursor::new(bytes)).map_err(|e| named(&e))?;
+    Ok(LoadedExport {
+        export_bin: archive.read_export_bin().map_err(|e| named(&e))?,
+        export_sig: archive.read_export_sig().map_err(|e| named(&e))?,
+        zipped: true,
+    })
+}
+
+fn registry(key: &KeyArgs) -> Result<Option<PublicKeyRegistry>, String> {
+    let Some(path) = &key.public_key else {
+        return Ok(None);
+    };
+    let pem = read_text(path)?;
+    let mut registry = PublicKeyRegistry::new();
+    registry
+        .add_pem(key.key_id.as_deref(), key.key_version.as_deref(), &pem)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(registry))
+}
+
+/// The signature verdict in words, and whether it is authentic.
+fn signature_status(
+    loaded: &LoadedExport,
+    infos: usize,
+    registry: Option<&PublicKeyRegistry>,
+) -> Result<(String, bool), String> {
+    let Some(sig_bytes) = &loaded.export_sig else {
+        return Ok(("no export.sig".into(), false));
+    };
+    let signatures = sig::parse(sig_bytes).map_err(|e| format!("export.sig: {e}"))?;
+    let Some(registry) = registry else {
+        return Ok((
+            format!(
+                "{} signature(s), not checked (no --public-key)",
+                signatures.len()
+            ),
+            false,
+        ));
+    };
+    let verification = verify::verify(
+        &ExportDigests::of(&loaded.export_bin),
+        infos,
+        &signatures,
+        registry,
+    );
+    let mut words = if verification.authentic {
+        "valid".to_string()
+    } else {
+        "INVALID".to_string()
+    };
+    if !verification.counts_match {
+        words.push_str(&format!(
+            " ({} signature(s) for {} signature info(s))",
+            signatures.len(),
+            infos
+        ));
+    }
+    for (n, status) in verification.signatures.iter().enumerate() {
+        words.push_str(&format!("; signature {}: {status:?}", n + 1));
+    }
+    Ok((words, verification.authentic))
+}
+
+fn export_inspect(
+    out: &mut impl Write,
+    file: &std::path::Path,
+    key: &KeyArgs,
+    json: bool,
+) -> Outcome {
+    let loaded = load_export(file)?;
+    let parsed = ExportBin::parse(&loaded.export_bin)
+        .map_err(|e| format!("{}: export.bin: {e}", file.display()))?;
+    // Decode every key, so that a bad key is reported here rather than later.
+    let mut report_types = [0u64; 6];
+    for key in parsed.keys() {
+        let key = key.map_err(|e| format!("{}: export.bin: {e}", file.display()))?;
+        if let Some(slot) = report_types.get_mut(key.key.report_type as usize) {
+            *slot += 1;
+        }
+    }
+    let registry = registry(key)?;
+    let (status, authentic) = signature_status(
+        &loaded,
+        parsed.metadata().signature_infos.len(),
+        registry.as_ref(),
+    )?;
+    if json {
+        let document = serde_json::json!({
+            "file": file.display().to_string(),
+            "zipped": loaded.zipped,
+            "export_bin_bytes": loaded.export_bin.len(),
+            "metadata": parsed.metadata(),
+            "keys": parsed.key_count(),
+            "revised_keys": parsed.revised_key_count(),
+            "report_types": report_types,
+            "signature": status,
+            "authentic": authentic,
+        });
+        writeln!(out, "{document}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let meta = parsed.metadata();
+    let show = |t: Option<u64>| {
+        t.map_or_else(
+            || "-".to_string(),
+            |t| format!("{t} ({})", UtcDateTime::from_unix_seconds(t)),
+        )
+    };
+    writeln!(
+        out,
+        "file: {}{}",
+        file.display(),
+        if loaded.zipped {
+            " (zip)"
+        } else {
+            " (bare export.bin)"
+        }
+    )?;
+    writeln!(out, "start: {}", show(meta.start_timestamp))?;
+    writeln!(out, "end: {}", show(meta.end_timestamp))?;
+    writeln!(out, "region: {}", meta.region.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "batch: {}/{}",
+        meta.batch_num.map_or("-".into(), |b| b.to_string()),
+        meta.batch_size.map_or("-".into(), |b| b.to_string())
+    )?;
+    for info in &meta.signature_infos {
+        writeln!(out, "signature info: {info:?}")?;
+    }
+    writeln!(out, "keys: {}", parsed.key_count())?;
+    writeln!(out, "revised keys: {}", parsed.revised_key_count())?;
+    writeln!(
+        out,
+        "report types (unknown, test, clinical, self, recursive, revoked): {report_types:?}"
+    )?;
+    writeln!(out, "signature: {status}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_verify(out: &mut impl Write, file: &std::path::Path, key: &KeyArgs) -> Outcome {
+    let registry = registry(key)?.ok_or_else(|| "--public-key is required".to_string())?;
+    let loaded = load_export(file)?;
+    if loaded.export_sig.is_none() {
+        return Err(format!("{}: no export.sig: the file is not signed", file.display()).into());
+    }
+    let parsed = ExportBin::parse(&loaded.export_bin)
+        .map_err(|e| format!("{}: export.bin: {e}", file.display()))?;
+    let (status, authentic) = signature_status(
+        &loaded,
+        parsed.metadata().signature_infos.len(),
+        Some(&registry),
+    )?;
+    writeln!(out, "{}: {status}", file.display())?;
+    Ok(if authentic {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per command-line option"
+)]
+fn export_build(
+    out: &mut impl Write,
+    keys_path: &std::path::Path,
+    private_key: &std::path::Path,
+    key_id: &str,
+    key_version: &str,
+    region: &str,
+    pad_to: usize,
+    path: &std::path::Path,
+) -> Outcome {
+    let keys = bluezone::export::publish::parse_keys(&read_text(keys_path)?)
+        .map_err(|e| format!("{}: {e}", keys_path.display()))?;
+    let signing = verify::signing_key_from_pem(&read_text(private_key)?)
+        .map_err(|e| format!("{}: {e}", private_key.display()))?;
+    let info = SignatureInfo {
+        verification_key_version: Some(key_version.to_string()),
+        verification_key_id: Some(key_id.to_string()),
+        signature_algorithm: Some(verify::ECDSA_WITH_SHA256.to_string()),
+        ..SignatureInfo::default()
+    };
+    // The keys arrived between the start of the earliest key and the end of the latest one.
+    let start = keys
+        .iter()
+        .map(|k| k.window.start().start_unix_seconds())
+        .min()
+        .unwrap_or(0);
+    let end = keys
+        .iter()
+        .map(|k| (u64::from(k.window.last().get()) + 1) * 600)
+        .max()
+        .unwrap_or(0);
+    let metadata = ExportMetadata {
+        start_timestamp: Some(start),
+        end_timestamp: Some(end),
+        region: Some(region.to_string()),
+        batch_num: Some(1),
+        batch_size: Some(1),
+        signature_infos: vec![info.clone()],
+    };
+    let count = keys.len();
+    let mut rng = rand_from_os()?;
+    let export_bin = bluezone::export::bin::build(&metadata, keys, pad_to, &mut rng);
+    let signature = verify::sign(&export_bin, &signing, info, 1, 1);
+    let export_sig = sig::encode(&[signature]);
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    bluezone::export::archive::write(
+        std::io::BufWriter::new(file),
+        &export_bin,
+        Some(&export_sig),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    writeln!(
+        out,
+        "wrote {} ({count} keys, {} with padding), signed by {key_id} {key_version}",
+        path.display(),
+        ExportBin::parse(&export_bin)
+            .map(|p| p.key_count())
+            .unwrap_or(0)
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A cryptographic RNG seeded from the operating system, for padding keys.
+fn rand_from_os() -> Result<rand_chacha::ChaCha20Rng, String> {
+    use rand_chacha::rand_core::SeedableRng;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| format!("no randomness from the operating system: {e}"))?;
+    Ok(rand_chacha::ChaCha20Rng::from_seed(seed))
 }

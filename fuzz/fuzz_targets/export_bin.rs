@@ -1,0 +1,7 @@
+//! Fuzzes export.bin, in memory and streaming (see `fuzz/checks.rs`).
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::export_bin(data));

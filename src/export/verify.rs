@@ -1,0 +1,295 @@
+//! ECDSA P-256 signatures over `export.bin` (spec §export.5).
+//!
+//! A signature covers every byte of `export.bin`, header included, hashed with SHA-256 (or
+//! SHA-512 when the algorithm says so) and is DER-encoded. Which public key checks it is
+//! decided by the `verification_key_id` and `verification_key_version` of its
+//! `SignatureInfo`, looked up in a [`PublicKeyRegistry`].
+
+use std::io::{self, Read};
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use sha2::{Digest, Sha256, Sha512};
+
+use super::bin::SignatureInfo;
+use super::sig::TekSignature;
+
+pub use p256;
+
+/// The algorithm OID for ECDSA with SHA-256: what every deployed server wrote.
+pub const ECDSA_WITH_SHA256: &str = "1.2.840.10045.4.3.2";
+/// The algorithm OID for ECDSA with SHA-512, which Google's engine also accepted.
+pub const ECDSA_WITH_SHA512: &str = "1.2.840.10045.4.3.4";
+/// The algorithm string of Google's pre-release sample files, read as ECDSA with SHA-256.
+pub const LEGACY_ECDSA_P256_SHA256: &str = "ECDSA p-256 SHA-256";
+
+/// A key that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a P-256 {what} key in {format}")]
+pub struct KeyError {
+    /// "public" or "private".
+    pub what: &'static str,
+    /// The format tried.
+    pub format: &'static str,
+}
+
+/// Both digests of an `export.bin`, so that any signature can be checked from one pass over
+/// the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportDigests {
+    /// SHA-256 of the file.
+    pub sha256: [u8; 32],
+    /// SHA-512 of the file.
+    pub sha512: [u8; 64],
+}
+
+impl ExportDigests {
+    /// Hashes bytes in memory.
+    #[must_use]
+    pub fn of(export_bin: &[u8]) -> Self {
+        Self {
+            sha256: Sha256::digest(export_bin).into(),
+            sha512: Sha512::digest(export_bin).into(),
+        }
+    }
+
+    /// Hashes a stream in constant memory.
+    ///
+    /// # Errors
+    /// The reader's I/O error.
+    pub fn of_reader(mut reader: impl Read) -> io::Result<Self> {
+        let (mut a, mut b) = (Sha256::new(), Sha512::new());
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let chunk = buffer.get(..n).unwrap_or_default();
+            a.update(chunk);
+            b.update(chunk);
+        }
+        Ok(Self {
+            sha256: a.finalize().into(),
+            sha512: b.finalize().into(),
+        })
+    }
+}
+
+/// A public key and the names signatures use for it.
+#[derive(Clone, Debug)]
+pub struct RegisteredKey {
+    /// `verification_key_id` it answers to; `None` answers to any.
+    pub id: Option<String>,
+    /// `verification_key_version` it answers to; `None` answers to any.
+    pub version: Option<String>,
+    /// The key.
+    pub key: VerifyingKey,
+}
+
+/// The public keys a phone trusts, by key id and version.
+#[derive(Clone, Debug, Default)]
+pub struct PublicKeyRegistry {
+    keys: Vec<RegisteredKey>,
+}
+
+impl PublicKeyRegistry {
+    /// An empty registry.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { keys: Vec::new() }
+    }
+
+    /// Adds a key.
+    pub fn add(&mut self, id: Option<&str>, version: Option<&str>, key: VerifyingKey) {
+        self.keys.push(RegisteredKey {
+            id: id.map(ToString::to_string),
+            version: version.map(ToString::to_string),
+            key,
+        });
+    }
+
+    /// Adds a key from a PEM `PUBLIC KEY` (X.509 SubjectPublicKeyInfo) block.
+    ///
+    /// # Errors
+    /// [`KeyError`] when the text is not a P-256 public key.
+    pub fn add_pem(
+        &mut self,
+        id: Option<&str>,
+        version: Option<&str>,
+        pem: &str,
+    ) -> Result<(), KeyError> {
+        let key = VerifyingKey::from_public_key_pem(pem.trim()).map_err(|_| KeyError {
+            what: "public",
+            format: "PEM SubjectPublicKeyInfo",
+        })?;
+        self.add(id, version, key);
+        Ok(())
+    }
+
+    /// Adds a key from DER SubjectPublicKeyInfo bytes (what health authorities publish as
+    /// base64).
+    ///
+    /// # Errors
+    /// [`KeyError`] when the bytes are not a P-256 public key.
+    pub fn add_der(
+        &mut self,
+        id: Option<&str>,
+        version: Option<&str>,
+        der: &[u8],
+    ) -> Result<(), KeyError> {
+        let key = VerifyingKey::from_public_key_der(der).map_err(|_| KeyError {
+            what: "public",
+            format: "DER SubjectPublicKeyInfo",
+        })?;
+        self.add(id, version, key);
+        Ok(())
+    }
+
+    /// The registered keys.
+    #[must_use]
+    pub fn keys(&self) -> &[RegisteredKey] {
+        &self.keys
+    }
+
+    /// The keys that may have made a signature with `info` (spec §export.5.2): those whose id
+    /// and version are unset or equal to the signature's; a signature that names no key id
+    /// is checked against the only registered key, if there is exactly one.
+    fn candidates<'a>(
+        &'a self,
+        info: Option<&'a SignatureInfo>,
+    ) -> impl Iterator<Item = (usize, &'a RegisteredKey)> {
+        let id = info.and_then(|i| i.verification_key_id.as_deref());
+        let version = info.and_then(|i| i.verification_key_version.as_deref());
+        let only_one = self.keys.len() == 1;
+        self.keys.iter().enumerate().filter(move |(_, k)| {
+            if id.is_none() && only_one {
+                return true;
+            }
+            let id_ok = k.id.is_none() || k.id.as_deref() == id;
+            let version_ok = k.version.is_none() || k.version.as_deref() == version;
+            id.is_some() && id_ok && version_ok
+        })
+    }
+}
+
+/// What became of one signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureStatus {
+    /// A registered key verified it (its index in the registry).
+    Verified {
+        /// Index of the key in the registry.
+        key: usize,
+    },
+    /// Registered keys answer to its name, and none verifies it.
+    Invalid,
+    /// No registered key answers to its name: another authority's, ignored.
+    NoKey,
+    /// The algorithm is neither ECDSA with SHA-256 nor with SHA-512.
+    UnsupportedAlgorithm,
+    /// The signature bytes are not a DER ECDSA signature.
+    Malformed,
+}
+
+/// The verification of one `export.bin` against its `export.sig`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// Each signature's outcome, in `export.sig` order.
+    pub signatures: Vec<SignatureStatus>,
+    /// Whether `export.sig` has as many signatures as `export.bin` has `signature_infos`.
+    pub counts_match: bool,
+    /// The verdict (spec §export.5.3): the counts match, at least one signature is from a
+    /// registered key, and every signature from a registered key verifies.
+    pub authentic: bool,
+}
+
+/// Checks the signatures of an `export.bin` whose digests are `digests` and which declares
+/// `signature_infos_in_bin` signature infos.
+#[must_use]
+pub fn verify(
+    digests: &ExportDigests,
+    signature_infos_in_bin: usize,
+    signatures: &[TekSignature],
+    registry: &PublicKeyRegistry,
+) -> Verification {
+    let statuses: Vec<SignatureStatus> = signatures
+        .iter()
+        .map(|s| check_one(digests, s, registry))
+        .collect();
+    let counts_match = signature_infos_in_bin == signatures.len();
+    let claimed = statuses.iter().filter(|s| **s != SignatureStatus::NoKey);
+    let authentic = counts_match
+        && claimed.clone().count() > 0
+        && claimed
+            .into_iter()
+            .all(|s| matches!(s, SignatureStatus::Verified { .. }));
+    Verification {
+        signatures: statuses,
+        counts_match,
+        authentic,
+    }
+}
+
+fn check_one(
+    digests: &ExportDigests,
+    signature: &TekSignature,
+    registry: &PublicKeyRegistry,
+) -> SignatureStatus {
+    let info = signature.signature_info.as_ref();
+    let mut candidates = registry.candidates(info).peekable();
+    if candidates.peek().is_none() {
+        return SignatureStatus::NoKey;
+    }
+    let digest: &[u8] = match info.and_then(|i| i.signature_algorithm.as_deref()) {
+        None | Some(ECDSA_WITH_SHA256 | LEGACY_ECDSA_P256_SHA256) => &digests.sha256,
+        Some(ECDSA_WITH_SHA512) => &digests.sha512,
+        Some(_) => return SignatureStatus::UnsupportedAlgorithm,
+    };
+    let Ok(parsed) = Signature::from_der(&signature.signature) else {
+        return SignatureStatus::Malformed;
+    };
+    candidates
+        .find(|(_, k)| k.key.verify_prehash(digest, &parsed).is_ok())
+        .map_or(SignatureStatus::Invalid, |(index, _)| {
+            SignatureStatus::Verified { key: index }
+        })
+}
+
+/// Reads a private signing key from PEM: PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`.
+///
+/// # Errors
+/// [`KeyError`] when the text is neither.
+pub fn signing_key_from_pem(pem: &str) -> Result<SigningKey, KeyError> {
+    let pem = pem.trim();
+    SigningKey::from_pkcs8_pem(pem)
+        .or_else(|_| p256::SecretKey::from_sec1_pem(pem).map(SigningKey::from))
+        .map_err(|_| KeyError {
+            what: "private",
+            format: "PEM (PKCS#8 or SEC1)",
+        })
+}
+
+/// Signs an `export.bin` with ECDSA P-256 and SHA-256 (deterministic, RFC 6979), as the
+/// reference server does.
+#[must_use]
+pub fn sign(
+    export_bin: &[u8],
+    key: &SigningKey,
+    info: SignatureInfo,
+    batch_num: i32,
+    batch_size: i32,
+) -> TekSignature {
+    let signature: Signature = key.sign(export_bin);
+    TekSignature {
+        signature_info: Some(info),
+        batch_num: Some(batch_num),
+        batch_size: Some(batch_size),
+        signature: signature.to_der().as_bytes().to_vec(),
+    }
+}

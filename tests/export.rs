@@ -1,0 +1,573 @@
+//! Every shared export sample parses to exactly the values in its manifest; signatures verify
+//! and fail as they must; the writer reproduces the reference server's bytes; bad input is an
+//! error, never a panic.
+#![cfg(all(feature = "export", feature = "json"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use bluezone::export::archive::{ArchiveError, ExportArchive};
+use bluezone::export::bin::{self, ExportBin, ExportMetadata, ExportedKey, SignatureInfo};
+use bluezone::export::sig;
+use bluezone::export::stream::{ExportReader, ExportWriter};
+use bluezone::export::verify::{self, ExportDigests, PublicKeyRegistry};
+use bluezone::gaen::{DiagnosisKey, ReportType};
+use serde_json::Value;
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples")
+}
+
+fn manifest() -> Vec<Value> {
+    let text = std::fs::read_to_string(samples().join("manifest.json")).unwrap();
+    let manifest: Value = serde_json::from_str(&text).unwrap();
+    let list = manifest["samples"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 6, "the manifest lists six samples");
+    list
+}
+
+/// (export.bin, export.sig) of a sample file.
+fn load(file: &str) -> (Vec<u8>, Option<Vec<u8>>) {
+    let bytes = std::fs::read(samples().join(file)).unwrap();
+    if file.ends_with(".zip") {
+        let mut archive = ExportArchive::open(Cursor::new(bytes)).unwrap();
+        (
+            archive.read_export_bin().unwrap(),
+            archive.read_export_sig().unwrap(),
+        )
+    } else {
+        (bytes, None)
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_string)
+}
+
+fn expected_info(value: &Value) -> SignatureInfo {
+    SignatureInfo {
+        app_bundle_id: text(&value["app_bundle_id (reserved 1)"]),
+        android_package: text(&value["android_package (reserved 2)"]),
+        verification_key_version: text(&value["verification_key_version"]),
+        verification_key_id: text(&value["verification_key_id"]),
+        signature_algorithm: text(&value["signature_algorithm"]),
+    }
+}
+
+fn expected_metadata(value: &Value) -> ExportMetadata {
+    ExportMetadata {
+        start_timestamp: value["start_timestamp"].as_u64(),
+        end_timestamp: value["end_timestamp"].as_u64(),
+        region: text(&value["region"]),
+        batch_num: value["batch_num"].as_i64().map(|v| v as i32),
+        batch_size: value["batch_size"].as_i64().map(|v| v as i32),
+        signature_infos: value["signature_infos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(expected_info)
+            .collect(),
+    }
+}
+
+fn assert_key(found: &DiagnosisKey, expected: &Value, what: &str) {
+    assert_eq!(
+        bluezone::hex::Hex(&found.key_data).to_string(),
+        expected["key_data"].as_str().unwrap(),
+        "{what}"
+    );
+    assert_eq!(
+        u64::from(found.transmission_risk_level),
+        expected["transmission_risk_level"].as_u64().unwrap(),
+        "{what}"
+    );
+    assert_eq!(
+        u64::from(found.window.start().get()),
+        expected["rolling_start_interval_number"].as_u64().unwrap(),
+        "{what}"
+    );
+    assert_eq!(
+        u64::from(found.window.period().get()),
+        expected["rolling_period"].as_u64().unwrap_or(144),
+        "{what}"
+    );
+    assert_eq!(
+        found.report_type as i64,
+        expected["report_type"].as_i64().unwrap_or(0),
+        "{what}"
+    );
+    assert_eq!(found.days_since_onset_of_symptoms, None, "{what}");
+}
+
+fn registry_for(sample: &Value) -> PublicKeyRegistry {
+    let mut registry = PublicKeyRegistry::new();
+    for pem in sample["public_keys"].as_array().into_iter().flatten() {
+        let pem = std::fs::read_to_string(samples().join(pem.as_str().unwrap())).unwrap();
+        registry.add_pem(None, None, &pem).unwrap();
+    }
+    registry
+}
+
+#[test]
+fn every_sample_parses_to_its_manifest() {
+    for sample in manifest() {
+        let file = sample["file"].as_str().unwrap();
+        let (export_bin, export_sig) = load(file);
+        assert_eq!(
+            export_bin.len() as u64,
+            sample["export_bin_size"].as_u64().unwrap(),
+            "{file}"
+        );
+        assert_eq!(
+            bluezone::hex::Hex(&ExportDigests::of(&export_bin).sha256).to_string(),
+            sample["export_bin_sha256"].as_str().unwrap(),
+            "{file}"
+        );
+
+        // In memory.
+        let parsed = ExportBin::parse(&export_bin).unwrap();
+        assert_eq!(
+            parsed.metadata(),
+            &expected_metadata(&sample["expected_metadata"]),
+            "{file}"
+        );
+        assert_eq!(
+            parsed.key_count(),
+            sample["num_keys"].as_u64().unwrap(),
+            "{file}"
+        );
+        assert_eq!(
+            parsed.revised_key_count(),
+            sample["num_revised_keys"].as_u64().unwrap(),
+            "{file}"
+        );
+        let keys: Vec<ExportedKey> = parsed.keys().collect::<Result<_, _>>().unwrap();
+        assert!(keys.iter().all(|k| !k.revised));
+        if let Some(expected) = sample["expected_keys"].as_array() {
+            assert_eq!(keys.len(), expected.len(), "{file}");
+            for (n, (key, want)) in keys.iter().zip(expected).enumerate() {
+                assert_key(&key.key, want, &format!("{file} key {n}"));
+            }
+        } else {
+            let first = sample["expected_keys_first3"].as_array().unwrap();
+            for (n, want) in first.iter().enumerate() {
+                assert_key(&keys[n].key, want, &format!("{file} key {n}"));
+            }
+            assert_key(
+                &keys.last().unwrap().key,
+                &sample["expected_keys_last"],
+                &format!("{file} last key"),
+            );
+        }
+
+        // Streaming, through the zip member when there is one: the same keys and metadata.
+        let streamed: Vec<ExportedKey> = if file.ends_with(".zip") {
+            let bytes = std::fs::read(samples().join(file)).unwrap();
+            let mut archive = ExportArchive::open(Cursor::new(bytes)).unwrap();
+            let mut reader =
+                ExportReader::new(std::io::BufReader::new(archive.export_bin().unwrap())).unwrap();
+            let keys: Vec<_> = reader.by_ref().collect::<Result<_, _>>().unwrap();
+            assert_eq!(reader.metadata(), parsed.metadata(), "{file}");
+            keys
+        } else {
+            ExportReader::new(&export_bin[..])
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(streamed, keys, "{file}");
+
+        // Signatures.
+        match sample["expected_signatures"].as_array() {
+            None => assert!(export_sig.is_none(), "{file}"),
+            Some(expected) => {
+                let signatures = sig::parse(export_sig.as_ref().unwrap()).unwrap();
+                assert_eq!(signatures.len(), expected.len());
+                for (found, want) in signatures.iter().zip(expected) {
+                    assert_eq!(
+                        found.signature_info.as_ref(),
+                        Some(&expected_info(&want["signature_info"])),
+                        "{file}"
+                    );
+                    assert_eq!(
+                        found.batch_num,
+                        Some(want["batch_num"].as_i64().unwrap() as i32)
+                    );
+                    assert_eq!(
+                        found.batch_size,
+                        Some(want["batch_size"].as_i64().unwrap() as i32)
+                    );
+                    assert_eq!(
+                        bluezone::hex::Hex(&found.signature).to_string(),
+                        want["signature"].as_str().unwrap()
+                    );
+                }
+                // export.sig writes back to the same bytes.
+                assert_eq!(
+                    &sig::encode(&signatures),
+                    export_sig.as_ref().unwrap(),
+                    "{file}"
+                );
+                let verification = verify::verify(
+                    &ExportDigests::of(&export_bin),
+                    parsed.metadata().signature_infos.len(),
+                    &signatures,
+                    &registry_for(&sample),
+                );
+                assert_eq!(
+                    verification.authentic,
+                    sample["signature_verifies"] == true,
+                    "{file}: {verification:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_three_signed_samples_verify_with_their_keys_by_id_and_version() {
+    let cases = [
+        (
+            "google-internals-sample_diagnosis_key_file.zip",
+            "google-internals-310-v1.pub.pem",
+            Some("310"),
+            Some("v1"),
+        ),
+        // The pre-release file names no key id: the only registered key is used.
+        (
+            "google-android-sample_diagnosis_key_file-2020-05.zip",
+            "google-internals-ExampleServer-v1.pub.pem",
+            Some("ExampleServer"),
+            Some("v1"),
+        ),
+        (
+            "google-server-testExport-2-records-1-of-1.zip",
+            "google-server-example-public.pem",
+            Some("some_id"),
+            Some("1"),
+        ),
+    ];
+    for (file, pem, id, version) in cases {
+        let (export_bin, export_sig) = load(file);
+        let parsed = ExportBin::parse(&export_bin).unwrap();
+        let signatures = sig::parse(&export_sig.unwrap()).unwrap();
+        let mut registry = PublicKeyRegistry::new();
+        registry
+            .add_pem(
+                id,
+                version,
+                &std::fs::read_to_string(samples().join(pem)).unwrap(),
+            )
+            .unwrap();
+        let digests = ExportDigests::of(&export_bin);
+        let infos = parsed.metadata().signature_infos.len();
+        assert!(
+            verify::verify(&digests, infos, &signatures, &registry).authentic,
+            "{file}"
+        );
+
+        // A key registered under another name is not used, and a wrong key fails.
+        let mut other = PublicKeyRegistry::new();
+        other
+            .add_pem(
+                Some("999"),
+                Some("v9"),
+                &std::fs::read_to_string(samples().join(pem)).unwrap(),
+            )
+            .unwrap();
+        other
+            .add_pem(
+                Some("998"),
+                None,
+                &std::fs::read_to_string(samples().join(pem)).unwrap(),
+            )
+            .unwrap();
+        assert!(
+            !verify::verify(&digests, infos, &signatures, &other).authentic,
+            "{file}"
+        );
+        let mut wrong = PublicKeyRegistry::new();
+        let wrong_pem = if pem.contains("310") {
+            "google-server-example-public.pem"
+        } else {
+            "google-internals-310-v1.pub.pem"
+        };
+        wrong
+            .add_pem(
+                None,
+                None,
+                &std::fs::read_to_string(samples().join(wrong_pem)).unwrap(),
+            )
+            .unwrap();
+        assert!(
+            !verify::verify(&digests, infos, &signatures, &wrong).authentic,
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn every_single_byte_change_of_a_signed_export_fails_verification() {
+    for sample in manifest()
+        .iter()
+        .filter(|s| s["signature_verifies"] == true)
+    {
+        let file = sample["file"].as_str().unwrap();
+        let (export_bin, export_sig) = load(file);
+        let signatures = sig::parse(&export_sig.unwrap()).unwrap();
+        let registry = registry_for(sample);
+        let infos = ExportBin::parse(&export_bin)
+            .unwrap()
+            .metadata()
+            .signature_infos
+            .len();
+        for position in 0..export_bin.len() {
+            let mut changed = export_bin.clone();
+            changed[position] ^= 1 << (position % 8);
+            let verification =
+                verify::verify(&ExportDigests::of(&changed), infos, &signatures, &registry);
+            assert!(
+                !verification.authentic,
+                "{file}: byte {position} changed and still verifies"
+            );
+        }
+    }
+}
+
+#[test]
+fn truncation_at_every_offset_is_an_error_or_a_visible_prefix_never_a_panic() {
+    for sample in manifest() {
+        let file = sample["file"].as_str().unwrap();
+        let raw = std::fs::read(samples().join(file)).unwrap();
+        let (export_bin, _) = load(file);
+        let all: Vec<ExportedKey> = ExportBin::parse(&export_bin)
+            .unwrap()
+            .keys()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        if file.ends_with(".zip") {
+            // A zip's directory is at its end: every cut is an error.
+            for cut in 0..raw.len() {
+                let outcome = ExportArchive::open(Cursor::new(raw[..cut].to_vec()))
+                    .and_then(|mut a| a.read_export_bin());
+                assert!(outcome.is_err(), "{file} cut at {cut}");
+            }
+        }
+        for cut in 0..export_bin.len() {
+            let bytes = &export_bin[..cut];
+            let in_memory =
+                ExportBin::parse(bytes).and_then(|p| p.keys().collect::<Result<Vec<_>, _>>());
+            let streamed = ExportReader::new(bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string()));
+            match in_memory {
+                // Protobuf has no end marker: a cut between two top-level fields is a valid,
+                // shorter file. It must then hold exactly a prefix of the keys.
+                Ok(keys) => {
+                    assert!(
+                        all.starts_with(&keys) && keys.len() < all.len() || all.is_empty(),
+                        "{file} cut at {cut}"
+                    );
+                    assert_eq!(streamed.unwrap(), keys, "{file} cut at {cut}");
+                }
+                Err(_) => assert!(
+                    streamed.is_err(),
+                    "{file} cut at {cut}: only the streaming reader accepted it"
+                ),
+            }
+        }
+    }
+}
+
+fn keys_json() -> Vec<DiagnosisKey> {
+    let text =
+        std::fs::read_to_string(samples().join("google-server-testExport-keys.json")).unwrap();
+    bluezone::export::publish::parse_keys(&text).unwrap()
+}
+
+#[test]
+fn the_writer_reproduces_the_reference_servers_bytes() {
+    let sample = manifest()
+        .into_iter()
+        .find(|s| s["file"] == "google-server-testExport-2-records-1-of-1.zip")
+        .unwrap();
+    let metadata = expected_metadata(&sample["expected_metadata"]);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+    let built = bin::build(&metadata, keys_json(), 0, &mut rng);
+    let (export_bin, _) = load("google-server-testExport-2-records-1-of-1.zip");
+    assert_eq!(built, export_bin);
+    // The streaming writer gives the same bytes for the same (sorted) keys.
+    let mut writer = ExportWriter::new(Vec::new(), &metadata).unwrap();
+    for key in ExportBin::parse(&export_bin).unwrap().keys() {
+        writer.write_key(&key.unwrap().key, false).unwrap();
+    }
+    assert_eq!(writer.finish().unwrap(), export_bin);
+}
+
+use rand_chacha::rand_core::SeedableRng;
+
+#[test]
+fn padding_sign_zip_and_verify_round_trip() {
+    let metadata = ExportMetadata {
+        start_timestamp: Some(1_600_000_000),
+        end_timestamp: Some(1_600_086_400),
+        region: Some("VN".into()),
+        batch_num: Some(1),
+        batch_size: Some(1),
+        signature_infos: vec![SignatureInfo {
+            verification_key_version: Some("v1".into()),
+            verification_key_id: Some("452".into()),
+            signature_algorithm: Some(verify::ECDSA_WITH_SHA256.into()),
+            ..SignatureInfo::default()
+        }],
+    };
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+    let mut keys = keys_json();
+    keys[0].report_type = ReportType::ConfirmedTest;
+    keys[0].days_since_onset_of_symptoms = Some(-3);
+    let export_bin = bin::build(&metadata, keys.clone(), 1000, &mut rng);
+    let parsed = ExportBin::parse(&export_bin).unwrap();
+    assert_eq!(parsed.key_count(), 1000);
+    let read: Vec<DiagnosisKey> = parsed.keys().map(|k| k.unwrap().key).collect();
+    assert!(
+        read.windows(2).all(|w| w[0].key_data <= w[1].key_data),
+        "sorted by key bytes"
+    );
+    for key in &keys {
+        assert!(
+            read.contains(key),
+            "real key {key:?} kept with its metadata"
+        );
+    }
+
+    let signing = verify::p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let signature = verify::sign(
+        &export_bin,
+        &signing,
+        metadata.signature_infos[0].clone(),
+        1,
+        1,
+    );
+    let export_sig = sig::encode(std::slice::from_ref(&signature));
+    assert_eq!(sig::parse(&export_sig).unwrap(), vec![signature]);
+    let zip =
+        bluezone::export::archive::write(Cursor::new(Vec::new()), &export_bin, Some(&export_sig))
+            .unwrap()
+            .into_inner();
+    let (bin_back, sig_back) = ExportArchive::open(Cursor::new(zip))
+        .unwrap()
+        .read_signed()
+        .unwrap();
+    assert_eq!(bin_back, export_bin);
+    let mut registry = PublicKeyRegistry::new();
+    registry.add(Some("452"), Some("v1"), *signing.verifying_key());
+    let signatures = sig::parse(&sig_back).unwrap();
+    assert!(verify::verify(&ExportDigests::of(&bin_back), 1, &signatures, &registry).authentic);
+    // The count of signatures must equal the count of signature infos.
+    assert!(!verify::verify(&ExportDigests::of(&bin_back), 2, &signatures, &registry).authentic);
+}
+
+#[test]
+fn a_zip_bomb_and_a_missing_signature_are_refused() {
+    let zeros = vec![0u8; 8 << 20];
+    let zip = bluezone::export::archive::write(Cursor::new(Vec::new()), &zeros, None)
+        .unwrap()
+        .into_inner();
+    assert!(
+        zip.len() < 64 << 10,
+        "8 MiB of zeros compresses to {} bytes",
+        zip.len()
+    );
+    let mut archive = ExportArchive::open(Cursor::new(zip)).unwrap();
+    assert!(matches!(
+        archive.read_export_bin(),
+        Err(ArchiveError::TooLarge {
+            member: "export.bin",
+            ..
+        })
+    ));
+    assert!(matches!(
+        archive.read_signed(),
+        Err(ArchiveError::MissingMember("export.sig"))
+    ));
+    assert!(matches!(
+        ExportArchive::open(Cursor::new(b"EK Export v1    ".to_vec())),
+        Err(ArchiveError::Zip(_))
+    ));
+}
+
+#[test]
+fn malformed_fields_have_typed_errors() {
+    use bluezone::export::ExportError;
+    let header = bluezone::export::EXPORT_HEADER.to_vec();
+    let with = |body: &[u8]| [header.clone(), body.to_vec()].concat();
+    let first_key = |bytes: &[u8]| ExportBin::parse(bytes).and_then(|p| p.keys().next().unwrap());
+    assert_eq!(
+        ExportBin::parse(b"EK Export v2    ").unwrap_err(),
+        ExportError::Header
+    );
+    assert_eq!(
+        ExportBin::parse(&with(&[0x3a, 0x05, 0x0a]))
+            .unwrap_err()
+            .class(),
+        "length"
+    );
+    assert_eq!(
+        ExportBin::parse(&with(&[0x20, 0x80])).unwrap_err().class(),
+        "varint"
+    );
+    assert_eq!(
+        ExportBin::parse(&with(&[0x0b])).unwrap_err().class(),
+        "wire-type"
+    );
+    assert_eq!(
+        ExportBin::parse(&with(&[0x08, 0x01])).unwrap_err().class(),
+        "field-type"
+    );
+    assert_eq!(
+        ExportBin::parse(&with(&[0x1a, 0x01, 0xff]))
+            .unwrap_err()
+            .class(),
+        "utf8"
+    );
+    // A key of 15 bytes; rolling period 0 and 145; TRL 9; report type 6.
+    let key = |extra: &[u8], len: u8| {
+        let mut message = vec![0x0a, len];
+        message.extend(std::iter::repeat_n(0xAB, len as usize));
+        message.extend_from_slice(&[0x18, 0x80, 0x01]);
+        message.extend_from_slice(extra);
+        let mut body = vec![0x3a, message.len() as u8];
+        body.extend(message);
+        with(&body)
+    };
+    assert_eq!(first_key(&key(&[], 15)).unwrap_err().class(), "key-length");
+    assert_eq!(
+        first_key(&key(&[0x20, 0x00], 16)).unwrap_err().class(),
+        "rolling-window"
+    );
+    assert_eq!(
+        first_key(&key(&[0x20, 0x91, 0x01], 16))
+            .unwrap_err()
+            .class(),
+        "rolling-window"
+    );
+    assert_eq!(
+        first_key(&key(&[0x10, 0x09], 16)).unwrap_err().class(),
+        "transmission-risk-level"
+    );
+    assert_eq!(
+        first_key(&key(&[0x28, 0x06], 16)).unwrap_err().class(),
+        "report-type"
+    );
+    // Unknown fields, including the server's variant_of_concern (8 in the key), are skipped.
+    let ok = first_key(&key(&[0x40, 0x02, 0x30, 0x03, 0x78, 0x01], 16)).unwrap();
+    assert_eq!(ok.key.days_since_onset_of_symptoms, Some(-2));
+    assert_eq!(ok.key.window.period().get(), 144);
+}
