@@ -224,6 +224,12 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn varints_round_trip() {
+        let minus_one = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];
         let mut out = alloc::vec::Vec::new();
         put_varint(&mut out, u64::MAX);
         assert_eq!(out, minus_one);
