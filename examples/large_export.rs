@@ -6,6 +6,8 @@
 //! reading phase (Linux: `VmHWM`, reset before reading). It exits with an error if the keys
 //! read back differ or peak memory reaches 32 MiB.
 
+#![allow(clippy::indexing_slicing, reason = "an example on data it made itself")]
+
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::time::Instant;

@@ -6,6 +6,7 @@
 #![allow(
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     reason = "a fuzz check reports a broken property by panicking"
 )]
 #![allow(
@@ -27,6 +28,7 @@ use bluezone::encounter::log::SegmentReader;
 use bluezone::export::archive::ExportArchive;
 use bluezone::export::bin::{self as export_bin_codec, ExportBin};
 use bluezone::export::stream::ExportReader;
+use bluezone::matching::{LogIndex, MatchConfig, Matcher, reference};
 
 /// Advertising payload parser: no panic; what it accepts re-encodes to a payload that parses
 /// to the same identifier and metadata; the AD walk stays inside the payload and terminates.
@@ -230,4 +232,68 @@ pub fn export_zip(data: &[u8]) {
         }
         let _ = archive.read_export_sig();
     }
+}
+
+/// Matching: the production matcher returns exactly the reference matcher's outcome on keys
+/// and sightings made from arbitrary bytes (a few keys with sightings of their own identifiers
+/// near their window, so that there is something to find).
+pub fn matching(data: &[u8]) {
+    use bluezone::encounter::GaenSighting;
+    use bluezone::gaen::{
+        AssociatedEncryptedMetadata, DiagnosisKey, Metadata, RollingProximityIdentifier,
+    };
+    use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
+    let mut chunks = data.chunks_exact(8);
+    let Some(head) = chunks.next() else { return };
+    let config = MatchConfig {
+        tolerance_intervals: u32::from(head[0] % 16),
+        replay_window_seconds: u64::from(head[1]) * 10,
+        match_revoked: head[2] & 1 == 1,
+        match_recursive: head[2] & 2 == 2,
+        ..MatchConfig::default()
+    };
+    let mut keys: Vec<DiagnosisKey> = Vec::new();
+    let mut sightings: Vec<GaenSighting> = Vec::new();
+    for chunk in chunks {
+        let base = 2_650_032u32;
+        if chunk[0] % 4 == 0 || keys.is_empty() {
+            let mut key_data = [0u8; 16];
+            key_data[..8].copy_from_slice(chunk);
+            let start = base + u32::from(chunk[1]);
+            let period = RollingPeriod::new(u32::from(chunk[2]) % 144 + 1).expect("1..=144");
+            let window =
+                RollingWindow::new(EnIntervalNumber::new(start), period).expect("in range");
+            let mut key = DiagnosisKey::new(key_data, window);
+            key.report_type =
+                bluezone::gaen::ReportType::try_from(i32::from(chunk[3] % 6)).expect("0..=5");
+            keys.push(key);
+        } else {
+            let key = keys[usize::from(chunk[0]) % keys.len()];
+            let j = key.window.start().get() + u32::from(chunk[1]) % key.window.period().get();
+            let seen = i64::from(j) + i64::from(chunk[2] as i8 % 20);
+            let rpi = if chunk[3] % 8 == 0 {
+                RollingProximityIdentifier::from_bytes([chunk[4]; 16])
+            } else {
+                key.rolling_proximity_identifier_key()
+                    .identifier(EnIntervalNumber::new(j))
+            };
+            let aem = key
+                .associated_encrypted_metadata_key()
+                .encrypt(&rpi, Metadata::v1_0(chunk[5] as i8));
+            sightings.push(GaenSighting {
+                unix_seconds: seen.max(0) as u64 * 600 + u64::from(chunk[6]) * 3,
+                rpi,
+                aem: if chunk[7] % 5 == 0 {
+                    AssociatedEncryptedMetadata::from_bytes([chunk[7]; 4])
+                } else {
+                    aem
+                },
+                rssi: chunk[7] as i8,
+                previous_scan_unix_seconds: 0,
+            });
+        }
+    }
+    let expected = reference::match_keys(&keys, &sightings, &config);
+    let index = LogIndex::new(sightings, config.tolerance_intervals);
+    assert_eq!(Matcher::new(&index, config).match_keys(&keys), expected);
 }

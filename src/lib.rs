@@ -14,6 +14,8 @@ pub mod encounter;
 pub mod export;
 pub mod gaen;
 pub mod hex;
+#[cfg(feature = "alloc")]
+pub mod matching;
 pub mod time;
 #[cfg(feature = "vectors")]
 pub mod vectors;

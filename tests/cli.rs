@@ -357,3 +357,91 @@ fn export_build_inspect_and_verify() {
             .success()
     );
 }
+
+#[test]
+fn match_reproduces_the_companion_sample_exactly() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(samples.join("companion-demo-matches.json")).unwrap(),
+    )
+    .unwrap();
+    let mut csv = String::from("unix_seconds,rpi,aem,rssi\n");
+    let mut records = 0;
+    for matched in expected["matched_sightings"].as_array().unwrap() {
+        for record in matched["scan_records"].as_array().unwrap() {
+            csv.push_str(&format!(
+                "{},{},{},{}\n",
+                record["epoch_seconds"],
+                matched["rpi"].as_str().unwrap(),
+                record["aem"].as_str().unwrap(),
+                record["rssi"]
+            ));
+            records += 1;
+        }
+    }
+    assert_eq!(records, 534);
+    let dir = scratch("cli-companion");
+    std::fs::write(dir.join("encounters.csv"), csv).unwrap();
+    let output = run(&[
+        "match",
+        "--keys",
+        samples.join("companion-demo_dks.zip").to_str().unwrap(),
+        "--encounters",
+        dir.join("encounters.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(found["keys_total"], 2392);
+    assert_eq!(found["keys_matched"], 4);
+    assert_eq!(found["rejected"]["outside_tolerance"], 0);
+    assert_eq!(found["rejected"]["replayed"], 0);
+    assert_eq!(found["rejected"]["tx_power_out_of_range"], 0);
+    let matches = found["matches"].as_array().unwrap();
+    for key in expected["matched_keys"].as_array().unwrap() {
+        let m = matches
+            .iter()
+            .find(|m| m["tek"] == key["key_data"])
+            .unwrap_or_else(|| panic!("{key} not matched"));
+        for field in [
+            "transmission_risk_level",
+            "rolling_start_interval_number",
+            "rolling_period",
+            "report_type",
+        ] {
+            assert_eq!(m[field], key[field], "{field}");
+        }
+    }
+    let all: Vec<&serde_json::Value> = matches
+        .iter()
+        .flat_map(|m| m["sightings"].as_array().unwrap())
+        .collect();
+    assert_eq!(all.len(), 534);
+    for matched in expected["matched_sightings"].as_array().unwrap() {
+        let key = matches.iter().find(|m| m["tek"] == matched["tek"]).unwrap();
+        let mine: Vec<_> = key["sightings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["rpi"] == matched["rpi"])
+            .collect();
+        assert_eq!(
+            mine.len(),
+            matched["scan_records"].as_array().unwrap().len(),
+            "{}",
+            matched["rpi"]
+        );
+        for s in mine {
+            assert_eq!(s["en_interval_number"], matched["en_interval_number"]);
+            assert_eq!(s["metadata"], matched["decrypted_metadata"]);
+            assert_eq!(s["tx_power"], matched["metadata_decoded"]["tx_power_dbm"]);
+            let attenuation =
+                (s["tx_power"].as_i64().unwrap() - s["rssi"].as_i64().unwrap()).max(0);
+            assert_eq!(s["attenuation"].as_i64().unwrap(), attenuation);
+        }
+    }
+}

@@ -81,3 +81,8 @@ fn export_sig_corpus() {
 fn export_zip_corpus() {
     assert!(replay("export_zip", checks::export_zip) >= 3);
 }
+
+#[test]
+fn matching_corpus() {
+    assert!(replay("matching", checks::matching) >= 10);
+}

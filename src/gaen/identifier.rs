@@ -25,6 +25,7 @@ public_bytes!(
 
 /// `PaddedData_j = "EN-RPI" ‖ 0x00 × 6 ‖ LE32(ENIN_j)`, the block the RPIK encrypts (spec §gaen.4).
 #[must_use]
+#[inline]
 pub const fn padded_data(interval: EnIntervalNumber) -> [u8; 16] {
     let n = interval.to_le_bytes();
     let p = RPI_PADDING_PREFIX;

@@ -46,7 +46,7 @@ impl CalibrationConfidence {
 ///
 /// Every byte is preserved as received, reserved bits included, so that decrypting and
 /// re-encrypting is lossless.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Metadata([u8; 4]);
 
 impl Metadata {

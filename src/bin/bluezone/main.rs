@@ -51,6 +51,48 @@ enum Command {
     /// Key export files (export.zip, or a bare export.bin).
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Measurements.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Match diagnosis keys from export files against an encounter log or CSV.
+    Match {
+        /// export.zip or bare export.bin files.
+        #[arg(long, required = true, num_args = 1..)]
+        keys: Vec<PathBuf>,
+        /// An encounter log folder, or a CSV `unix_seconds,rpi,aem,rssi`.
+        #[arg(long)]
+        encounters: PathBuf,
+        /// Health authority public keys (PEM); with any, every file must carry a valid
+        /// signature by one of them.
+        #[arg(long)]
+        public_key: Vec<PathBuf>,
+        /// Threads (0: all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Time the matcher, the naive baseline and the crypto floor on one seeded workload.
+    Match {
+        /// Diagnosis keys to match.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: usize,
+        /// typical: a phone's 14 days (50 000 sightings); dense: every interval busy
+        /// (1 000 000 identifiers).
+        #[arg(long, default_value = "typical", value_parser = ["typical", "dense"])]
+        workload: String,
+        /// Threads for the matcher (the baseline and the floor run on one).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A public key for verification, named as signatures name it.
@@ -286,6 +328,19 @@ fn main() -> ExitCode {
             pad_to,
             &path,
         ),
+        Command::Bench(BenchCommand::Match {
+            keys,
+            workload,
+            threads,
+            json,
+        }) => bench_match(&mut out, keys, &workload, threads, json),
+        Command::Match {
+            keys,
+            encounters,
+            public_key,
+            threads,
+            json,
+        } => match_command(&mut out, &keys, &encounters, &public_key, threads, json),
         Command::Gaen(GaenCommand::Day {
             tek,
             rolling_start,
@@ -1001,4 +1056,296 @@ fn rand_from_os() -> Result<rand_chacha::ChaCha20Rng, String> {
     getrandom::fill(&mut seed)
         .map_err(|e| format!("no randomness from the operating system: {e}"))?;
     Ok(rand_chacha::ChaCha20Rng::from_seed(seed))
+}
+
+fn bench_match(
+    out: &mut impl Write,
+    keys: usize,
+    workload: &str,
+    threads: usize,
+    json: bool,
+) -> Outcome {
+    use bluezone::matching::bench::{Scenario, Workload, crypto_floor, naive_baseline};
+    use bluezone::matching::{LogIndex, MatchConfig, Matcher};
+    use rand_chacha::rand_core::SeedableRng;
+    use std::time::Instant;
+
+    let kind = if workload == "dense" {
+        Workload::Dense
+    } else {
+        Workload::Typical
+    };
+    let planted = (keys / 10_000).clamp(1, 1000).min(keys);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x0B1E_2020);
+    eprintln!("bluezone: building the {workload} workload ({keys} keys, {planted} planted)...");
+    let scenario = Scenario::build(kind, keys, planted, &mut rng);
+    let config = MatchConfig::default();
+    let started = Instant::now();
+    let index = LogIndex::new(scenario.sightings.clone(), config.tolerance_intervals);
+    let index_time = started.elapsed();
+    let logged: std::collections::HashSet<[u8; 16]> = scenario
+        .sightings
+        .iter()
+        .map(|s| s.rpi.to_bytes())
+        .collect();
+
+    let matcher = Matcher::new(&index, config);
+    let started = Instant::now();
+    let outcome = matcher
+        .match_keys_parallel(&scenario.keys, threads)
+        .map_err(|e| format!("thread pool: {e}"))?;
+    let production = started.elapsed();
+    let started = Instant::now();
+    let naive_found = naive_baseline(&scenario.keys, &logged);
+    let naive = started.elapsed();
+    let started = Instant::now();
+    let checksum = crypto_floor(&scenario.keys);
+    let floor = started.elapsed();
+
+    let found: Vec<_> = outcome.matches.iter().map(|m| m.key).collect();
+    let correct = found == scenario.planted && naive_found == scenario.planted;
+    let rate = |d: std::time::Duration| keys as f64 / d.as_secs_f64();
+    let stats = index.stats();
+    if json {
+        let document = serde_json::json!({
+            "workload": workload,
+            "keys": keys,
+            "threads": threads,
+            "sightings": stats.sightings,
+            "identifiers": stats.identifiers,
+            "index_seconds": index_time.as_secs_f64(),
+            "production_keys_per_second": rate(production),
+            "naive_keys_per_second": rate(naive),
+            "floor_keys_per_second": rate(floor),
+            "speedup_over_naive": naive.as_secs_f64() / production.as_secs_f64(),
+            "production_over_floor_time": production.as_secs_f64() / floor.as_secs_f64(),
+            "planted": scenario.planted.len(),
+            "found": found.len(),
+            "correct": correct,
+            "checksum": checksum,
+        });
+        writeln!(out, "{document}")?;
+    } else {
+        writeln!(
+            out,
+            "workload {workload}: {} sightings of {} identifiers, {keys} keys, index built in {:.2?}",
+            stats.sightings, stats.identifiers, index_time
+        )?;
+        writeln!(
+            out,
+            "production ({threads} thread(s)): {:>12.0} keys/s  ({:.2?})",
+            rate(production),
+            production
+        )?;
+        writeln!(
+            out,
+            "naive baseline (1 thread): {:>12.0} keys/s  ({:.2?})",
+            rate(naive),
+            naive
+        )?;
+        writeln!(
+            out,
+            "crypto floor (1 thread):   {:>12.0} keys/s  ({:.2?})",
+            rate(floor),
+            floor
+        )?;
+        writeln!(
+            out,
+            "production is {:.2}x the naive baseline and takes {:.2}x the crypto floor's time",
+            naive.as_secs_f64() / production.as_secs_f64(),
+            production.as_secs_f64() / floor.as_secs_f64()
+        )?;
+        writeln!(
+            out,
+            "planted {}, found {} (naive found {}): {}",
+            scenario.planted.len(),
+            found.len(),
+            naive_found.len(),
+            if correct {
+                "exactly the planted set"
+            } else {
+                "WRONG"
+            }
+        )?;
+    }
+    Ok(if correct {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// GAEN sightings from a log folder or a CSV file; damage in a log is reported, not hidden.
+fn load_encounters(
+    path: &std::path::Path,
+) -> Result<Vec<bluezone::encounter::GaenSighting>, String> {
+    let mut sightings = Vec::new();
+    if path.is_dir() {
+        let log = open_existing_log(path)?;
+        for item in log.read().map_err(|e| e.to_string())? {
+            match item.map_err(|e| e.to_string())? {
+                LogItem::Record(Sighting::Gaen(s)) => sightings.push(s),
+                LogItem::Record(Sighting::Bluezone(_)) => {}
+                LogItem::Damage { segment, damage } => eprintln!(
+                    "bluezone: {}: {}",
+                    segment.display(),
+                    bluezone::encounter::log::describe(&damage)
+                ),
+            }
+        }
+    } else {
+        for_each_line(path, |n, line| {
+            if let Some(Sighting::Gaen(s)) = csv_sighting(n, line)? {
+                sightings.push(s);
+            }
+            Ok(())
+        })?;
+    }
+    Ok(sightings)
+}
+
+/// Checks that `path` carries a valid signature by one of `registry`'s keys, streaming.
+fn require_signature(path: &std::path::Path, registry: &PublicKeyRegistry) -> Result<(), String> {
+    let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| named(&e))?;
+    let mut archive = ExportArchive::open(std::io::BufReader::new(file)).map_err(|e| named(&e))?;
+    let sig_bytes = archive
+        .read_export_sig()
+        .map_err(|e| named(&e))?
+        .ok_or_else(|| named(&"no export.sig, and --public-key requires a signature"))?;
+    let signatures = sig::parse(&sig_bytes).map_err(|e| named(&e))?;
+    let digests = ExportDigests::of_reader(archive.export_bin().map_err(|e| named(&e))?)
+        .map_err(|e| named(&e))?;
+    let reader = bluezone::export::stream::ExportReader::new(std::io::BufReader::new(
+        archive.export_bin().map_err(|e| named(&e))?,
+    ))
+    .map_err(|e| named(&e))?;
+    let infos = reader.metadata().signature_infos.len();
+    let verification = verify::verify(&digests, infos, &signatures, registry);
+    if verification.authentic {
+        Ok(())
+    } else {
+        Err(named(&format!(
+            "signature not valid: {:?}",
+            verification.signatures
+        )))
+    }
+}
+
+fn match_command(
+    out: &mut impl Write,
+    files: &[PathBuf],
+    encounters: &std::path::Path,
+    public_keys: &[PathBuf],
+    threads: usize,
+    json: bool,
+) -> Outcome {
+    use bluezone::matching::{LogIndex, MatchConfig, MatchOutcome, Matcher, stream};
+    use std::io::IsTerminal;
+
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        threads
+    };
+    let mut registry = PublicKeyRegistry::new();
+    for path in public_keys {
+        registry
+            .add_pem(None, None, &read_text(path)?)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let config = MatchConfig::default();
+    let index = LogIndex::new(load_encounters(encounters)?, config.tolerance_intervals);
+    let matcher = Matcher::new(&index, config);
+    let show_progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut outcome = MatchOutcome::default();
+    for path in files {
+        if !public_keys.is_empty() {
+            require_signature(path, &registry)?;
+        }
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let progress = |read: u64| {
+            if show_progress && started.elapsed().as_secs() >= 1 {
+                eprint!("\r{}: {read} keys", path.display());
+            }
+        };
+        let found =
+            stream::match_export(&matcher, std::io::BufReader::new(file), threads, progress)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        outcome.merge(found);
+    }
+    if show_progress && started.elapsed().as_secs() >= 1 {
+        eprintln!();
+    }
+    if json {
+        writeln!(out, "{}", match_json(&outcome))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{} keys, {} matched, in {:.2?} ({} sightings indexed)",
+        outcome.keys_total,
+        outcome.keys_matched,
+        started.elapsed(),
+        index.stats().sightings
+    )?;
+    for m in &outcome.matches {
+        let first = m.sightings.first().map_or(0, |s| s.unix_seconds);
+        let last = m.sightings.last().map_or(0, |s| s.unix_seconds);
+        writeln!(
+            out,
+            "key {} (start {}, period {}, report type {:?}): {} sightings {} .. {}, min attenuation {} dB",
+            bluezone::hex::Hex(&m.key.key_data),
+            m.key.window.start(),
+            m.key.window.period().get(),
+            m.key.report_type,
+            m.sightings.len(),
+            UtcDateTime::from_unix_seconds(first),
+            UtcDateTime::from_unix_seconds(last),
+            m.sightings.iter().map(|s| s.attenuation).min().unwrap_or(0)
+        )?;
+    }
+    writeln!(out, "rejected: {:?}", outcome.rejected)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` document of `bluezone match`.
+fn match_json(outcome: &bluezone::matching::MatchOutcome) -> serde_json::Value {
+    let matches: Vec<serde_json::Value> = outcome
+        .matches
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "tek": bluezone::hex::Hex(&m.key.key_data).to_string(),
+                "rolling_start_interval_number": m.key.window.start().get(),
+                "rolling_period": m.key.window.period().get(),
+                "report_type": m.key.report_type as u8,
+                "transmission_risk_level": m.key.transmission_risk_level,
+                "days_since_onset_of_symptoms": m.key.days_since_onset_of_symptoms,
+                "sightings": m.sightings.iter().map(|s| serde_json::json!({
+                    "unix_seconds": s.unix_seconds,
+                    "rpi": s.rpi.to_string(),
+                    "en_interval_number": s.en_interval_number.get(),
+                    "rssi": s.rssi,
+                    "aem": s.aem.to_string(),
+                    "metadata": s.metadata.to_string(),
+                    "tx_power": s.tx_power,
+                    "attenuation": s.attenuation,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "keys_total": outcome.keys_total,
+        "keys_matched": outcome.keys_matched,
+        "matches": matches,
+        "rejected": {
+            "outside_tolerance": outcome.rejected.outside_tolerance,
+            "replayed": outcome.rejected.replayed,
+            "tx_power_out_of_range": outcome.rejected.tx_power_out_of_range,
+            "report_type_keys": outcome.rejected.report_type_keys,
+            "duplicate_keys": outcome.rejected.duplicate_keys,
+        },
+    })
 }

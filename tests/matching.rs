@@ -1,0 +1,245 @@
+//! The production matcher returns exactly what the literal reference returns.
+#![cfg(feature = "alloc")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use bluezone::encounter::GaenSighting;
+use bluezone::gaen::{
+    AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType, RollingProximityIdentifier,
+};
+use bluezone::matching::{LogIndex, MatchConfig, MatchOutcome, Matcher, reference};
+use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
+use proptest::prelude::*;
+
+const BASE: u32 = 2_650_032; // a day start
+
+fn key_strategy() -> impl Strategy<Value = DiagnosisKey> {
+    (
+        any::<[u8; 16]>(),
+        0u32..300,
+        1u32..=144,
+        0u8..=8,
+        0i32..=5,
+        prop::option::of(-20i32..20),
+    )
+        .prop_map(|(key_data, offset, period, risk, report, onset)| {
+            let window = RollingWindow::new(
+                EnIntervalNumber::new(BASE + offset),
+                RollingPeriod::new(period).unwrap(),
+            )
+            .unwrap();
+            let mut key = DiagnosisKey::new(key_data, window);
+            key.transmission_risk_level = risk;
+            key.report_type = ReportType::try_from(report).unwrap();
+            key.days_since_onset_of_symptoms = onset;
+            key
+        })
+}
+
+/// How a planted sighting relates to its identifier's interval.
+fn plant(
+    key: &DiagnosisKey,
+    pick: u32,
+    shift: i64,
+    second: u64,
+    tx: i8,
+    rssi: i8,
+    garbage_aem: bool,
+) -> GaenSighting {
+    let period = key.window.period().get();
+    let interval = EnIntervalNumber::new(key.window.start().get() + pick % period);
+    let rpi = key.rolling_proximity_identifier_key().identifier(interval);
+    let metadata = Metadata::v1_0(tx);
+    let aem = if garbage_aem {
+        AssociatedEncryptedMetadata::from_bytes([tx as u8, 1, 2, 3])
+    } else {
+        key.associated_encrypted_metadata_key()
+            .encrypt(&rpi, metadata)
+    };
+    let seen_interval = (i64::from(interval.get()) + shift).max(0) as u64;
+    GaenSighting {
+        unix_seconds: seen_interval * 600 + second % 600,
+        rpi,
+        aem,
+        rssi,
+        previous_scan_unix_seconds: 0,
+    }
+}
+
+fn scenario() -> impl Strategy<Value = (Vec<DiagnosisKey>, Vec<GaenSighting>, MatchConfig)> {
+    (
+        prop::collection::vec(key_strategy(), 1..6),
+        prop::collection::vec(
+            (
+                any::<usize>(),
+                any::<u32>(),
+                prop::sample::select(vec![
+                    -14i64, -13, -12, -11, -1, 0, 1, 11, 12, 13, 14, -300, 500,
+                ]),
+                any::<u64>(),
+                prop::sample::select(vec![-51i8, -50, -49, -10, 0, 19, 20, 21, 127, -128]),
+                any::<i8>(),
+                prop::bool::weighted(0.1),
+                prop::sample::select(vec![0u64, 1, 1199, 1200, 1201, 3000]),
+            ),
+            0..40,
+        ),
+        prop::collection::vec(
+            (
+                any::<[u8; 16]>(),
+                0u64..(400 * 600),
+                any::<[u8; 4]>(),
+                any::<i8>(),
+            ),
+            0..60,
+        ),
+        prop::sample::select(vec![0u32, 1, 12, 30]),
+        prop::sample::select(vec![0u64, 600, 1200]),
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(
+            |(mut keys, planted, strangers, tolerance, replay, revoked, recursive, duplicate)| {
+                let mut sightings = Vec::new();
+                for (which, pick, shift, second, tx, rssi, garbage, later) in planted {
+                    let key = keys[which % keys.len()];
+                    let mut s = plant(&key, pick, shift, second, tx, rssi, garbage);
+                    sightings.push(s);
+                    if later > 0 {
+                        // The same identifier again, later: a replay or not, depending on the gap.
+                        s.unix_seconds += later;
+                        sightings.push(s);
+                    }
+                }
+                for (rpi, offset, aem, rssi) in strangers {
+                    sightings.push(GaenSighting {
+                        unix_seconds: u64::from(BASE) * 600 - 20 * 600 + offset,
+                        rpi: RollingProximityIdentifier::from_bytes(rpi),
+                        aem: AssociatedEncryptedMetadata::from_bytes(aem),
+                        rssi,
+                        previous_scan_unix_seconds: 7,
+                    });
+                }
+                if duplicate {
+                    keys.push(keys[0]);
+                }
+                let config = MatchConfig {
+                    tolerance_intervals: tolerance,
+                    replay_window_seconds: replay,
+                    match_revoked: revoked,
+                    match_recursive: recursive,
+                    ..MatchConfig::default()
+                };
+                (keys, sightings, config)
+            },
+        )
+}
+
+fn production(
+    keys: &[DiagnosisKey],
+    sightings: &[GaenSighting],
+    config: MatchConfig,
+) -> MatchOutcome {
+    let index = LogIndex::new(sightings.to_vec(), config.tolerance_intervals);
+    Matcher::new(&index, config).match_keys(keys)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn production_equals_reference((keys, sightings, config) in scenario()) {
+        let expected = reference::match_keys(&keys, &sightings, &config);
+        prop_assert_eq!(production(&keys, &sightings, config), expected);
+    }
+
+    /// Matching distinct keys in chunks and merging gives the same as matching at once. (A key
+    /// repeated in two chunks is evaluated in each: its match is merged once, but its rejected
+    /// sightings are counted per chunk; exact cross-chunk deduplication would need memory for
+    /// every key seen.)
+    #[test]
+    fn chunks_merge_to_the_whole((mut keys, sightings, config) in scenario(), split in 0usize..6) {
+        keys.sort();
+        keys.dedup();
+        let whole = production(&keys, &sightings, config);
+        let split = split.min(keys.len());
+        let mut merged = production(&keys[..split], &sightings, config);
+        merged.merge(production(&keys[split..], &sightings, config));
+        prop_assert_eq!(merged, whole);
+    }
+}
+
+#[test]
+fn scenarios_are_not_vacuous() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut matched, mut tolerance, mut replays, mut tx) = (0, 0, 0, 0);
+    for _ in 0..300 {
+        let (keys, sightings, config) = scenario().new_tree(&mut runner).unwrap().current();
+        let outcome = reference::match_keys(&keys, &sightings, &config);
+        matched += usize::from(outcome.keys_matched > 0);
+        tolerance += usize::from(outcome.rejected.outside_tolerance > 0);
+        replays += usize::from(outcome.rejected.replayed > 0);
+        tx += usize::from(outcome.rejected.tx_power_out_of_range > 0);
+    }
+    assert!(matched > 150, "{matched} of 300 scenarios matched");
+    assert!(
+        tolerance > 30 && replays > 30 && tx > 30,
+        "{tolerance} {replays} {tx}"
+    );
+}
+
+#[test]
+fn the_official_vectors_planted_in_a_log_are_all_found() {
+    let key_data: [u8; 16] =
+        bluezone::hex::decode_array("75c734c6dd1a782de7a965da5eb93125").unwrap();
+    let start = EnIntervalNumber::new(2_642_976);
+    let key = DiagnosisKey::new(key_data, RollingWindow::day_of(start));
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/test-vectors/gaen-official-v1.2.json"
+    ))
+    .unwrap();
+    let vectors: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut sightings: Vec<GaenSighting> = vectors["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| GaenSighting {
+            unix_seconds: v["en_interval_number"].as_u64().unwrap() * 600 + 300,
+            rpi: v["rpi"].as_str().unwrap().parse().unwrap(),
+            aem: v["aem"].as_str().unwrap().parse().unwrap(),
+            rssi: -70,
+            previous_scan_unix_seconds: 0,
+        })
+        .collect();
+    assert_eq!(sightings.len(), 144);
+    // Among strangers.
+    for n in 0..5000u64 {
+        let mut rpi = [0u8; 16];
+        rpi[..8].copy_from_slice(&n.to_le_bytes());
+        sightings.push(GaenSighting {
+            unix_seconds: 2_642_976 * 600 + n * 17,
+            rpi: RollingProximityIdentifier::from_bytes(rpi),
+            aem: AssociatedEncryptedMetadata::from_bytes([0; 4]),
+            rssi: -80,
+            previous_scan_unix_seconds: 0,
+        });
+    }
+    let outcome = production(&[key], &sightings, MatchConfig::default());
+    assert_eq!(outcome.keys_matched, 1);
+    let found = &outcome.matches[0].sightings;
+    assert_eq!(found.len(), 144);
+    for (k, s) in found.iter().enumerate() {
+        assert_eq!(s.en_interval_number.get(), 2_642_976 + k as u32);
+        assert_eq!(s.tx_power, 8);
+        assert_eq!(s.attenuation, 78);
+    }
+}
