@@ -16,6 +16,8 @@ pub mod gaen;
 pub mod hex;
 #[cfg(feature = "alloc")]
 pub mod matching;
+#[cfg(feature = "alloc")]
+pub mod risk;
 pub mod time;
 #[cfg(feature = "vectors")]
 pub mod vectors;

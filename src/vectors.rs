@@ -31,6 +31,8 @@ pub const KINDS: &[&str] = &[
     "gaen-advertisement",
     "bluezone-blid",
     "encounter-record",
+    "risk-weighted-attenuation",
+    "risk-windows",
 ];
 
 /// Why a file is not a vector file at all (as opposed to holding vectors that fail).
@@ -111,6 +113,8 @@ pub fn check_str(text: &str) -> Result<Report, VectorFileError> {
         "gaen-advertisement" => |v| check_gaen_advertisement(&parse(v)?),
         "bluezone-blid" => |v| check_bluezone_blid(&parse(v)?),
         "encounter-record" => |v| check_encounter_record(&parse(v)?),
+        "risk-weighted-attenuation" => |v| check_weighted_attenuation(&parse(v)?),
+        "risk-windows" => |v| check_risk_windows(&parse(v)?),
         other => {
             return Err(VectorFileError::UnknownKind {
                 kind: other.to_string(),
@@ -495,4 +499,89 @@ fn check_encounter_record(v: &EncounterRecordVector) -> Result<(), String> {
         }
     }
     m.finish()
+}
+
+#[derive(Deserialize)]
+struct WeightedAttenuationVector {
+    points: Vec<(u64, u8)>,
+    scan_interval_seconds: u64,
+    expected: u8,
+}
+
+fn check_weighted_attenuation(v: &WeightedAttenuationVector) -> Result<(), String> {
+    if v.points
+        .windows(2)
+        .any(|p| matches!(p, [(a, _), (b, _)] if b < a))
+    {
+        return Err("malformed vector: points must be in time order".to_string());
+    }
+    let mut m = Mismatches::default();
+    m.expect(
+        "weighted attenuation",
+        crate::risk::scoring::weighted_attenuation(&v.points, v.scan_interval_seconds),
+        v.expected,
+    );
+    m.finish()
+}
+
+#[derive(Deserialize)]
+struct RiskWindowsVector {
+    sightings: Vec<(u64, u8, u64)>,
+    windows: Vec<Vec<(u8, u8, u32, u32)>>,
+}
+
+fn check_risk_windows(v: &RiskWindowsVector) -> Result<(), String> {
+    use crate::gaen::{AssociatedEncryptedMetadata, Metadata};
+    let sightings: Vec<crate::matching::MatchedSighting> = v
+        .sightings
+        .iter()
+        .map(
+            |&(unix_seconds, attenuation, previous)| crate::matching::MatchedSighting {
+                unix_seconds,
+                en_interval_number: EnIntervalNumber::new(
+                    u32::try_from(unix_seconds / 600).unwrap_or(u32::MAX),
+                ),
+                rpi: RollingProximityIdentifier::default(),
+                rssi: 0,
+                aem: AssociatedEncryptedMetadata::default(),
+                metadata: Metadata::v1_0(0),
+                tx_power: 0,
+                attenuation,
+                previous_scan_unix_seconds: previous,
+            },
+        )
+        .collect();
+    let first = v.sightings.first().map_or(0, |s| s.0);
+    let key = crate::gaen::DiagnosisKey::new(
+        [0; 16],
+        RollingWindow::day_of(EnIntervalNumber::new(
+            u32::try_from(first / 600).unwrap_or(u32::MAX),
+        )),
+    );
+    let windows = crate::risk::windows::exposure_windows(
+        &key,
+        &sightings,
+        &crate::risk::WindowConfig::default(),
+    );
+    let found: Vec<Vec<(u8, u8, u32, u32)>> = windows
+        .iter()
+        .map(|w| {
+            w.scan_instances
+                .iter()
+                .map(|s| {
+                    (
+                        s.typical_attenuation_db,
+                        s.min_attenuation_db,
+                        s.seconds_since_last_scan,
+                        s.sightings,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    if found == v.windows {
+        Ok(())
+    } else {
+        Err(format!("windows: got {found:?}, expected {:?}", v.windows))
+    }
 }

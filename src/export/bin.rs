@@ -211,6 +211,13 @@ pub(crate) fn decode_key(
 }
 
 /// What one top-level field of `TemporaryExposureKeyExport` holds.
+#[cfg_attr(
+    not(feature = "std"),
+    allow(
+        dead_code,
+        reason = "the key's bytes and offsets are read by the streaming reader"
+    )
+)]
 pub(crate) enum TopLevel<'a> {
     /// A key message (field 7) or revised key message (field 8), not yet decoded.
     Key {

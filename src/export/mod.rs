@@ -14,6 +14,7 @@
 pub mod archive;
 #[cfg(feature = "alloc")]
 pub mod bin;
+#[cfg(feature = "alloc")]
 pub(crate) mod proto;
 #[cfg(feature = "json")]
 pub mod publish;

@@ -69,6 +69,13 @@ enum Command {
         /// Threads (0: all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Risk settings as JSON (`{"windows":…,"daily_summaries":…,"v1":…,"f1":…}`; missing
+        /// fields take their defaults).
+        #[arg(long)]
+        risk_config: Option<PathBuf>,
+        /// "Now" for look-back periods, Unix seconds; the newest sighting when omitted.
+        #[arg(long)]
+        now: Option<u64>,
         /// Print one JSON document.
         #[arg(long)]
         json: bool,
@@ -339,8 +346,21 @@ fn main() -> ExitCode {
             encounters,
             public_key,
             threads,
+            risk_config,
+            now,
             json,
-        } => match_command(&mut out, &keys, &encounters, &public_key, threads, json),
+        } => match_command(
+            &mut out,
+            &MatchArgs {
+                files: &keys,
+                encounters: &encounters,
+                public_keys: &public_key,
+                threads,
+                risk_config: risk_config.as_deref(),
+                now,
+                json,
+            },
+        ),
         Command::Gaen(GaenCommand::Day {
             tek,
             rolling_start,
@@ -1232,16 +1252,36 @@ fn require_signature(path: &std::path::Path, registry: &PublicKeyRegistry) -> Re
     }
 }
 
-fn match_command(
-    out: &mut impl Write,
-    files: &[PathBuf],
-    encounters: &std::path::Path,
-    public_keys: &[PathBuf],
+/// The options of `bluezone match`.
+struct MatchArgs<'a> {
+    files: &'a [PathBuf],
+    encounters: &'a std::path::Path,
+    public_keys: &'a [PathBuf],
     threads: usize,
+    risk_config: Option<&'a std::path::Path>,
+    now: Option<u64>,
     json: bool,
-) -> Outcome {
+}
+
+fn match_command(out: &mut impl Write, args: &MatchArgs<'_>) -> Outcome {
     use bluezone::matching::{LogIndex, MatchConfig, MatchOutcome, Matcher, stream};
     use std::io::IsTerminal;
+    let MatchArgs {
+        files,
+        encounters,
+        public_keys,
+        threads,
+        json,
+        ..
+    } = *args;
+    let risk_config: bluezone::risk::RiskConfig = match args.risk_config {
+        Some(path) => serde_json::from_str(&read_text(path)?)
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        None => bluezone::risk::RiskConfig::default(),
+    };
+    risk_config
+        .validate()
+        .map_err(|e| format!("risk configuration: {e}"))?;
 
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -1255,7 +1295,11 @@ fn match_command(
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let config = MatchConfig::default();
-    let index = LogIndex::new(load_encounters(encounters)?, config.tolerance_intervals);
+    let sightings = load_encounters(encounters)?;
+    let now = args
+        .now
+        .unwrap_or_else(|| sightings.iter().map(|s| s.unix_seconds).max().unwrap_or(0));
+    let index = LogIndex::new(sightings, config.tolerance_intervals);
     let matcher = Matcher::new(&index, config);
     let show_progress = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
@@ -1278,8 +1322,22 @@ fn match_command(
     if show_progress && started.elapsed().as_secs() >= 1 {
         eprintln!();
     }
+    let risk = bluezone::risk::assess(&outcome, &risk_config, now);
     if json {
-        writeln!(out, "{}", match_json(&outcome))?;
+        let mut document = match_json(&outcome);
+        if let Some(object) = document.as_object_mut() {
+            object.insert("now".into(), serde_json::json!(now));
+            object.insert(
+                "exposure_windows".into(),
+                serde_json::json!(risk.exposure_windows),
+            );
+            object.insert(
+                "daily_summaries".into(),
+                serde_json::json!(risk.daily_summaries),
+            );
+            object.insert("f1".into(), serde_json::json!(risk.f1));
+        }
+        writeln!(out, "{document}")?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(
@@ -1307,6 +1365,42 @@ fn match_command(
         )?;
     }
     writeln!(out, "rejected: {:?}", outcome.rejected)?;
+    writeln!(out, "exposure windows: {}", risk.exposure_windows.len())?;
+    for day in &risk.daily_summaries {
+        writeln!(
+            out,
+            "daily summary {}: score sum {:.1}, maximum {:.1}, weighted duration {:.0} s",
+            UtcDateTime::from_unix_seconds(day.unix_day * 86_400)
+                .to_string()
+                .get(..10)
+                .unwrap_or(""),
+            day.score_sum,
+            day.maximum_score,
+            day.weighted_duration_sum
+        )?;
+    }
+    for day in &risk.f1.days {
+        writeln!(
+            out,
+            "close contact {}: {} s at or below {} dB of {} s, closest {} dB",
+            UtcDateTime::from_unix_seconds(day.unix_day * 86_400)
+                .to_string()
+                .get(..10)
+                .unwrap_or(""),
+            day.close_seconds,
+            risk_config.f1.attenuation_threshold_db,
+            day.total_seconds,
+            day.closest_attenuation_db
+        )?;
+    }
+    writeln!(
+        out,
+        "F1 (at most {} dB for {} min in one day, last {} days): {}",
+        risk_config.f1.attenuation_threshold_db,
+        risk_config.f1.min_daily_seconds / 60,
+        risk_config.f1.lookback_days,
+        if risk.f1.f1 { "yes" } else { "no" }
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
