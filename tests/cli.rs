@@ -445,3 +445,41 @@ fn match_reproduces_the_companion_sample_exactly() {
         }
     }
 }
+
+#[test]
+fn a_small_demo_agrees_with_its_ground_truth() {
+    let dir = scratch("cli-demo");
+    let out = run(&[
+        "demo",
+        "--people",
+        "400",
+        "--days",
+        "7",
+        "--seed",
+        "7",
+        "--json",
+        "--out",
+        dir.join("town").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let truth = &report["ground_truth"];
+    assert_eq!(report["agrees_with_ground_truth"], true);
+    assert!(truth["planted"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(truth["planted_missed"], 0, "{report}");
+    assert_eq!(truth["false_warnings"], 0, "{report}");
+    assert!(truth["planted_found"].as_u64().unwrap() > 0, "{report}");
+    // The files it kept are real: the export verifies and the logs read back.
+    assert!(dir.join("town/export.zip").exists() && dir.join("town/f0.json").exists());
+    let check = run(&[
+        "log",
+        "check",
+        "--log",
+        dir.join("town/logs/phone-00000").to_str().unwrap(),
+    ]);
+    assert!(check.status.success());
+}

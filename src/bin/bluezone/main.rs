@@ -1,5 +1,7 @@
 //! `bluezone`: the command-line tool of the `bluezone` crate.
 
+mod demo;
+
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate a town for two weeks end to end and compare the warnings with the truth.
+    Demo {
+        /// People in the town.
+        #[arg(long, default_value_t = 2000)]
+        people: usize,
+        /// Days simulated (1..=14).
+        #[arg(long, default_value_t = 14)]
+        days: u64,
+        /// Seed of the simulation.
+        #[arg(long, default_value_t = 2021)]
+        seed: u64,
+        /// Keep the generated logs, export.zip and f0.json in this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// Test-vector files.
     #[command(subcommand)]
     Vectors(VectorsCommand),
@@ -290,6 +310,30 @@ fn main() -> ExitCode {
     let mut out = BufWriter::new(io::stdout().lock());
     let result = match cli.command {
         Command::Vectors(VectorsCommand::Verify { files }) => verify(&mut out, &files),
+        Command::Demo {
+            people,
+            days,
+            seed,
+            out: folder,
+            json,
+        } => demo::run(
+            &mut out,
+            &demo::DemoArgs {
+                people,
+                days,
+                seed,
+                out: folder,
+                json,
+            },
+        )
+        .map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        })
+        .map_err(Failure::Usage),
         Command::Blid(BlidCommand::Id {
             base_key,
             base_time,
