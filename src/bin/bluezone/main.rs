@@ -570,11 +570,7 @@ fn blid_match(
     now: Option<u64>,
     json: bool,
 ) -> Outcome {
-    let unit = if unit == "s" {
-        TimeUnit::Seconds
-    } else {
-        TimeUnit::Milliseconds
-    };
+    let unit = time_unit(unit);
     let f0 = F0List::from_json(&read_text(f0_path)?)
         .map_err(|e| format!("{}: {e}", f0_path.display()))?;
     let history = parse_history(&read_text(history_path)?)
@@ -712,11 +708,7 @@ fn log_import(
     unit: &str,
     dir: &std::path::Path,
 ) -> Outcome {
-    let unit = if unit == "s" {
-        TimeUnit::Seconds
-    } else {
-        TimeUnit::Milliseconds
-    };
+    let unit = time_unit(unit);
     // First pass: check every line, so a bad file writes nothing.
     let mut counts = (0usize, 0usize);
     if let Some(path) = csv {
@@ -1486,4 +1478,13 @@ fn match_json(outcome: &bluezone::matching::MatchOutcome) -> serde_json::Value {
             "duplicate_keys": outcome.rejected.duplicate_keys,
         },
     })
+}
+
+/// The `--unit` option: `s` (iOS histories) or `ms` (Android, the default).
+fn time_unit(text: &str) -> TimeUnit {
+    if text == "s" {
+        TimeUnit::Seconds
+    } else {
+        TimeUnit::Milliseconds
+    }
 }
