@@ -243,6 +243,16 @@ impl Phone {
     }
 }
 
+/// Why a phone warned: its day of closest contact.
+#[derive(serde::Serialize)]
+struct Evidence {
+    person: usize,
+    protocol: &'static str,
+    day: u64,
+    close_minutes: u64,
+    closest: String,
+}
+
 /// The verdict classes of the comparison with ground truth.
 #[derive(Default, serde::Serialize)]
 struct Tally {
@@ -440,6 +450,7 @@ pub(crate) fn run(out: &mut impl Write, args: &DemoArgs) -> Result<bool, String>
         ..BlidF1Rule::bluezone(TimeUnit::Milliseconds)
     };
     let mut warned = vec![false; people];
+    let mut evidence: Vec<Evidence> = Vec::new();
     for person in 0..people {
         if is_positive[person] {
             continue;
@@ -474,11 +485,41 @@ pub(crate) fn run(out: &mut impl Write, args: &DemoArgs) -> Result<bool, String>
                 let matcher = Matcher::new(&index, match_config);
                 let outcome =
                     stream::match_bin(&matcher, &bin[..], 1, |_| {}).map_err(|e| e.to_string())?;
-                assess(&outcome, &risk_config, now).f1.f1
+                let verdict = assess(&outcome, &risk_config, now).f1;
+                if let Some(day) = verdict
+                    .days
+                    .iter()
+                    .max_by_key(|d| d.close_seconds)
+                    .filter(|_| verdict.f1)
+                {
+                    evidence.push(Evidence {
+                        person,
+                        protocol: "GAEN",
+                        day: day.unix_day,
+                        close_minutes: day.close_seconds / 60,
+                        closest: format!("{} dB attenuation", day.closest_attenuation_db),
+                    });
+                }
+                verdict.f1
             }
             Kind::Bluezone => {
                 let matches = ContactIndex::new(&history).matches(&f0, TimeUnit::Milliseconds);
-                blid_f1::decide(&matches, TimeUnit::Milliseconds, &blid_rule, now).f1
+                let verdict = blid_f1::decide(&matches, TimeUnit::Milliseconds, &blid_rule, now);
+                if let Some(day) = verdict
+                    .days
+                    .iter()
+                    .max_by_key(|d| d.close_seconds)
+                    .filter(|_| verdict.f1)
+                {
+                    evidence.push(Evidence {
+                        person,
+                        protocol: "Bluezone",
+                        day: day.day,
+                        close_minutes: day.close_seconds / 60,
+                        closest: format!("{} dBm RSSI", day.strongest_rssi),
+                    });
+                }
+                verdict.f1
             }
         };
     }
@@ -532,6 +573,7 @@ pub(crate) fn run(out: &mut impl Write, args: &DemoArgs) -> Result<bool, String>
             "contacts": contacts.len(),
             "sightings": total_sightings,
             "warned": warned.iter().filter(|w| **w).count(),
+            "warnings": evidence,
             "ground_truth": tally,
             "simulation_seconds": simulated.as_secs_f64(),
             "matching_seconds": matching.as_secs_f64(),
@@ -591,8 +633,33 @@ pub(crate) fn run(out: &mut impl Write, args: &DemoArgs) -> Result<bool, String>
         })
         .to_string(),
     ];
-    for line in lines {
+    for (n, line) in lines.iter().enumerate() {
         writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        if n == 3 {
+            for e in evidence.iter().take(10) {
+                writeln!(
+                    out,
+                    "  person {:>5} ({}): {} min of close contact on {}, closest {}",
+                    e.person,
+                    e.protocol,
+                    e.close_minutes,
+                    bluezone::time::UtcDateTime::from_unix_seconds(e.day * 86_400)
+                        .to_string()
+                        .get(..10)
+                        .unwrap_or(""),
+                    e.closest
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            if evidence.len() > 10 {
+                writeln!(
+                    out,
+                    "  … and {} more (all of them with --json)",
+                    evidence.len() - 10
+                )
+                .map_err(|e| e.to_string())?;
+            }
+        }
     }
     if let Some(path) = &args.out {
         writeln!(
