@@ -37,6 +37,15 @@ impl core::fmt::Debug for Matcher<'_> {
     }
 }
 
+/// The keys sorted by window, then by key: each day's keys together, so that its filter stays
+/// in cache, and identical keys side by side. A sorted copy, not references, so that the keys
+/// are then read in memory order.
+fn sorted_by_window(keys: &[DiagnosisKey]) -> Vec<DiagnosisKey> {
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable_by(|a, b| (a.window.start(), a).cmp(&(b.window.start(), b)));
+    sorted
+}
+
 /// Per-key working memory, reused from key to key.
 struct Scratch {
     occupied: Vec<bool>,
@@ -78,18 +87,18 @@ impl<'a> Matcher<'a> {
     /// ordered by key.
     #[must_use]
     pub fn match_keys(&self, keys: &[DiagnosisKey]) -> MatchOutcome {
-        // Sorting by window groups keys of one day, so each day's filter stays in cache, and
-        // puts identical keys side by side.
-        // Sorted copies, not references: the keys are then read in memory order.
-        let mut order: Vec<DiagnosisKey> = keys.to_vec();
-        order.sort_unstable_by(|a, b| (a.window.start(), a).cmp(&(b.window.start(), b)));
+        self.match_sorted(&sorted_by_window(keys))
+    }
+
+    /// Matches keys already in [`sorted_by_window`] order.
+    fn match_sorted(&self, sorted: &[DiagnosisKey]) -> MatchOutcome {
         let mut outcome = MatchOutcome {
-            keys_total: keys.len() as u64,
+            keys_total: sorted.len() as u64,
             ..MatchOutcome::default()
         };
         let mut scratch = Scratch::new();
         let mut previous: Option<(&DiagnosisKey, bool)> = None;
-        for key in &order {
+        for key in sorted {
             if let Some((seen, matched)) = previous
                 && seen == key
             {
@@ -120,8 +129,7 @@ impl<'a> Matcher<'a> {
         if threads == 1 {
             return Ok(self.match_keys(keys));
         }
-        let mut sorted = keys.to_vec();
-        sorted.sort_unstable_by(|a, b| (a.window.start(), a).cmp(&(b.window.start(), b)));
+        let sorted = sorted_by_window(keys);
         // Shares of about equal size, cut only between different keys.
         let target = sorted.len().div_ceil(threads * 8).max(1);
         let mut shares: Vec<&[DiagnosisKey]> = Vec::new();
@@ -141,7 +149,7 @@ impl<'a> Matcher<'a> {
         Ok(pool.install(|| {
             shares
                 .par_iter()
-                .map(|share| self.match_keys(share))
+                .map(|share| self.match_sorted(share))
                 .reduce(MatchOutcome::default, |mut a, b| {
                     a.merge(b);
                     a
