@@ -471,7 +471,8 @@ pub(crate) fn run(out: &mut impl Write, args: &DemoArgs) -> Result<bool, String>
                 LogItem::Damage { .. } => return Err("a freshly written log is damaged".into()),
             }
         }
-        warned[person] = match phones[person].kind {
+        // Each engine's verdict, and its day of most close contact: (day, seconds, closest).
+        let (f1, closest_day) = match phones[person].kind {
             Kind::Gaen => {
                 let file = std::fs::File::open(&export_path).map_err(|e| e.to_string())?;
                 let mut zip = ExportArchive::open(std::io::BufReader::new(file))
@@ -486,42 +487,50 @@ pub(crate) fn run(out: &mut impl Write, args: &DemoArgs) -> Result<bool, String>
                 let outcome =
                     stream::match_bin(&matcher, &bin[..], 1, |_| {}).map_err(|e| e.to_string())?;
                 let verdict = assess(&outcome, &risk_config, now).f1;
-                if let Some(day) = verdict
+                let best = verdict
                     .days
                     .iter()
                     .max_by_key(|d| d.close_seconds)
-                    .filter(|_| verdict.f1)
-                {
-                    evidence.push(Evidence {
-                        person,
-                        protocol: "GAEN",
-                        day: day.unix_day,
-                        close_minutes: day.close_seconds / 60,
-                        closest: format!("{} dB attenuation", day.closest_attenuation_db),
+                    .map(|d| {
+                        (
+                            d.unix_day,
+                            d.close_seconds,
+                            format!("{} dB attenuation", d.closest_attenuation_db),
+                        )
                     });
-                }
-                verdict.f1
+                (verdict.f1, best)
             }
             Kind::Bluezone => {
                 let matches = ContactIndex::new(&history).matches(&f0, TimeUnit::Milliseconds);
                 let verdict = blid_f1::decide(&matches, TimeUnit::Milliseconds, &blid_rule, now);
-                if let Some(day) = verdict
+                let best = verdict
                     .days
                     .iter()
                     .max_by_key(|d| d.close_seconds)
-                    .filter(|_| verdict.f1)
-                {
-                    evidence.push(Evidence {
-                        person,
-                        protocol: "Bluezone",
-                        day: day.day,
-                        close_minutes: day.close_seconds / 60,
-                        closest: format!("{} dBm RSSI", day.strongest_rssi),
+                    .map(|d| {
+                        (
+                            d.day,
+                            d.close_seconds,
+                            format!("{} dBm RSSI", d.strongest_rssi),
+                        )
                     });
-                }
-                verdict.f1
+                (verdict.f1, best)
             }
         };
+        warned[person] = f1;
+        if let Some((day, seconds, closest)) = closest_day.filter(|_| f1) {
+            evidence.push(Evidence {
+                person,
+                protocol: if phones[person].kind == Kind::Gaen {
+                    "GAEN"
+                } else {
+                    "Bluezone"
+                },
+                day,
+                close_minutes: seconds / 60,
+                closest,
+            });
+        }
     }
     let matching = matching_started.elapsed();
 
@@ -643,10 +652,7 @@ pub(crate) fn run(out: &mut impl Write, args: &DemoArgs) -> Result<bool, String>
                     e.person,
                     e.protocol,
                     e.close_minutes,
-                    bluezone::time::UtcDateTime::from_unix_seconds(e.day * 86_400)
-                        .to_string()
-                        .get(..10)
-                        .unwrap_or(""),
+                    super::utc_date(e.day),
                     e.closest
                 )
                 .map_err(|e| e.to_string())?;

@@ -628,10 +628,7 @@ fn blid_match(
         writeln!(
             out,
             "day {}: entry {} close {} s ({} of {} sightings at or above {} dBm), strongest {} dBm",
-            UtcDateTime::from_unix_seconds(day.day * 86_400)
-                .to_string()
-                .get(..10)
-                .unwrap_or(""),
+            utc_date(day.day),
             day.entry,
             day.close_seconds,
             day.close_sightings,
@@ -1406,10 +1403,7 @@ fn match_command(out: &mut impl Write, args: &MatchArgs<'_>) -> Outcome {
         writeln!(
             out,
             "daily summary {}: score sum {:.1}, maximum {:.1}, weighted duration {:.0} s",
-            UtcDateTime::from_unix_seconds(day.unix_day * 86_400)
-                .to_string()
-                .get(..10)
-                .unwrap_or(""),
+            utc_date(day.unix_day),
             day.score_sum,
             day.maximum_score,
             day.weighted_duration_sum
@@ -1419,10 +1413,7 @@ fn match_command(out: &mut impl Write, args: &MatchArgs<'_>) -> Outcome {
         writeln!(
             out,
             "close contact {}: {} s at or below {} dB of {} s, closest {} dB",
-            UtcDateTime::from_unix_seconds(day.unix_day * 86_400)
-                .to_string()
-                .get(..10)
-                .unwrap_or(""),
+            utc_date(day.unix_day),
             day.close_seconds,
             risk_config.f1.attenuation_threshold_db,
             day.total_seconds,
@@ -1487,4 +1478,11 @@ fn time_unit(text: &str) -> TimeUnit {
     } else {
         TimeUnit::Milliseconds
     }
+}
+
+/// `YYYY-MM-DD` of a UTC day (days since the epoch).
+fn utc_date(unix_day: u64) -> String {
+    let mut text = UtcDateTime::from_unix_seconds(unix_day.saturating_mul(86_400)).to_string();
+    text.truncate(10);
+    text
 }
