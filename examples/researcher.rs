@@ -1,14 +1,13 @@
 //! A researcher's run: match a real export file against an encounter CSV and look at every
 //! match, the rules' rejections and the risk assessment.
 //!
-//! Run: `cargo run --features cli --example researcher [EXPORT_ZIP] [ENCOUNTERS_CSV]`. With no
+//! Run: `cargo run --features export --example researcher [EXPORT_ZIP] [ENCOUNTERS_CSV]`. With no
 //! arguments it uses the companion demo sample in `test-vectors/export-samples/`.
 
 use std::path::PathBuf;
 
 use bluezone::encounter::csv::parse_csv;
-use bluezone::matching::{LogIndex, MatchConfig, Matcher, stream};
-use bluezone::risk::{RiskConfig, assess};
+use bluezone::risk::{CheckSettings, check_exposure};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
@@ -22,16 +21,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let sightings = parse_csv(&std::fs::read_to_string(&csv)?).collect::<Result<Vec<_>, _>>()?;
-    let now = sightings.iter().map(|s| s.unix_seconds).max().unwrap_or(0);
-    let config = MatchConfig::default();
-    let index = LogIndex::new(sightings, config.tolerance_intervals);
-    let matcher = Matcher::new(&index, config);
-    let file = std::io::BufReader::new(std::fs::File::open(&export)?);
-    let outcome = stream::match_export(&matcher, file, 1, |_| {})?;
-
+    // The companion sample is not signed: no registry, so signatures are not checked.
+    let report = check_exposure(&[&export], sightings, &CheckSettings::default(), |_, _| {})?;
+    let outcome = &report.outcome;
+    let r = &outcome.rejected;
     println!(
-        "{} keys, {} matched, rejected {:?}",
-        outcome.keys_total, outcome.keys_matched, outcome.rejected
+        "{} keys, {} matched; rejected: {} outside the tolerance, {} replayed, {} by TX power",
+        outcome.keys_total,
+        outcome.keys_matched,
+        r.outside_tolerance,
+        r.replayed,
+        r.tx_power_out_of_range
     );
     for m in &outcome.matches {
         println!(
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    let risk = assess(&outcome, &RiskConfig::default(), now);
+    let risk = &report.risk;
     println!(
         "{} exposure windows; F1 at 55 dB / 15 min: {}",
         risk.exposure_windows.len(),

@@ -1,22 +1,20 @@
 //! An app-style scanner: hear advertisements, keep them in the encounter log, then download a
 //! signed export file and match it.
 //!
-//! Run: `cargo run --features cli --example scanner`. A neighbour's phone is simulated with a
+//! Run: `cargo run --features export --example scanner`. A neighbour's phone is simulated with a
 //! seeded key; its advertisements reach the scanner as raw payloads, as a Bluetooth stack hands
 //! them over, next to an unrelated Bluezone phone and some noise.
 
-use std::io::Cursor;
-
 use bluezone::ble::{AdvertisementKind, bluezone::encode_android, classify};
 use bluezone::blid::BluezoneId;
-use bluezone::encounter::log::{EncounterLog, LogItem};
+use bluezone::encounter::log::EncounterLog;
 use bluezone::encounter::{GaenSighting, Sighting};
-use bluezone::export::archive::{self, ExportArchive};
-use bluezone::export::bin::{ExportMetadata, SignatureInfo};
-use bluezone::export::verify::{self, ExportDigests, PublicKeyRegistry};
-use bluezone::export::{bin, sig};
+use bluezone::export::bin::ExportMetadata;
+use bluezone::export::verify::PublicKeyRegistry;
+use bluezone::export::verify::p256::ecdsa::SigningKey;
+use bluezone::export::{Signer, write_signed};
 use bluezone::gaen::{Metadata, ReportType, TemporaryExposureKey};
-use bluezone::matching::{LogIndex, MatchConfig, Matcher};
+use bluezone::risk::{CheckSettings, check_exposure};
 use bluezone::{EnIntervalNumber, ExposureNotificationAdvertisement, RollingWindow};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -61,57 +59,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     log.sync()?;
 
     // The neighbour tests positive; the health authority publishes a signed export file.
-    let signing = verify::p256::ecdsa::SigningKey::from_slice(&[3u8; 32])?;
-    let info = SignatureInfo {
-        verification_key_id: Some("452".into()),
-        verification_key_version: Some("v1".into()),
-        signature_algorithm: Some(verify::ECDSA_WITH_SHA256.into()),
-        ..SignatureInfo::default()
+    let signing = SigningKey::from_slice(&[3u8; 32])?;
+    let signer = Signer {
+        key: &signing,
+        key_id: "452",
+        key_version: "v1",
     };
-    let metadata = ExportMetadata {
-        signature_infos: vec![info.clone()],
-        ..ExportMetadata::default()
-    };
-    let export_bin = bin::build(
-        &metadata,
+    let zip_path = dir.join("export.zip");
+    write_signed(
+        std::fs::File::create(&zip_path)?,
+        &ExportMetadata::default(),
         vec![neighbour.release(ReportType::ConfirmedTest)],
         100,
         &mut rng,
-    );
-    let export_sig = sig::encode(&[verify::sign(&export_bin, &signing, info, 1, 1)]);
-    let zip = archive::write(Cursor::new(Vec::new()), &export_bin, Some(&export_sig))?.into_inner();
+        &[signer],
+    )?;
 
-    // The app downloads it, verifies it and matches its own log.
-    let (bin_bytes, sig_bytes) = ExportArchive::open(Cursor::new(zip))?.read_signed()?;
+    // The app downloads it and, in one call, verifies it, matches its own log and decides.
     let mut registry = PublicKeyRegistry::new();
     registry.add(Some("452"), Some("v1"), *signing.verifying_key());
-    let signatures = sig::parse(&sig_bytes)?;
-    let verification = verify::verify(&ExportDigests::of(&bin_bytes), 1, &signatures, &registry);
-    println!("signature valid: {}", verification.authentic);
-    let sightings: Vec<GaenSighting> = log
-        .read()?
-        .filter_map(|item| match item {
-            Ok(LogItem::Record(Sighting::Gaen(s))) => Some(s),
-            _ => None,
-        })
-        .collect();
-    let index = LogIndex::new(sightings, 12);
-    let keys: Vec<_> = bin::ExportBin::parse(&bin_bytes)?
-        .keys()
-        .map(|k| k.map(|k| k.key))
-        .collect::<Result<_, _>>()?;
-    let outcome = Matcher::new(&index, MatchConfig::default()).match_keys(&keys);
+    let sightings = log.sightings(|segment, damage| {
+        println!("damaged log: {}: {damage}", segment.display());
+    })?;
+    let settings = CheckSettings {
+        registry: Some(&registry),
+        ..CheckSettings::default()
+    };
+    let report = check_exposure(&[&zip_path], sightings.gaen, &settings, |_, _| {})?;
+    let authentic = report.files.iter().all(|f| f.summary.authentic());
+    println!("signature valid: {authentic}");
     println!(
         "{} keys downloaded, {} matched",
-        outcome.keys_total, outcome.keys_matched
+        report.outcome.keys_total, report.outcome.keys_matched
     );
-    for m in &outcome.matches {
+    for m in &report.outcome.matches {
         println!(
             "  {} sightings, least attenuation {} dB",
             m.sightings.len(),
             m.sightings.iter().map(|s| s.attenuation).min().unwrap_or(0)
         );
     }
+    println!("F1 (about 2 m for 15 minutes): {}", report.risk.f1.f1);
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

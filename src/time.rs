@@ -321,6 +321,16 @@ pub struct UtcDateTime {
 }
 
 impl UtcDateTime {
+    /// The calendar date, without the time of day.
+    #[must_use]
+    pub const fn date(&self) -> UtcDate {
+        UtcDate {
+            year: self.year,
+            month: self.month,
+            day: self.day,
+        }
+    }
+
     /// The date and time of `unix_seconds` (non-negative Unix time).
     #[must_use]
     pub const fn from_unix_seconds(unix_seconds: u64) -> Self {
@@ -345,6 +355,32 @@ impl UtcDateTime {
             minute: (secs % 3_600 / 60) as u8,
             second: (secs % 60) as u8,
         }
+    }
+}
+
+/// A UTC calendar date, printed as `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UtcDate {
+    /// Year, for example 2020.
+    pub year: u32,
+    /// Month, 1..=12.
+    pub month: u8,
+    /// Day of the month, 1..=31.
+    pub day: u8,
+}
+
+impl UtcDate {
+    /// The date of a UTC day counted from 1970-01-01 (day 0).
+    #[must_use]
+    pub const fn from_unix_day(unix_day: u64) -> Self {
+        UtcDateTime::from_unix_seconds(unix_day.saturating_mul(SECONDS_PER_DAY)).date()
+    }
+}
+
+impl fmt::Display for UtcDate {
+    /// ISO 8601, for example `2020-04-02`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
 }
 

@@ -63,7 +63,7 @@ pub enum VectorFileError {
 }
 
 /// One vector that did not hold.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {
     /// The vector's `"name"`, or `#index` when it has none.
     pub vector: String,

@@ -571,3 +571,101 @@ fn malformed_fields_have_typed_errors() {
     assert_eq!(ok.key.days_since_onset_of_symptoms, Some(-2));
     assert_eq!(ok.key.window.period().get(), 144);
 }
+
+/// §export.8: every sample opens from its first bytes, streams exactly its manifest's key
+/// counts and size, and — with its authority's key — verifies from the same single pass, as
+/// the manifest says it must.
+#[test]
+fn export_file_streams_and_verifies_every_sample_in_one_pass_spec_export_8() {
+    use bluezone::export::{ExportFile, ExportFormat};
+    for sample in manifest() {
+        let file = sample["file"].as_str().unwrap();
+        let mut registry = PublicKeyRegistry::new();
+        for pem in sample["public_keys"].as_array().into_iter().flatten() {
+            let text = std::fs::read_to_string(samples().join(pem.as_str().unwrap())).unwrap();
+            registry.add_pem(None, None, &text).unwrap();
+        }
+        let bytes = std::fs::read(samples().join(file)).unwrap();
+        let mut opened = ExportFile::open(Cursor::new(bytes)).unwrap();
+        let zipped = file.ends_with(".zip");
+        let expected_format = if zipped {
+            ExportFormat::Zip
+        } else {
+            ExportFormat::Bare
+        };
+        assert_eq!(opened.format(), expected_format, "{file}");
+        let mut stream = opened.keys(Some(&registry)).unwrap();
+        let mut streamed = 0u64;
+        for key in stream.by_ref() {
+            key.unwrap();
+            streamed += 1;
+        }
+        let summary = stream.finish().unwrap();
+        assert_eq!(streamed, summary.keys + summary.revised_keys, "{file}");
+        assert_eq!(summary.keys, sample["num_keys"].as_u64().unwrap(), "{file}");
+        assert_eq!(
+            summary.revised_keys,
+            sample["num_revised_keys"].as_u64().unwrap(),
+            "{file}"
+        );
+        assert_eq!(
+            summary.export_bin_bytes,
+            sample["export_bin_size"].as_u64().unwrap(),
+            "{file}"
+        );
+        let verifies = sample["signature_verifies"].as_bool().unwrap_or(false);
+        assert_eq!(summary.authentic(), verifies, "{file}");
+    }
+}
+
+/// §export.8: `write_signed` names its signers in `export.bin`, and a file so written verifies
+/// only against its own key; a file that is neither container is refused.
+#[test]
+fn write_signed_round_trips_through_export_file_spec_export_8() {
+    use bluezone::export::verify::p256::ecdsa::SigningKey;
+    use bluezone::export::{ExportFile, ExportFileError, Signer, write_signed};
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+    let signing = SigningKey::from_slice(&[5u8; 32]).unwrap();
+    let other = SigningKey::from_slice(&[6u8; 32]).unwrap();
+    let key = DiagnosisKey::new(
+        [1; 16],
+        bluezone::RollingWindow::day_of(bluezone::EnIntervalNumber::new(2_650_032)),
+    );
+    let signer = Signer {
+        key: &signing,
+        key_id: "452",
+        key_version: "v1",
+    };
+    let written = write_signed(
+        Cursor::new(Vec::new()),
+        &ExportMetadata::default(),
+        vec![key],
+        20,
+        &mut ChaCha20Rng::seed_from_u64(1),
+        &[signer],
+    )
+    .unwrap();
+    assert_eq!(written.keys, 20);
+    let zip = written.out.into_inner();
+    let check = |verifying: &SigningKey, id: &str| {
+        let mut registry = PublicKeyRegistry::new();
+        registry.add(Some(id), Some("v1"), *verifying.verifying_key());
+        let mut file = ExportFile::open(Cursor::new(zip.clone())).unwrap();
+        let stream = file.keys(Some(&registry)).unwrap();
+        let summary = stream.finish().unwrap();
+        assert_eq!(summary.metadata.signature_infos, vec![signer.info()]);
+        assert_eq!(summary.metadata.batch_num, Some(1));
+        summary.authentic()
+    };
+    assert!(check(&signing, "452"));
+    assert!(!check(&other, "452"));
+    // A registered key under another name does not answer: no signature is from a known key.
+    assert!(!check(&signing, "310"));
+    let refused = ExportFile::open(Cursor::new(b"not an export file".to_vec())).unwrap_err();
+    assert!(
+        matches!(refused, ExportFileError::Unrecognised),
+        "{refused}"
+    );
+    assert_eq!(refused.class(), "unrecognised");
+}

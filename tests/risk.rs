@@ -327,3 +327,48 @@ proptest! {
         prop_assert!(!f1_before.f1 || f1_after.f1);
     }
 }
+
+/// §risk.5: one call from the companion sample (an export file and the sightings the
+/// Corona-Warn-Companion project published for it) to its four matches; with a registry, an
+/// unsigned file stops the check and names the file.
+#[cfg(feature = "export")]
+#[test]
+fn check_exposure_matches_the_companion_sample_and_refuses_unsigned_files_spec_risk_5() {
+    use bluezone::export::verify::PublicKeyRegistry;
+    use bluezone::risk::{CheckError, CheckSettings, check_exposure};
+    let samples =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
+    let csv = std::fs::read_to_string(samples.join("companion-demo-encounters.csv")).unwrap();
+    let sightings: Vec<_> = bluezone::encounter::csv::parse_csv(&csv)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let zip = samples.join("companion-demo_dks.zip");
+    let report = check_exposure(
+        &[&zip],
+        sightings.clone(),
+        &CheckSettings::default(),
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(report.outcome.keys_total, 2392);
+    assert_eq!(report.outcome.keys_matched, 4);
+    assert_eq!(report.sightings, 534);
+    assert_eq!(report.files.len(), 1);
+    assert!(report.files[0].summary.verification.is_none());
+    assert!(report.risk.f1.f1);
+
+    let registry = PublicKeyRegistry::new();
+    let settings = CheckSettings {
+        registry: Some(&registry),
+        ..CheckSettings::default()
+    };
+    let refused = check_exposure(&[&zip], sightings, &settings, |_, _| {}).unwrap_err();
+    assert!(
+        matches!(refused, CheckError::NotAuthentic { .. }),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("companion-demo_dks.zip"),
+        "{refused}"
+    );
+}

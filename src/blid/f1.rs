@@ -120,6 +120,7 @@ pub struct DailyExposure {
     /// Index of the F0 entry.
     pub entry: usize,
     /// UTC day, days since the epoch.
+    #[cfg_attr(feature = "serde", serde(rename = "unix_day"))]
     pub day: u64,
     /// Seconds of close contact (whole seconds, rounded down).
     pub close_seconds: u64,
@@ -127,7 +128,8 @@ pub struct DailyExposure {
     pub sightings: usize,
     /// Of those, the close ones.
     pub close_sightings: usize,
-    /// The strongest RSSI seen that day.
+    /// The strongest RSSI seen that day, dBm.
+    #[cfg_attr(feature = "serde", serde(rename = "strongest_rssi_dbm"))]
     pub strongest_rssi: i8,
 }
 

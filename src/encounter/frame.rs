@@ -213,6 +213,18 @@ pub struct Damage {
     pub kind: DamageKind,
 }
 
+impl core::fmt::Display for Damage {
+    /// For people, for example `torn tail (incomplete last write): 7 bytes at offset 4096`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let what = match self.kind {
+            DamageKind::Header => "damaged header",
+            DamageKind::Frames => "damaged frames",
+            DamageKind::TornTail => "torn tail (incomplete last write)",
+        };
+        write!(f, "{what}: {} bytes at offset {}", self.len, self.offset)
+    }
+}
+
 /// The kinds of [`Damage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

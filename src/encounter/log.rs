@@ -9,14 +9,13 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::string::String;
 use std::vec::Vec;
 use std::{boxed::Box, format};
 
 use super::frame::{
     self, Damage, DamageKind, Feed, HEADER_LEN, MAX_FRAME_LEN, ScanItem, Scanner, SegmentError,
 };
-use super::record::Sighting;
+use super::record::{BluezoneSighting, GaenSighting, Sighting};
 
 /// How long records are kept by default: 14 days.
 pub const DEFAULT_RETENTION_DAYS: u64 = 14;
@@ -154,6 +153,15 @@ impl<R: Read> Iterator for SegmentReader<R> {
             }
         }
     }
+}
+
+/// A log's intact sightings by protocol, from [`EncounterLog::sightings`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogSightings {
+    /// GAEN sightings, in log order.
+    pub gaen: Vec<GaenSighting>,
+    /// Bluezone 2020 sightings, in log order.
+    pub bluezone: Vec<BluezoneSighting>,
 }
 
 /// Something found while reading the log.
@@ -382,6 +390,27 @@ impl EncounterLog {
         })
     }
 
+    /// Every intact sighting, split by protocol and in log order. Each damaged stretch is
+    /// passed to `on_damage` with its segment as it is met, so that a caller reports damage
+    /// rather than skipping it unseen; the records around it are still returned.
+    ///
+    /// # Errors
+    /// [`LogError`] when the folder cannot be listed or a segment cannot be read at all.
+    pub fn sightings(
+        &self,
+        mut on_damage: impl FnMut(&Path, &Damage),
+    ) -> Result<LogSightings, LogError> {
+        let mut found = LogSightings::default();
+        for item in self.read()? {
+            match item? {
+                LogItem::Record(Sighting::Gaen(s)) => found.gaen.push(s),
+                LogItem::Record(Sighting::Bluezone(s)) => found.bluezone.push(s),
+                LogItem::Damage { segment, damage } => on_damage(&segment, &damage),
+            }
+        }
+        Ok(found)
+    }
+
     /// Drops records older than `keep_days` days before `now_unix_s`: deletes whole
     /// segments, and rewrites only the segment of the cut-off day if it holds older records.
     ///
@@ -554,15 +583,4 @@ impl LogSummary {
         }
         Ok(summary)
     }
-}
-
-/// A short description of a damage kind for people.
-#[must_use]
-pub fn describe(damage: &Damage) -> String {
-    let what = match damage.kind {
-        DamageKind::Header => "damaged header",
-        DamageKind::Frames => "damaged frames",
-        DamageKind::TornTail => "torn tail (incomplete last write)",
-    };
-    format!("{what}: {} bytes at offset {}", damage.len, damage.offset)
 }

@@ -46,6 +46,19 @@ pub struct BluezoneSighting {
     pub rssi: i8,
 }
 
+impl From<&BluezoneSighting> for crate::blid::HistoryLine {
+    /// The contact-history row of a sighting, in milliseconds (the Android app's unit), as
+    /// the Bluezone matcher and F1 rule read it.
+    fn from(s: &BluezoneSighting) -> Self {
+        Self {
+            own_id: s.own_id,
+            contact_id: s.contact_id,
+            rssi: s.rssi,
+            timestamp: s.unix_ms,
+        }
+    }
+}
+
 /// A sighting of either protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -216,20 +216,26 @@ impl<R: Read + Seek> ExportArchive<R> {
 
 fn read_all(mut reader: impl Read) -> Result<Vec<u8>, ArchiveError> {
     let mut out = Vec::new();
-    reader.read_to_end(&mut out).map_err(|e| {
-        let too_large = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<ArchiveError>())
-            .and_then(|inner| match inner {
-                ArchiveError::TooLarge { member, limit } => Some((*member, *limit)),
-                _ => None,
-            });
-        match too_large {
-            Some((member, limit)) => ArchiveError::TooLarge { member, limit },
-            None => ArchiveError::Io(e),
-        }
-    })?;
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| unwrap_too_large(e).unwrap_or_else(ArchiveError::Io))?;
     Ok(out)
+}
+
+/// The [`ArchiveError::TooLarge`] that a [`Bounded`] reader wrapped in an I/O error, or the
+/// I/O error itself when it is another.
+pub(crate) fn unwrap_too_large(error: io::Error) -> Result<ArchiveError, io::Error> {
+    let too_large = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ArchiveError>())
+        .and_then(|inner| match inner {
+            ArchiveError::TooLarge { member, limit } => Some((*member, *limit)),
+            _ => None,
+        });
+    match too_large {
+        Some((member, limit)) => Ok(ArchiveError::TooLarge { member, limit }),
+        None => Err(error),
+    }
 }
 
 /// Writes `export.bin` and, if given, `export.sig` into a zip archive, in that order and

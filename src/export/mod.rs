@@ -8,12 +8,16 @@
 //!   writer (`std`).
 //! * [`verify`]: ECDSA P-256 signatures, a registry of public keys, signing (feature `export`).
 //! * [`archive`]: the zip container with bounded decompression (feature `export`).
+//! * [`file`](mod@file): the one-shot verbs: [`write_signed`] a signed `export.zip` in one call, and
+//!   [`ExportFile`] to stream a file's keys and verify it in one pass (feature `export`).
 //! * [`publish`]: the key server's publish JSON, input to the writer (feature `json`).
 
 #[cfg(feature = "export")]
 pub mod archive;
 #[cfg(feature = "alloc")]
 pub mod bin;
+#[cfg(feature = "export")]
+pub mod file;
 #[cfg(feature = "alloc")]
 pub(crate) mod proto;
 #[cfg(feature = "json")]
@@ -24,6 +28,12 @@ pub mod sig;
 pub mod stream;
 #[cfg(feature = "export")]
 pub mod verify;
+
+#[cfg(feature = "export")]
+pub use file::{
+    ExportFile, ExportFileError, ExportFormat, ExportSummary, KeyStream, Signer, Written,
+    write_signed,
+};
 
 /// The 16 bytes that open every `export.bin`: `"EK Export v1"` padded with four spaces.
 pub const EXPORT_HEADER: &[u8; 16] = b"EK Export v1    ";

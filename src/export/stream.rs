@@ -76,6 +76,12 @@ impl<R: BufRead> ExportReader<R> {
         &self.metadata
     }
 
+    /// The underlying reader.
+    #[must_use]
+    pub const fn get_ref(&self) -> &R {
+        &self.reader
+    }
+
     /// Reads one byte, or `None` at the end of the stream.
     fn byte(&mut self) -> io::Result<Option<u8>> {
         let byte = loop {

@@ -181,6 +181,8 @@ impl PublicKeyRegistry {
 
 /// What became of one signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "status", rename_all = "snake_case"))]
 pub enum SignatureStatus {
     /// A registered key verified it (its index in the registry).
     Verified {
@@ -197,8 +199,21 @@ pub enum SignatureStatus {
     Malformed,
 }
 
+impl core::fmt::Display for SignatureStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Verified { key } => write!(f, "verified by registered key #{}", key + 1),
+            Self::Invalid => f.write_str("invalid"),
+            Self::NoKey => f.write_str("no registered key of that name (ignored)"),
+            Self::UnsupportedAlgorithm => f.write_str("unsupported algorithm"),
+            Self::Malformed => f.write_str("not a DER ECDSA signature"),
+        }
+    }
+}
+
 /// The verification of one `export.bin` against its `export.sig`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Verification {
     /// Each signature's outcome, in `export.sig` order.
     pub signatures: Vec<SignatureStatus>,
@@ -207,6 +222,27 @@ pub struct Verification {
     /// The verdict (spec §export.5.3): the counts match, at least one signature is from a
     /// registered key, and every signature from a registered key verifies.
     pub authentic: bool,
+}
+
+impl core::fmt::Display for Verification {
+    /// For people: `valid` or `INVALID`, a count mismatch, then each signature's status.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.authentic { "valid" } else { "INVALID" })?;
+        if !self.counts_match {
+            write!(
+                f,
+                " ({} signature(s), not as many as export.bin's signature infos)",
+                self.signatures.len()
+            )?;
+        }
+        if self.signatures.is_empty() {
+            f.write_str("; no signature")?;
+        }
+        for (n, status) in self.signatures.iter().enumerate() {
+            write!(f, "; signature {}: {status}", n + 1)?;
+        }
+        Ok(())
+    }
 }
 
 /// Checks the signatures of an `export.bin` whose digests are `digests` and which declares

@@ -55,11 +55,15 @@ impl From<ReportType> for i32 {
 ///
 /// Public data: anyone may hold it, so it is `Copy` and ordered. The key bytes are those of the
 /// TEK the owner's phone used.
+///
+/// With `serde` it reads and writes the export file's own field names, flat:
+/// `{"key_data": "<32 hex digits>", "rolling_start_interval_number": …, "rolling_period": …,
+/// "transmission_risk_level": …, "report_type": …, "days_since_onset_of_symptoms": …}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "wire::Flat", into = "wire::Flat"))]
 pub struct DiagnosisKey {
     /// The 16 key bytes.
-    #[cfg_attr(feature = "serde", serde(with = "key_data_hex"))]
     pub key_data: [u8; 16],
     /// The intervals the key was used for. Never assume the start is aligned to a day.
     pub window: RollingWindow,
@@ -99,18 +103,70 @@ impl DiagnosisKey {
     }
 }
 
+/// The serde form of [`DiagnosisKey`]: the export file's field names, flat.
 #[cfg(feature = "serde")]
-mod key_data_hex {
-    pub(super) fn serialize<S: serde::Serializer>(
-        bytes: &[u8; 16],
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        crate::bytes::serialize_hex(bytes, false, serializer)
+mod wire {
+    use super::{DiagnosisKey, ReportType};
+    use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow, TimeError};
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Flat {
+        #[serde(with = "key_data_hex")]
+        key_data: [u8; 16],
+        rolling_start_interval_number: u32,
+        rolling_period: u32,
+        #[serde(default)]
+        transmission_risk_level: u8,
+        #[serde(default)]
+        report_type: ReportType,
+        #[serde(default)]
+        days_since_onset_of_symptoms: Option<i32>,
     }
 
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<[u8; 16], D::Error> {
-        crate::bytes::deserialize_hex(deserializer)
+    impl From<DiagnosisKey> for Flat {
+        fn from(key: DiagnosisKey) -> Self {
+            Self {
+                key_data: key.key_data,
+                rolling_start_interval_number: key.window.start().get(),
+                rolling_period: key.window.period().get(),
+                transmission_risk_level: key.transmission_risk_level,
+                report_type: key.report_type,
+                days_since_onset_of_symptoms: key.days_since_onset_of_symptoms,
+            }
+        }
+    }
+
+    impl TryFrom<Flat> for DiagnosisKey {
+        type Error = TimeError;
+
+        fn try_from(flat: Flat) -> Result<Self, TimeError> {
+            let window = RollingWindow::new(
+                EnIntervalNumber::new(flat.rolling_start_interval_number),
+                RollingPeriod::new(flat.rolling_period)?,
+            )?;
+            Ok(Self {
+                key_data: flat.key_data,
+                window,
+                transmission_risk_level: flat.transmission_risk_level,
+                report_type: flat.report_type,
+                days_since_onset_of_symptoms: flat.days_since_onset_of_symptoms,
+            })
+        }
+    }
+
+    mod key_data_hex {
+        pub(in super::super) fn serialize<S: serde::Serializer>(
+            bytes: &[u8; 16],
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            crate::bytes::serialize_hex(bytes, false, serializer)
+        }
+
+        pub(in super::super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<[u8; 16], D::Error> {
+            crate::bytes::deserialize_hex(deserializer)
+        }
     }
 }

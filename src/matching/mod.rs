@@ -10,9 +10,8 @@
 //!   matcher is tested against.
 //! * [`stream`]: keys from any number of export files, in bounded memory, on all cores.
 
-#[cfg(feature = "std")]
-pub mod bench;
 mod engine;
+mod floor;
 mod hkdf;
 mod index;
 pub mod reference;
@@ -20,6 +19,13 @@ pub mod reference;
 pub mod stream;
 
 pub use engine::Matcher;
+
+/// Not public API: what the benchmarks of the `bluezone` tool need from inside the matcher.
+/// It may change in any release.
+#[doc(hidden)]
+pub mod __bench {
+    pub use super::floor::crypto_floor;
+}
 pub use index::{IndexStats, LogIndex};
 
 use alloc::vec::Vec;
@@ -86,14 +92,17 @@ pub struct MatchedSighting {
     /// The identifier.
     pub rpi: RollingProximityIdentifier,
     /// Calibrated RSSI, dBm.
+    #[cfg_attr(feature = "serde", serde(rename = "rssi_dbm"))]
     pub rssi: i8,
     /// The encrypted metadata as received.
     pub aem: AssociatedEncryptedMetadata,
     /// The metadata decrypted with the key's AEMK.
     pub metadata: Metadata,
     /// Its TX power, dBm.
+    #[cfg_attr(feature = "serde", serde(rename = "tx_power_dbm"))]
     pub tx_power: i8,
     /// `max(tx_power − rssi, 0)`, dB.
+    #[cfg_attr(feature = "serde", serde(rename = "attenuation_db"))]
     pub attenuation: u8,
     /// When the scan before this one ran (0: unknown), for risk scoring.
     pub previous_scan_unix_seconds: u64,

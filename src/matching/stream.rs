@@ -11,9 +11,11 @@ use std::string::String;
 use std::vec::Vec;
 
 use super::{MatchOutcome, Matcher};
-#[cfg(feature = "export")]
-use crate::export::archive::{ArchiveError, ExportArchive};
 use crate::export::stream::{ExportReader, StreamError};
+#[cfg(feature = "export")]
+use crate::export::verify::PublicKeyRegistry;
+#[cfg(feature = "export")]
+use crate::export::{ExportFile, ExportFileError, ExportSummary};
 use crate::gaen::DiagnosisKey;
 
 /// Keys matched together. Bigger chunks sort better by day; 64 Ki keys take 2.5 MB.
@@ -26,10 +28,10 @@ pub enum MatchStreamError {
     /// An export file could not be read.
     #[error(transparent)]
     Export(#[from] StreamError),
-    /// An export archive could not be read.
+    /// An export file could not be opened, read or verified.
     #[cfg(feature = "export")]
     #[error(transparent)]
-    Archive(ArchiveError),
+    File(#[from] ExportFileError),
     /// The thread pool could not be built.
     #[error("cannot start the matching threads: {0}")]
     Threads(String),
@@ -89,27 +91,29 @@ fn run(
 }
 
 #[cfg(feature = "export")]
-/// Matches every key and revised key of one export file, a zip archive or a bare
-/// `export.bin`, streamed from `file` without holding it.
+/// Matches every key and revised key of one opened export file (zip or bare `export.bin`) and,
+/// when `registry` is given, verifies its signatures from the same bytes, in one pass.
+///
+/// The outcome is returned with the file's summary; a caller that requires authentic files
+/// must discard the outcome unless [`ExportSummary::authentic`] holds.
 ///
 /// # Errors
-/// The file is neither, a member is missing or malformed, or the threads cannot start.
+/// A member is missing or malformed, or the threads cannot start.
 pub fn match_export<R: Read + Seek>(
     matcher: &Matcher<'_>,
-    mut file: R,
+    file: &mut ExportFile<R>,
+    registry: Option<&PublicKeyRegistry>,
     threads: usize,
     progress: impl FnMut(u64),
-) -> Result<MatchOutcome, MatchStreamError> {
-    let mut magic = [0u8; 4];
-    let got = file.read(&mut magic).map_err(StreamError::from)?;
-    file.seek(std::io::SeekFrom::Start(0))
-        .map_err(StreamError::from)?;
-    if got == 4 && magic == *b"PK\x03\x04" {
-        let mut zip = ExportArchive::open(file).map_err(archive_error)?;
-        let member = zip.export_bin().map_err(archive_error)?;
-        return match_bin(matcher, member, threads, progress);
-    }
-    match_bin(matcher, file, threads, progress)
+) -> Result<(MatchOutcome, ExportSummary), MatchStreamError> {
+    let mut keys = file.keys(registry)?;
+    let outcome = match_keys(
+        matcher,
+        keys.by_ref().map(|item| item.map(|k| k.key)),
+        threads,
+        progress,
+    )?;
+    Ok((outcome, keys.finish()?))
 }
 
 /// Matches every key and revised key of a bare `export.bin` stream.
@@ -129,12 +133,4 @@ pub fn match_bin<R: Read>(
         threads,
         progress,
     )
-}
-
-#[cfg(feature = "export")]
-fn archive_error(error: ArchiveError) -> MatchStreamError {
-    match error {
-        ArchiveError::Io(e) => MatchStreamError::Export(StreamError::Io(e)),
-        other => MatchStreamError::Archive(other),
-    }
 }

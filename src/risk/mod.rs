@@ -3,13 +3,19 @@
 //!
 //! * [`windows`]: scan instances and 30-minute exposure windows as Google's engine builds them.
 //! * [`scoring`]: v2 daily summaries and v1 exposure-configuration scores.
+//! * [`check`]: [`check_exposure`], from export files and sightings to this report in one call
+//!   (feature `export`).
 //! * [`F1Rule`]: Bluezone's "within about 2 m for 15 minutes in one day" on GAEN windows.
 
+#[cfg(feature = "export")]
+pub mod check;
 pub mod scoring;
 pub mod windows;
 
 use alloc::vec::Vec;
 
+#[cfg(feature = "export")]
+pub use check::{CheckError, CheckSettings, ExposureReport, FileCheck, check_exposure};
 pub use scoring::{
     DailySummariesConfig, DailySummary, DurationBoundaries, ExposureConfigurationV1, ExposureV1,
 };

@@ -1,5 +1,4 @@
 //! The command-line tool as a user runs it.
-#![cfg(feature = "cli")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,10 +12,15 @@ use std::process::{Command, Output};
 
 use bluezone::blid::{BaseKey, SlotsPerDay};
 
+/// The repository's root, where the shared test vectors are.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bluezone"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(root())
         .output()
         .unwrap()
 }
@@ -33,13 +37,12 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn vectors_verify_counts_and_fails_loudly() {
-    let files: Vec<String> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .map(|p| p.display().to_string())
-            .collect();
+    let files: Vec<String> = std::fs::read_dir(root().join("test-vectors"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| p.display().to_string())
+        .collect();
     let mut args = vec!["vectors", "verify"];
     args.extend(files.iter().map(String::as_str));
     let ok = run(&args);
@@ -54,7 +57,7 @@ fn vectors_verify_counts_and_fails_loudly() {
 
     // One tampered identifier: one failure line and a non-zero exit.
     let dir = scratch("cli-vectors");
-    let text = std::fs::read_to_string("test-vectors/bluezone-captured.json").unwrap();
+    let text = std::fs::read_to_string(root().join("test-vectors/bluezone-captured.json")).unwrap();
     let tampered = dir.join("tampered.json");
     std::fs::write(
         &tampered,
@@ -163,8 +166,11 @@ fn blid_match_finds_the_planted_contact_and_decides_f1() {
     json_args.push("--json");
     let json: serde_json::Value = serde_json::from_slice(&run(&json_args).stdout).unwrap();
     assert_eq!(json["matches"].as_array().unwrap().len(), 120);
-    assert_eq!(json["f1"]["f1"], true);
-    assert_eq!(json["f1"]["days"][0]["close_seconds"], 1190);
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["matches"][0]["line"], 1);
+    assert_eq!(json["f1"], true);
+    assert_eq!(json["days"][0]["close_seconds"], 1190);
+    assert_eq!(json["days"][0]["strongest_rssi_dbm"], -60);
 
     // A line the history cannot read is an error naming it.
     std::fs::write(&history_path, history.replace("\t-60\t", "\tloud\t")).unwrap();
@@ -270,7 +276,7 @@ fn log_import_export_check_round_trip_and_report_damage() {
 #[test]
 fn export_build_inspect_and_verify() {
     let dir = scratch("cli-export");
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
+    let samples = root().join("test-vectors/export-samples");
     let signing =
         bluezone::export::verify::p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
     use bluezone::export::verify::p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -360,7 +366,7 @@ fn export_build_inspect_and_verify() {
 
 #[test]
 fn match_reproduces_the_companion_sample_exactly() {
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
+    let samples = root().join("test-vectors/export-samples");
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(samples.join("companion-demo-matches.json")).unwrap(),
     )
@@ -405,15 +411,19 @@ fn match_reproduces_the_companion_sample_exactly() {
     for key in expected["matched_keys"].as_array().unwrap() {
         let m = matches
             .iter()
-            .find(|m| m["tek"] == key["key_data"])
+            .find(|m| m["key"]["key_data"] == key["key_data"])
             .unwrap_or_else(|| panic!("{key} not matched"));
+        assert_eq!(
+            m["key"]["days_since_onset_of_symptoms"],
+            serde_json::Value::Null
+        );
         for field in [
             "transmission_risk_level",
             "rolling_start_interval_number",
             "rolling_period",
             "report_type",
         ] {
-            assert_eq!(m[field], key[field], "{field}");
+            assert_eq!(m["key"][field], key[field], "{field}");
         }
     }
     let all: Vec<&serde_json::Value> = matches
@@ -422,7 +432,10 @@ fn match_reproduces_the_companion_sample_exactly() {
         .collect();
     assert_eq!(all.len(), 534);
     for matched in expected["matched_sightings"].as_array().unwrap() {
-        let key = matches.iter().find(|m| m["tek"] == matched["tek"]).unwrap();
+        let key = matches
+            .iter()
+            .find(|m| m["key"]["key_data"] == matched["tek"])
+            .unwrap();
         let mine: Vec<_> = key["sightings"]
             .as_array()
             .unwrap()
@@ -438,10 +451,13 @@ fn match_reproduces_the_companion_sample_exactly() {
         for s in mine {
             assert_eq!(s["en_interval_number"], matched["en_interval_number"]);
             assert_eq!(s["metadata"], matched["decrypted_metadata"]);
-            assert_eq!(s["tx_power"], matched["metadata_decoded"]["tx_power_dbm"]);
+            assert_eq!(
+                s["tx_power_dbm"],
+                matched["metadata_decoded"]["tx_power_dbm"]
+            );
             let attenuation =
-                (s["tx_power"].as_i64().unwrap() - s["rssi"].as_i64().unwrap()).max(0);
-            assert_eq!(s["attenuation"].as_i64().unwrap(), attenuation);
+                (s["tx_power_dbm"].as_i64().unwrap() - s["rssi_dbm"].as_i64().unwrap()).max(0);
+            assert_eq!(s["attenuation_db"].as_i64().unwrap(), attenuation);
         }
     }
 }

@@ -1,19 +1,19 @@
-//! Seeded workloads and comparison points for measuring the matcher (`bluezone bench match`,
-//! `benches/matching.rs`; see `BENCHMARKING.md`).
+//! Seeded workloads and the naive baseline for measuring the matcher: what `bluezone bench
+//! match`, the criterion bench `matching` and the `stream_match` example run (see the
+//! project's `BENCHMARKING.md`). Not published; the library's own API does not include it.
 
 use std::collections::HashSet;
-use std::vec::Vec;
 
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
-use rand_core::Rng;
-
-use super::hkdf::KeySchedule;
-use crate::encounter::GaenSighting;
-use crate::gaen::{
-    AssociatedEncryptedMetadata, DiagnosisKey, Metadata, RPIK_INFO, ReportType,
-    RollingProximityIdentifier, RollingProximityIdentifierKey, padded_data,
+use bluezone::encounter::GaenSighting;
+use bluezone::gaen::{
+    AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType, RollingProximityIdentifier,
+    RollingProximityIdentifierKey, padded_data,
 };
-use crate::time::{EnIntervalNumber, INTERVALS_PER_DAY, RollingWindow};
+use bluezone::rand_core::Rng;
+use bluezone::time::{EnIntervalNumber, INTERVALS_PER_DAY, RollingWindow};
+
+pub use bluezone::matching::__bench::crypto_floor;
 
 /// The first day of every workload: 2020-06-01.
 pub const FIRST_DAY: u32 = 18_414;
@@ -62,6 +62,12 @@ fn random_rpi<R: Rng>(rng: &mut R) -> RollingProximityIdentifier {
 }
 
 impl Scenario {
+    /// Every logged identifier, for the naive baseline's lookups.
+    #[must_use]
+    pub fn logged_identifiers(&self) -> HashSet<[u8; 16]> {
+        self.sightings.iter().map(|s| s.rpi.to_bytes()).collect()
+    }
+
     /// Builds a workload with `keys` keys, `planted` of which have sightings in the log.
     pub fn build<R: Rng>(workload: Workload, keys: usize, planted: usize, rng: &mut R) -> Self {
         let first_interval = FIRST_DAY * INTERVALS_PER_DAY;
@@ -168,29 +174,4 @@ pub fn naive_baseline(keys: &[DiagnosisKey], logged: &HashSet<[u8; 16]>) -> Vec<
     }
     found.sort_unstable();
     found
-}
-
-/// The crypto floor: for every key, the RPIK (with the precomputed salt) and all its
-/// identifiers in batches, and nothing else. Returns a checksum so the work is not optimised
-/// away.
-#[must_use]
-pub fn crypto_floor(keys: &[DiagnosisKey]) -> u8 {
-    let schedule = KeySchedule::new();
-    let mut blocks = [Array::<u8, aes::cipher::consts::U16>::default(); 144];
-    let mut checksum = 0u8;
-    for key in keys {
-        let rpik = schedule.prk(&key.key_data).expand16(RPIK_INFO);
-        let cipher = aes::Aes128Enc::new(&Array::from(rpik));
-        let blocks = blocks
-            .get_mut(..key.window.period().get() as usize)
-            .unwrap_or_default();
-        for (block, interval) in blocks.iter_mut().zip(key.window.intervals()) {
-            *block = Array::from(padded_data(interval));
-        }
-        cipher.encrypt_blocks(blocks);
-        checksum ^= blocks
-            .iter()
-            .fold(0, |acc, b| acc ^ b.first().copied().unwrap_or(0));
-    }
-    checksum
 }

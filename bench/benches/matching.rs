@@ -4,12 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench setup")]
 
-use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Duration;
 
-use bluezone::matching::bench::{Scenario, Workload, crypto_floor, naive_baseline};
 use bluezone::matching::{LogIndex, MatchConfig, Matcher};
+use bluezone_bench::{Scenario, Workload, crypto_floor, naive_baseline};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -21,11 +20,7 @@ fn matching(c: &mut Criterion) {
         let scenario = Scenario::build(workload, KEYS, 10, &mut ChaCha20Rng::seed_from_u64(2020));
         let index = LogIndex::new(scenario.sightings.clone(), 12);
         let matcher = Matcher::new(&index, MatchConfig::default());
-        let logged: HashSet<[u8; 16]> = scenario
-            .sightings
-            .iter()
-            .map(|s| s.rpi.to_bytes())
-            .collect();
+        let logged = scenario.logged_identifiers();
         let mut group = c.benchmark_group(format!("match 100k keys, {name}"));
         group.sample_size(10);
         group.measurement_time(Duration::from_secs(10));

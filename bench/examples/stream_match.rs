@@ -1,7 +1,7 @@
 //! Streams ten million diagnosis keys from an export file through the matcher against the
 //! `typical` 14-day log, and reports throughput and peak memory.
 //!
-//! Run: `cargo run --release --features cli --example stream_match [KEYS] [THREADS]`. The keys
+//! Run: `cargo run --release -p bluezone-bench --example stream_match [KEYS] [THREADS]`. The keys
 //! (a planted hundred among them) are written as a bare `export.bin` to the temporary folder,
 //! then matched with `matching::stream::match_bin` in chunks; peak resident memory of the
 //! matching phase is read from `VmHWM` (Linux) after a reset. Exits with an error if the
@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use bluezone::export::bin::ExportMetadata;
 use bluezone::export::stream::ExportWriter;
-use bluezone::matching::bench::{Scenario, Workload};
 use bluezone::matching::{LogIndex, MatchConfig, Matcher, stream};
+use bluezone_bench::{Scenario, Workload};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 

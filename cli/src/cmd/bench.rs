@@ -1,0 +1,190 @@
+//! `bluezone bench match`: the matcher, the naive baseline and the crypto floor on one seeded
+//! workload, in the same run (see `BENCHMARKING.md`).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use bluezone::matching::{LogIndex, MatchConfig, Matcher};
+use bluezone_bench::{Scenario, Workload, crypto_floor, naive_baseline};
+use rand_chacha::rand_core::SeedableRng;
+use serde::Serialize;
+
+use super::Outcome;
+use crate::error::Context;
+use crate::output::{Progress, Report, Status, emit};
+
+/// Measurements.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Time the matcher, the naive baseline and the crypto floor on one seeded workload.
+    Match(MatchArgs),
+}
+
+/// The workloads of `bench match`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkloadArg {
+    /// A phone's 14 days (50 000 sightings).
+    Typical,
+    /// Every interval busy (1 000 000 identifiers).
+    Dense,
+}
+
+impl From<WorkloadArg> for Workload {
+    fn from(workload: WorkloadArg) -> Self {
+        match workload {
+            WorkloadArg::Typical => Self::Typical,
+            WorkloadArg::Dense => Self::Dense,
+        }
+    }
+}
+
+/// `bench match`.
+#[derive(clap::Args)]
+pub struct MatchArgs {
+    /// Diagnosis keys to match.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: usize,
+    /// typical: a phone's 14 days (50 000 sightings); dense: every interval busy
+    /// (1 000 000 identifiers).
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Typical)]
+    workload: WorkloadArg,
+    /// Threads for the matcher (the baseline and the floor run on one).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    workload: WorkloadArg,
+    keys: usize,
+    threads: usize,
+    sightings: usize,
+    identifiers: usize,
+    index_seconds: f64,
+    production_keys_per_second: f64,
+    naive_keys_per_second: f64,
+    floor_keys_per_second: f64,
+    speedup_over_naive: f64,
+    production_over_floor_time: f64,
+    planted: usize,
+    found: usize,
+    naive_found: usize,
+    correct: bool,
+    checksum: u8,
+    #[serde(skip)]
+    times: [Duration; 4],
+}
+
+impl Report for BenchReport {
+    const COMMAND: &'static str = "bench match";
+
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let [index, production, naive, floor] = self.times;
+        let workload = match self.workload {
+            WorkloadArg::Typical => "typical",
+            WorkloadArg::Dense => "dense",
+        };
+        writeln!(
+            out,
+            "workload {workload}: {} sightings of {} identifiers, {} keys, index built in {index:.2?}",
+            self.sightings, self.identifiers, self.keys
+        )?;
+        writeln!(
+            out,
+            "production ({} thread(s)): {:>12.0} keys/s  ({production:.2?})",
+            self.threads, self.production_keys_per_second
+        )?;
+        writeln!(
+            out,
+            "naive baseline (1 thread): {:>12.0} keys/s  ({naive:.2?})",
+            self.naive_keys_per_second
+        )?;
+        writeln!(
+            out,
+            "crypto floor (1 thread):   {:>12.0} keys/s  ({floor:.2?})",
+            self.floor_keys_per_second
+        )?;
+        writeln!(
+            out,
+            "production is {:.2}x the naive baseline and takes {:.2}x the crypto floor's time",
+            self.speedup_over_naive, self.production_over_floor_time
+        )?;
+        writeln!(
+            out,
+            "planted {}, found {} (naive found {}): {}",
+            self.planted,
+            self.found,
+            self.naive_found,
+            if self.correct {
+                "exactly the planted set"
+            } else {
+                "WRONG"
+            }
+        )
+    }
+}
+
+/// Runs `bench …`.
+pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
+    let Command::Match(args) = command;
+    let keys = args.keys;
+    let planted = (keys / 10_000).clamp(1, 1000).min(keys);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x0B1E_2020);
+    let progress = Progress::new("bench match");
+    progress.phase(&format!(
+        "building the workload ({keys} keys, {planted} planted)"
+    ));
+    let scenario = Scenario::build(args.workload.into(), keys, planted, &mut rng);
+    let config = MatchConfig::default();
+    progress.phase("indexing the log");
+    let started = Instant::now();
+    let index = LogIndex::new(scenario.sightings.clone(), config.tolerance_intervals);
+    let index_time = started.elapsed();
+    let logged = scenario.logged_identifiers();
+
+    let matcher = Matcher::new(&index, config);
+    progress.phase("production matcher");
+    let started = Instant::now();
+    let outcome = matcher
+        .match_keys_parallel(&scenario.keys, args.threads)
+        .in_environment("the matching threads")?;
+    let production = started.elapsed();
+    progress.phase("naive baseline");
+    let started = Instant::now();
+    let naive_found = naive_baseline(&scenario.keys, &logged);
+    let naive = started.elapsed();
+    progress.phase("crypto floor");
+    let started = Instant::now();
+    let checksum = crypto_floor(&scenario.keys);
+    let floor = started.elapsed();
+    drop(progress);
+
+    let found: Vec<_> = outcome.matches.iter().map(|m| m.key).collect();
+    let rate = |d: Duration| keys as f64 / d.as_secs_f64();
+    let stats = index.stats();
+    let report = BenchReport {
+        workload: args.workload,
+        keys,
+        threads: args.threads,
+        sightings: stats.sightings,
+        identifiers: stats.identifiers,
+        index_seconds: index_time.as_secs_f64(),
+        production_keys_per_second: rate(production),
+        naive_keys_per_second: rate(naive),
+        floor_keys_per_second: rate(floor),
+        speedup_over_naive: naive.as_secs_f64() / production.as_secs_f64(),
+        production_over_floor_time: production.as_secs_f64() / floor.as_secs_f64(),
+        planted: scenario.planted.len(),
+        found: found.len(),
+        naive_found: naive_found.len(),
+        correct: found == scenario.planted && naive_found == scenario.planted,
+        checksum,
+        times: [index_time, production, naive, floor],
+    };
+    emit(out, &report, args.json)?;
+    Ok(Status::from_ok(report.correct))
+}

@@ -1,0 +1,125 @@
+//! `bluezone demo`: a small town for a fortnight, end to end.
+//!
+//! People live in households, work in groups and meet strangers in shops and on transport
+//! ([`town`]). Two thirds of the phones speak GAEN, the rest the Bluezone 2020 scheme
+//! ([`phones`]); a phone only hears phones of its own kind. Every sighting goes through the
+//! real encounter log; confirmed cases publish a signed `export.zip` (GAEN) and an F0 list
+//! (Bluezone); every phone verifies, matches and decides F1 ([`protocol`]); and the result is
+//! compared with the simulation's ground truth ([`truth`]) and told ([`report`]).
+
+mod phones;
+mod protocol;
+mod report;
+mod town;
+mod truth;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+use super::Outcome;
+use crate::error::Context;
+use crate::output::{Progress, Status, emit};
+use phones::{Kind, Phone};
+use report::DemoReport;
+use town::{FIRST_DAY, uniform};
+
+/// `demo`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// People in the town.
+    #[arg(long, default_value_t = 2000)]
+    people: usize,
+    /// Days simulated (1..=14).
+    #[arg(long, default_value_t = 14)]
+    days: u64,
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = 2021)]
+    seed: u64,
+    /// Keep the generated logs, export.zip and f0.json in this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `demo`.
+pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
+    let progress = Progress::new("demo");
+    let started = Instant::now();
+    progress.phase("deriving every phone's keys and identifiers");
+    let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
+    let (people, days) = (args.people.max(2), args.days.clamp(1, 14));
+    let folder = args.out.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("bluezone-demo-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&folder).in_file(&folder)?;
+
+    let phones: Vec<Phone> = (0..people)
+        .map(|_| Phone::generate(days, &mut rng))
+        .collect();
+    let positives: Vec<usize> = (0..people).filter(|_| uniform(&mut rng) < 0.02).collect();
+    let is_positive: Vec<bool> = (0..people).map(|p| positives.contains(&p)).collect();
+
+    progress.phase("simulating encounters and writing the encounter logs");
+    let contacts = town::simulate(people, days, &mut rng);
+    let close = truth::exposure(&contacts, &is_positive);
+    let mut logs = protocol::sightings(&phones, &contacts, &mut rng);
+    let total_sightings: usize = logs.iter().map(Vec::len).sum();
+    let logs_folder = folder.join("logs");
+    protocol::write_logs(&logs_folder, &mut logs)?;
+    drop(logs);
+    let simulated = started.elapsed();
+
+    progress.phase("publishing the cases' keys");
+    let publication = protocol::publish(&phones, &positives, days, &folder, &mut rng)?;
+
+    progress.phase("every phone verifies, matches and decides");
+    let matching_started = Instant::now();
+    let now = (FIRST_DAY + days) * 86_400 - 1;
+    let mut warned = vec![false; people];
+    let mut warnings = Vec::new();
+    for (person, phone) in phones.iter().enumerate() {
+        if is_positive.get(person).copied().unwrap_or(false) {
+            continue;
+        }
+        if let Some(evidence) = protocol::decide(person, phone, &logs_folder, &publication, now)? {
+            if let Some(flag) = warned.get_mut(person) {
+                *flag = true;
+            }
+            warnings.push(evidence);
+        }
+        progress.count(person as u64 + 1);
+    }
+    let matching = matching_started.elapsed();
+    let ground_truth = truth::compare(&phones, &is_positive, &warned, &close);
+    if args.out.is_none() {
+        // A temporary folder of our own: nothing in it is worth an error.
+        let _ = std::fs::remove_dir_all(&folder);
+    }
+    drop(progress);
+    let report = DemoReport {
+        people,
+        days,
+        seed: args.seed,
+        gaen_phones: phones.iter().filter(|p| p.kind == Kind::Gaen).count(),
+        positives: positives.len(),
+        contacts: contacts.len(),
+        sightings: total_sightings,
+        export_keys: publication.export_keys,
+        f0_entries: publication.f0.entries.len(),
+        warned: warnings.len(),
+        warnings,
+        agrees_with_ground_truth: ground_truth.agrees(),
+        ground_truth,
+        simulation_seconds: simulated.as_secs_f64(),
+        matching_seconds: matching.as_secs_f64(),
+        folder: args.out.clone(),
+    };
+    emit(out, &report, args.json)?;
+    Ok(Status::from_ok(report.agrees_with_ground_truth))
+}

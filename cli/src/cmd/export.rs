@@ -1,0 +1,327 @@
+//! `bluezone export inspect|verify|build`: key export files.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use bluezone::ReportType;
+use bluezone::export::bin::ExportMetadata;
+use bluezone::export::verify::{self, PublicKeyRegistry, Verification};
+use bluezone::export::{ExportFile, ExportFormat, Signer, write_signed};
+use rand_chacha::rand_core::SeedableRng;
+use serde::Serialize;
+
+use super::Outcome;
+use crate::error::{CliError, Context};
+use crate::input::{KeyArgs, read_text};
+use crate::output::{Progress, Report, Status, emit, instant};
+
+/// Key export files.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Print a file's metadata, key counts and signature status.
+    Inspect(InspectArgs),
+    /// Exit 0 only when the file carries a valid signature by the given key.
+    #[command(mut_arg("public_key", |a| a.required(true)))]
+    Verify(VerifyArgs),
+    /// Write a signed export.zip from the key server's publish JSON.
+    Build(BuildArgs),
+}
+
+/// `export inspect`.
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// An export.zip or a bare export.bin.
+    file: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `export verify`.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// An export.zip.
+    file: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `export build`.
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// `{"temporaryExposureKeys":[{"key":"<base64>","rollingStartNumber":…,…}]}`.
+    #[arg(long)]
+    keys: PathBuf,
+    /// The signing key, PEM (PKCS#8 or SEC1).
+    #[arg(long)]
+    private_key: PathBuf,
+    /// verification_key_id written into the signature info.
+    #[arg(long)]
+    key_id: String,
+    /// verification_key_version written into the signature info.
+    #[arg(long)]
+    key_version: String,
+    /// Region, for example an MCC such as 452.
+    #[arg(long, default_value = "")]
+    region: String,
+    /// Pad with random keys up to this many keys (the reference server uses 1000).
+    #[arg(long, default_value_t = 0)]
+    pad_to: usize,
+    /// Where to write the archive.
+    #[arg(long)]
+    out: PathBuf,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `export …`.
+pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
+    match command {
+        Command::Inspect(args) => {
+            let registry = args.key.registry()?;
+            let report = read(&args.file, registry.as_ref())?;
+            emit(out, &report, args.json)?;
+            Ok(Status::Success)
+        }
+        Command::Verify(args) => {
+            let registry = args.key.registry()?;
+            let report = VerifyReport(read(&args.file, registry.as_ref())?);
+            emit(out, &report, args.json)?;
+            Ok(Status::from_ok(report.0.authentic))
+        }
+        Command::Build(args) => build(args, out),
+    }
+}
+
+/// Keys by report type, as the file gives them.
+#[derive(Default, Serialize)]
+struct ReportTypes {
+    unknown: u64,
+    confirmed_test: u64,
+    confirmed_clinical_diagnosis: u64,
+    self_report: u64,
+    recursive: u64,
+    revoked: u64,
+}
+
+impl ReportTypes {
+    fn count(&mut self, report_type: ReportType) {
+        *match report_type {
+            ReportType::Unknown => &mut self.unknown,
+            ReportType::ConfirmedTest => &mut self.confirmed_test,
+            ReportType::ConfirmedClinicalDiagnosis => &mut self.confirmed_clinical_diagnosis,
+            ReportType::SelfReport => &mut self.self_report,
+            ReportType::Recursive => &mut self.recursive,
+            ReportType::Revoked => &mut self.revoked,
+        } += 1;
+    }
+}
+
+#[derive(Serialize)]
+struct InspectReport {
+    file: PathBuf,
+    format: ExportFormat,
+    export_bin_bytes: u64,
+    metadata: ExportMetadata,
+    keys: u64,
+    revised_keys: u64,
+    report_types: ReportTypes,
+    signatures: usize,
+    /// The verdict, when a public key was given.
+    verification: Option<Verification>,
+    authentic: bool,
+}
+
+/// Reads a whole file once: every key decoded (a bad key is an error here, not later), the
+/// signatures verified from the same bytes when a registry is given.
+fn read(path: &Path, registry: Option<&PublicKeyRegistry>) -> Result<InspectReport, CliError> {
+    let reader = std::fs::File::open(path).in_file(path)?;
+    let mut file = ExportFile::open(BufReader::new(reader)).in_file(path)?;
+    let format = file.format();
+    let mut report_types = ReportTypes::default();
+    let mut keys = file.keys(registry).in_file(path)?;
+    for key in keys.by_ref() {
+        report_types.count(key.in_file(path)?.key.report_type);
+    }
+    let summary = keys.finish().in_file(path)?;
+    Ok(InspectReport {
+        file: path.to_path_buf(),
+        format,
+        export_bin_bytes: summary.export_bin_bytes,
+        keys: summary.keys,
+        revised_keys: summary.revised_keys,
+        report_types,
+        signatures: summary.signatures,
+        authentic: summary.authentic(),
+        verification: summary.verification,
+        metadata: summary.metadata,
+    })
+}
+
+impl InspectReport {
+    /// The signature verdict in words.
+    fn signature(&self) -> String {
+        match (&self.verification, self.signatures) {
+            (_, 0) => "no export.sig".to_string(),
+            (None, n) => format!("{n} signature(s), not checked (no --public-key)"),
+            (Some(v), _) => v.to_string(),
+        }
+    }
+}
+
+impl Report for InspectReport {
+    const COMMAND: &'static str = "export inspect";
+
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let meta = &self.metadata;
+        let show =
+            |t: Option<u64>| t.map_or_else(|| "-".to_string(), |t| format!("{t} ({})", instant(t)));
+        let number = |n: Option<i32>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+        let text = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_string());
+        let container = match self.format {
+            ExportFormat::Zip => "zip",
+            ExportFormat::Bare => "bare export.bin",
+        };
+        writeln!(out, "file: {} ({container})", self.file.display())?;
+        writeln!(out, "start: {}", show(meta.start_timestamp))?;
+        writeln!(out, "end: {}", show(meta.end_timestamp))?;
+        writeln!(out, "region: {}", text(&meta.region))?;
+        writeln!(
+            out,
+            "batch: {}/{}",
+            number(meta.batch_num),
+            number(meta.batch_size)
+        )?;
+        for info in &meta.signature_infos {
+            writeln!(
+                out,
+                "signature info: key id {}, version {}, algorithm {}",
+                text(&info.verification_key_id),
+                text(&info.verification_key_version),
+                text(&info.signature_algorithm)
+            )?;
+        }
+        writeln!(out, "keys: {}", self.keys)?;
+        writeln!(out, "revised keys: {}", self.revised_keys)?;
+        let t = &self.report_types;
+        writeln!(
+            out,
+            "report types: unknown {}, confirmed test {}, clinical diagnosis {}, self report {}, recursive {}, revoked {}",
+            t.unknown,
+            t.confirmed_test,
+            t.confirmed_clinical_diagnosis,
+            t.self_report,
+            t.recursive,
+            t.revoked
+        )?;
+        writeln!(out, "signature: {}", self.signature())
+    }
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct VerifyReport(InspectReport);
+
+impl Report for VerifyReport {
+    const COMMAND: &'static str = "export verify";
+
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "{}: {}", self.0.file.display(), self.0.signature())
+    }
+}
+
+#[derive(Serialize)]
+struct BuildReport {
+    file: PathBuf,
+    keys: usize,
+    keys_with_padding: u64,
+    key_id: String,
+    key_version: String,
+}
+
+impl Report for BuildReport {
+    const COMMAND: &'static str = "export build";
+
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "wrote {} ({} keys, {} with padding), signed by {} {}",
+            self.file.display(),
+            self.keys,
+            self.keys_with_padding,
+            self.key_id,
+            self.key_version
+        )
+    }
+}
+
+fn build(args: &BuildArgs, out: &mut dyn Write) -> Outcome {
+    let progress = Progress::new("export build");
+    progress.phase("reading the keys");
+    let keys =
+        bluezone::export::publish::parse_keys(&read_text(&args.keys)?).in_file(&args.keys)?;
+    let signing =
+        verify::signing_key_from_pem(&read_text(&args.private_key)?).in_file(&args.private_key)?;
+    // The keys arrived between the start of the earliest key and the end of the latest one.
+    let start = keys
+        .iter()
+        .map(|k| k.window.start().start_unix_seconds())
+        .min();
+    let end = keys
+        .iter()
+        .map(|k| (u64::from(k.window.last().get()) + 1) * 600)
+        .max();
+    let metadata = ExportMetadata {
+        start_timestamp: Some(start.unwrap_or(0)),
+        end_timestamp: Some(end.unwrap_or(0)),
+        region: Some(args.region.clone()),
+        ..ExportMetadata::default()
+    };
+    let count = keys.len();
+    let mut rng = rand_from_os()?;
+    progress.phase("signing and writing");
+    let file = std::fs::File::create(&args.out).in_file(&args.out)?;
+    let signer = Signer {
+        key: &signing,
+        key_id: &args.key_id,
+        key_version: &args.key_version,
+    };
+    let written = write_signed(
+        std::io::BufWriter::new(file),
+        &metadata,
+        keys,
+        args.pad_to,
+        &mut rng,
+        &[signer],
+    )
+    .in_file(&args.out)?;
+    written
+        .out
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)
+        .and_then(|f| f.sync_all())
+        .in_file(&args.out)?;
+    drop(progress);
+    let report = BuildReport {
+        file: args.out.clone(),
+        keys: count,
+        keys_with_padding: written.keys,
+        key_id: args.key_id.clone(),
+        key_version: args.key_version.clone(),
+    };
+    emit(out, &report, args.json)?;
+    Ok(Status::Success)
+}
+
+/// A cryptographic RNG seeded from the operating system, for padding keys.
+fn rand_from_os() -> Result<rand_chacha::ChaCha20Rng, CliError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).in_environment("randomness from the operating system")?;
+    Ok(rand_chacha::ChaCha20Rng::from_seed(seed))
+}

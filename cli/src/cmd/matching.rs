@@ -1,0 +1,190 @@
+//! `bluezone match`: diagnosis keys from export files against an encounter log or CSV, with
+//! the risk assessment.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use bluezone::export::verify::PublicKeyRegistry;
+use bluezone::matching::{KeyMatch, MatchConfig, Rejections};
+use bluezone::risk::{
+    CheckSettings, DailySummary, ExposureWindow, F1Day, RiskConfig, check_exposure,
+};
+use serde::Serialize;
+
+use super::Outcome;
+use crate::error::Context;
+use crate::input::{gaen_sightings, read_text};
+use crate::output::{Progress, Report, Status, date, emit, instant};
+
+/// `match`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// export.zip or bare export.bin files, in publication order.
+    #[arg(long, required = true, num_args = 1..)]
+    keys: Vec<PathBuf>,
+    /// An encounter log folder, or a CSV `unix_seconds,rpi,aem,rssi`.
+    #[arg(long)]
+    encounters: PathBuf,
+    /// Health authority public keys (PEM), the option repeated for each; with any, every file
+    /// must carry a valid signature by one of them.
+    #[arg(long)]
+    public_key: Vec<PathBuf>,
+    /// Threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Risk settings as JSON (`{"windows":…,"daily_summaries":…,"v1":…,"f1":…}`, the fields
+    /// of `bluezone::risk::RiskConfig`; missing fields take their defaults).
+    #[arg(long)]
+    risk_config: Option<PathBuf>,
+    /// "Now" for look-back periods, Unix seconds; the newest sighting when omitted.
+    #[arg(long)]
+    now: Option<u64>,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct F1 {
+    f1: bool,
+    attenuation_threshold_db: u8,
+    min_daily_seconds: u64,
+    lookback_days: u64,
+    days: Vec<F1Day>,
+}
+
+#[derive(Serialize)]
+struct MatchReport {
+    now_unix_seconds: u64,
+    files: Vec<PathBuf>,
+    sightings: usize,
+    keys_total: u64,
+    keys_matched: u64,
+    matches: Vec<KeyMatch>,
+    rejected: Rejections,
+    exposure_windows: Vec<ExposureWindow>,
+    daily_summaries: Vec<DailySummary>,
+    f1: F1,
+    #[serde(skip)]
+    elapsed: std::time::Duration,
+}
+
+impl Report for MatchReport {
+    const COMMAND: &'static str = "match";
+
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{} keys, {} matched, in {:.2?} ({} sightings indexed)",
+            self.keys_total, self.keys_matched, self.elapsed, self.sightings
+        )?;
+        for m in &self.matches {
+            let first = m.sightings.first().map_or(0, |s| s.unix_seconds);
+            let last = m.sightings.last().map_or(0, |s| s.unix_seconds);
+            writeln!(
+                out,
+                "key {} (start {}, period {}, report type {}): {} sightings {} .. {}, min attenuation {} dB",
+                bluezone::hex::Hex(&m.key.key_data),
+                m.key.window.start(),
+                m.key.window.period().get(),
+                m.key.report_type as u8,
+                m.sightings.len(),
+                instant(first),
+                instant(last),
+                m.sightings.iter().map(|s| s.attenuation).min().unwrap_or(0)
+            )?;
+        }
+        let r = &self.rejected;
+        writeln!(
+            out,
+            "rejected: {} sightings outside the tolerance, {} replayed, {} with TX power out of range; {} keys for their report type, {} duplicate keys",
+            r.outside_tolerance,
+            r.replayed,
+            r.tx_power_out_of_range,
+            r.report_type_keys,
+            r.duplicate_keys
+        )?;
+        writeln!(out, "exposure windows: {}", self.exposure_windows.len())?;
+        for day in &self.daily_summaries {
+            writeln!(
+                out,
+                "daily summary {}: score sum {:.1}, maximum {:.1}, weighted duration {:.0} s",
+                date(day.unix_day),
+                day.score_sum,
+                day.maximum_score,
+                day.weighted_duration_sum
+            )?;
+        }
+        let f1 = &self.f1;
+        for day in &f1.days {
+            writeln!(
+                out,
+                "close contact {}: {} s at or below {} dB of {} s, closest {} dB",
+                date(day.unix_day),
+                day.close_seconds,
+                f1.attenuation_threshold_db,
+                day.total_seconds,
+                day.closest_attenuation_db
+            )?;
+        }
+        writeln!(
+            out,
+            "F1 (at most {} dB for {} min in one day, last {} days): {}",
+            f1.attenuation_threshold_db,
+            f1.min_daily_seconds / 60,
+            f1.lookback_days,
+            if f1.f1 { "yes" } else { "no" }
+        )
+    }
+}
+
+/// Runs `match`.
+pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
+    let risk: RiskConfig = match &args.risk_config {
+        Some(path) => serde_json::from_str(&read_text(path)?).in_file(path)?,
+        None => RiskConfig::default(),
+    };
+    let mut registry = PublicKeyRegistry::new();
+    for path in &args.public_key {
+        registry
+            .add_pem(None, None, &read_text(path)?)
+            .in_file(path)?;
+    }
+    let progress = Progress::new("match");
+    progress.phase("reading the encounters");
+    let sightings = gaen_sightings(&args.encounters)?;
+    progress.phase("matching");
+    let started = std::time::Instant::now();
+    let settings = CheckSettings {
+        registry: (!args.public_key.is_empty()).then_some(&registry),
+        matching: MatchConfig::default(),
+        risk,
+        threads: args.threads,
+        now_unix_seconds: args.now,
+    };
+    let checked = check_exposure(&args.keys, sightings, &settings, |_, read| {
+        progress.count(read);
+    })?;
+    drop(progress);
+    let report = MatchReport {
+        now_unix_seconds: checked.now_unix_seconds,
+        files: checked.files.iter().map(|f| f.path.clone()).collect(),
+        sightings: checked.sightings,
+        keys_total: checked.outcome.keys_total,
+        keys_matched: checked.outcome.keys_matched,
+        matches: checked.outcome.matches,
+        rejected: checked.outcome.rejected,
+        exposure_windows: checked.risk.exposure_windows,
+        daily_summaries: checked.risk.daily_summaries,
+        f1: F1 {
+            f1: checked.risk.f1.f1,
+            attenuation_threshold_db: risk.f1.attenuation_threshold_db,
+            min_daily_seconds: risk.f1.min_daily_seconds,
+            lookback_days: risk.f1.lookback_days,
+            days: checked.risk.f1.days,
+        },
+        elapsed: started.elapsed(),
+    };
+    emit(out, &report, args.json)?;
+    Ok(Status::Success)
+}

@@ -1,0 +1,166 @@
+//! Reading what the user names: text files line by line, sightings from a log or a CSV file,
+//! public keys.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use bluezone::blid::{HistoryError, HistoryLine, TimeUnit};
+use bluezone::encounter::csv::{CsvError, check_csv_header, parse_csv_line};
+use bluezone::encounter::log::EncounterLog;
+use bluezone::encounter::{BluezoneSighting, GaenSighting, Sighting};
+use bluezone::export::verify::PublicKeyRegistry;
+
+use crate::error::{CliError, Context, Source};
+
+/// A whole text file.
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).in_file(path)
+}
+
+/// The lines of `path` with their 1-based numbers; an error names the file.
+pub fn numbered_lines(
+    path: &Path,
+) -> Box<dyn Iterator<Item = Result<(usize, String), CliError>> + '_> {
+    match std::fs::File::open(path) {
+        Err(e) => Box::new(std::iter::once(Err(e).in_file(path))),
+        Ok(file) => Box::new(
+            std::io::BufReader::new(file)
+                .lines()
+                .enumerate()
+                .map(move |(index, line)| line.in_file(path).map(|line| (index + 1, line))),
+        ),
+    }
+}
+
+/// The GAEN sightings of a CSV file, in order.
+pub fn csv_sightings(path: &Path) -> impl Iterator<Item = Result<GaenSighting, CliError>> + '_ {
+    numbered_lines(path)
+        .map(move |line| {
+            let (number, text) = line?;
+            csv_sighting(number, &text).in_file(path)
+        })
+        .filter_map(Result::transpose)
+}
+
+/// The sightings of a Bluezone contact history, in order.
+pub fn history_sightings(
+    path: &Path,
+    unit: TimeUnit,
+) -> impl Iterator<Item = Result<Sighting, CliError>> + '_ {
+    numbered_lines(path).map(move |line| {
+        let (number, text) = line?;
+        history_sighting(number, &text, unit).in_file(path)
+    })
+}
+
+/// Line `number` of a GAEN CSV file: `None` for the header line.
+pub fn csv_sighting(number: usize, line: &str) -> Result<Option<GaenSighting>, CsvError> {
+    let at = |error| CsvError {
+        line: number,
+        error,
+    };
+    if number == 1 {
+        check_csv_header(line).map_err(at)?;
+        return Ok(None);
+    }
+    parse_csv_line(line).map(Some).map_err(at)
+}
+
+/// A timestamp that does not fit in Unix milliseconds.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: timestamp out of range")]
+pub struct TimestampRange {
+    line: usize,
+}
+
+/// Line `number` of a Bluezone contact history, as a sighting.
+pub fn history_sighting(number: usize, line: &str, unit: TimeUnit) -> Result<Sighting, Source> {
+    let row = HistoryLine::parse(line).map_err(|error| HistoryError {
+        line: number,
+        error,
+    })?;
+    let unix_ms = row.unix_ms(unit).ok_or(TimestampRange { line: number })?;
+    Ok(Sighting::Bluezone(BluezoneSighting {
+        unix_ms,
+        contact_id: row.contact_id,
+        own_id: row.own_id,
+        rssi: row.rssi,
+    }))
+}
+
+/// A folder that does not hold a log.
+#[derive(Debug, thiserror::Error)]
+#[error("no such log folder")]
+pub struct NoLog;
+
+/// An existing log folder, opened.
+pub fn open_existing_log(dir: &Path) -> Result<EncounterLog, CliError> {
+    if !dir.is_dir() {
+        return Err(NoLog).in_file(dir);
+    }
+    EncounterLog::open(dir).in_file(dir)
+}
+
+/// Prints a damaged stretch of a log on stderr: damage is reported, never dropped silently.
+pub fn report_damage(segment: &Path, damage: &bluezone::encounter::frame::Damage) {
+    eprintln!("bluezone: {}: {damage}", segment.display());
+}
+
+/// The GAEN sightings of a log folder or of a CSV file `unix_seconds,rpi,aem,rssi`.
+pub fn gaen_sightings(path: &Path) -> Result<Vec<GaenSighting>, CliError> {
+    if path.is_dir() {
+        let log = open_existing_log(path)?;
+        return Ok(log.sightings(report_damage).in_file(path)?.gaen);
+    }
+    csv_sightings(path).collect()
+}
+
+/// A public key for verification, named as signatures name it.
+#[derive(clap::Args, Debug)]
+pub struct KeyArgs {
+    /// The health authority's public key, PEM (SubjectPublicKeyInfo).
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// The key's verification_key_id; any when omitted.
+    #[arg(long, requires = "public_key")]
+    pub key_id: Option<String>,
+    /// The key's verification_key_version; any when omitted.
+    #[arg(long, requires = "public_key")]
+    pub key_version: Option<String>,
+}
+
+impl KeyArgs {
+    /// The registry of the one key given, if any.
+    pub fn registry(&self) -> Result<Option<PublicKeyRegistry>, CliError> {
+        let Some(path) = &self.public_key else {
+            return Ok(None);
+        };
+        let mut registry = PublicKeyRegistry::new();
+        registry
+            .add_pem(
+                self.key_id.as_deref(),
+                self.key_version.as_deref(),
+                &read_text(path)?,
+            )
+            .in_file(path)?;
+        Ok(Some(registry))
+    }
+}
+
+/// The time unit of a Bluezone contact history.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds since the epoch (the Android app).
+    Ms,
+    /// Seconds since the epoch (the iOS app).
+    S,
+}
+
+impl From<Unit> for TimeUnit {
+    fn from(unit: Unit) -> Self {
+        match unit {
+            Unit::Ms => Self::Milliseconds,
+            Unit::S => Self::Seconds,
+        }
+    }
+}

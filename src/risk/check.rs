@@ -1,0 +1,165 @@
+//! One call from export files and a phone's sightings to the risk report (spec §risk.5): open
+//! each file, verify it and match its keys in one pass, then build windows, daily summaries
+//! and the F1 verdict. This is the glue every app would otherwise write around the layers.
+
+use std::boxed::Box;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::vec::Vec;
+
+use super::windows::RiskConfigError;
+use super::{RiskConfig, RiskReport, assess};
+use crate::encounter::GaenSighting;
+use crate::export::verify::{PublicKeyRegistry, Verification};
+use crate::export::{ExportFile, ExportFormat, ExportSummary};
+use crate::matching::stream::{MatchStreamError, match_export};
+use crate::matching::{LogIndex, MatchConfig, MatchOutcome, Matcher};
+
+/// What an exposure check needs besides the files and the sightings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckSettings<'a> {
+    /// The health authority's keys. When given, every file must be authentic; without it,
+    /// signatures are not checked.
+    pub registry: Option<&'a PublicKeyRegistry>,
+    /// The matching rules; the log is indexed with the same tolerance.
+    pub matching: MatchConfig,
+    /// Windows, scores and the F1 rule.
+    pub risk: RiskConfig,
+    /// Matching threads (0: all cores; ignored without the `parallel` feature).
+    pub threads: usize,
+    /// "Now" for look-back periods, Unix seconds; the newest sighting when `None`.
+    pub now_unix_seconds: Option<u64>,
+}
+
+/// One export file as the check read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCheck {
+    /// The file.
+    pub path: PathBuf,
+    /// Its container.
+    pub format: ExportFormat,
+    /// What one pass over it found, with the signature verdict when a registry was given.
+    pub summary: ExportSummary,
+}
+
+/// The whole result of [`check_exposure`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExposureReport {
+    /// Each file, in the order given.
+    pub files: Vec<FileCheck>,
+    /// Sightings indexed.
+    pub sightings: usize,
+    /// The matches of all files together (a key served by two files matched once).
+    pub outcome: MatchOutcome,
+    /// "Now" as used for the look-back periods, Unix seconds.
+    pub now_unix_seconds: u64,
+    /// Windows, daily summaries and the F1 verdict.
+    pub risk: RiskReport,
+}
+
+/// Why an exposure check stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The risk configuration is invalid.
+    #[error("risk configuration: {0}")]
+    Config(#[from] RiskConfigError),
+    /// A file could not be opened.
+    #[error("{}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file could not be read, or its keys matched.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: MatchStreamError,
+    },
+    /// A registry was given and a file is not authentic; its keys were not used.
+    #[error("{}: not authentic: {}", path.display(), describe(verification))]
+    NotAuthentic {
+        /// The file.
+        path: PathBuf,
+        /// The signature verdict (`None`: the file carries no signature).
+        verification: Box<Option<Verification>>,
+    },
+}
+
+fn describe(verification: &Option<Verification>) -> std::string::String {
+    use std::string::ToString;
+    match verification {
+        None => "it carries no signature".to_string(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Matches the keys of `files`, in the order given, against `sightings` and assesses the
+/// risk, calling `progress` with each file and the keys read from it so far.
+///
+/// # Errors
+/// [`CheckError`] naming the file at fault; an invalid configuration before any file is read.
+pub fn check_exposure<P: AsRef<Path>>(
+    files: &[P],
+    sightings: Vec<GaenSighting>,
+    settings: &CheckSettings<'_>,
+    mut progress: impl FnMut(&Path, u64),
+) -> Result<ExposureReport, CheckError> {
+    settings.risk.validate()?;
+    let now_unix_seconds = settings
+        .now_unix_seconds
+        .unwrap_or_else(|| sightings.iter().map(|s| s.unix_seconds).max().unwrap_or(0));
+    let threads = match settings.threads {
+        0 => std::thread::available_parallelism().map_or(1, core::num::NonZeroUsize::get),
+        n => n,
+    };
+    let count = sightings.len();
+    let index = LogIndex::new(sightings, settings.matching.tolerance_intervals);
+    let matcher = Matcher::new(&index, settings.matching);
+    let mut outcome = MatchOutcome::default();
+    let mut checked = Vec::with_capacity(files.len());
+    for path in files {
+        let path = path.as_ref();
+        let in_file = |source: MatchStreamError| CheckError::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        let reader = File::open(path).map_err(|source| CheckError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut file = ExportFile::open(BufReader::new(reader))
+            .map_err(|e| in_file(MatchStreamError::File(e)))?;
+        let format = file.format();
+        let (found, summary) =
+            match_export(&matcher, &mut file, settings.registry, threads, |read| {
+                progress(path, read)
+            })
+            .map_err(in_file)?;
+        if settings.registry.is_some() && !summary.authentic() {
+            return Err(CheckError::NotAuthentic {
+                path: path.to_path_buf(),
+                verification: Box::new(summary.verification.filter(|_| summary.signatures > 0)),
+            });
+        }
+        outcome.merge(found);
+        checked.push(FileCheck {
+            path: path.to_path_buf(),
+            format,
+            summary,
+        });
+    }
+    let risk = assess(&outcome, &settings.risk, now_unix_seconds);
+    Ok(ExposureReport {
+        files: checked,
+        sightings: count,
+        outcome,
+        now_unix_seconds,
+        risk,
+    })
+}
