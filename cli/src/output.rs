@@ -145,3 +145,18 @@ pub fn date(unix_day: u64) -> bluezone::time::UtcDate {
 pub fn instant(unix_seconds: u64) -> bluezone::time::UtcDateTime {
     bluezone::time::UtcDateTime::from_unix_seconds(unix_seconds)
 }
+
+/// A duration for people: milliseconds below one second, seconds above.
+#[derive(Clone, Copy, Debug)]
+pub struct Elapsed(pub std::time::Duration);
+
+impl std::fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.as_secs_f64();
+        if seconds < 1.0 {
+            write!(f, "{:.2} ms", seconds * 1000.0)
+        } else {
+            write!(f, "{seconds:.2} s")
+        }
+    }
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::Context;
-use crate::output::{Progress, Report, Status, emit};
+use crate::output::{Elapsed, Progress, Report, Status, emit};
 
 /// Measurements.
 #[derive(clap::Subcommand)]
@@ -90,23 +90,30 @@ impl Report for BenchReport {
         };
         writeln!(
             out,
-            "workload {workload}: {} sightings of {} identifiers, {} keys, index built in {index:.2?}",
-            self.sightings, self.identifiers, self.keys
+            "workload {workload}: {} sightings of {} identifiers, {} keys, index built in {}",
+            self.sightings,
+            self.identifiers,
+            self.keys,
+            Elapsed(index)
         )?;
         writeln!(
             out,
-            "production ({} thread(s)): {:>12.0} keys/s  ({production:.2?})",
-            self.threads, self.production_keys_per_second
+            "production ({} thread(s)): {:>12.0} keys/s  ({})",
+            self.threads,
+            self.production_keys_per_second,
+            Elapsed(production)
         )?;
         writeln!(
             out,
-            "naive baseline (1 thread): {:>12.0} keys/s  ({naive:.2?})",
-            self.naive_keys_per_second
+            "naive baseline (1 thread): {:>12.0} keys/s  ({})",
+            self.naive_keys_per_second,
+            Elapsed(naive)
         )?;
         writeln!(
             out,
-            "crypto floor (1 thread):   {:>12.0} keys/s  ({floor:.2?})",
-            self.floor_keys_per_second
+            "crypto floor (1 thread):   {:>12.0} keys/s  ({})",
+            self.floor_keys_per_second,
+            Elapsed(floor)
         )?;
         writeln!(
             out,

@@ -48,7 +48,7 @@ fn parse_flags(text: &str) -> Result<u8, String> {
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
         .unwrap_or(text);
-    u8::from_str_radix(digits, 16).map_err(|_| format!("{text:?} is not a byte in hex"))
+    u8::from_str_radix(digits, 16).map_err(|_| format!("`{text}` is not a byte in hex"))
 }
 
 #[derive(Serialize)]

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::Outcome;
 use crate::error::Context;
 use crate::input::{gaen_sightings, read_text};
-use crate::output::{Progress, Report, Status, date, emit, instant};
+use crate::output::{Elapsed, Progress, Report, Status, date, emit, instant};
 
 /// `match`.
 #[derive(clap::Args)]
@@ -75,8 +75,11 @@ impl Report for MatchReport {
     fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
-            "{} keys, {} matched, in {:.2?} ({} sightings indexed)",
-            self.keys_total, self.keys_matched, self.elapsed, self.sightings
+            "{} keys, {} matched, in {} ({} sightings indexed)",
+            self.keys_total,
+            self.keys_matched,
+            Elapsed(self.elapsed),
+            self.sightings
         )?;
         for m in &self.matches {
             let first = m.sightings.first().map_or(0, |s| s.unix_seconds);

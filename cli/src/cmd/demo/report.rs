@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::protocol::Evidence;
 use super::truth::{NO_CONTACT_SECONDS, PLANTED_METERS, PLANTED_SECONDS, Tally, UNCERTAIN_METERS};
-use crate::output::{Report, date};
+use crate::output::{Elapsed, Report, date};
 
 #[derive(Serialize)]
 pub struct DemoReport {
@@ -47,11 +47,11 @@ impl Report for DemoReport {
         )?;
         writeln!(
             out,
-            "{} encounters gave {} sightings, written to {} encounter logs in {:.1?}.",
+            "{} encounters gave {} sightings, written to {} encounter logs in {}.",
             self.contacts,
             self.sightings,
             self.people,
-            std::time::Duration::from_secs_f64(self.simulation_seconds)
+            Elapsed(std::time::Duration::from_secs_f64(self.simulation_seconds))
         )?;
         writeln!(
             out,
@@ -60,8 +60,8 @@ impl Report for DemoReport {
         )?;
         writeln!(
             out,
-            "Every phone verified, matched and decided in {:.1?}: {} warned (F1).",
-            std::time::Duration::from_secs_f64(self.matching_seconds),
+            "Every phone verified, matched and decided in {}: {} warned (F1).",
+            Elapsed(std::time::Duration::from_secs_f64(self.matching_seconds)),
             self.warned
         )?;
         for e in self.warnings.iter().take(10) {
