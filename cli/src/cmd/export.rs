@@ -19,30 +19,18 @@ use crate::output::{Progress, Report, Status, emit, instant};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Print a file's metadata, key counts and signature status.
-    Inspect(InspectArgs),
+    Inspect(FileArgs),
     /// Exit 0 only when the file carries a valid signature by the given key.
     #[command(mut_arg("public_key", |a| a.required(true)))]
-    Verify(VerifyArgs),
+    Verify(FileArgs),
     /// Write a signed export.zip from the key server's publish JSON.
     Build(BuildArgs),
 }
 
-/// `export inspect`.
+/// `export inspect` and `export verify`.
 #[derive(clap::Args)]
-pub struct InspectArgs {
+pub struct FileArgs {
     /// An export.zip or a bare export.bin.
-    file: PathBuf,
-    #[command(flatten)]
-    key: KeyArgs,
-    /// Print one JSON document.
-    #[arg(long)]
-    json: bool,
-}
-
-/// `export verify`.
-#[derive(clap::Args)]
-pub struct VerifyArgs {
-    /// An export.zip.
     file: PathBuf,
     #[command(flatten)]
     key: KeyArgs,

@@ -220,6 +220,13 @@ fn bluezone_rule() -> F1Rule {
     }
 }
 
+/// The day of most close contact, when the verdict is a warning.
+fn closest_day<T>(days: &[T], warned: bool, close_seconds: impl Fn(&T) -> u64) -> Option<&T> {
+    days.iter()
+        .max_by_key(|d| close_seconds(d))
+        .filter(|_| warned)
+}
+
 /// One phone reads its log, verifies and matches what was published, and decides F1: its
 /// evidence when it warns, `None` when it does not.
 pub fn decide(
@@ -259,15 +266,10 @@ pub fn decide(
                 |_, _| {},
             )?;
             let verdict = report.risk.f1;
-            verdict
-                .days
-                .iter()
-                .max_by_key(|d| d.close_seconds)
-                .filter(|_| verdict.f1)
-                .map(|d| Evidence {
-                    closest_attenuation_db: Some(d.closest_attenuation_db),
-                    ..evidence(d.unix_day, d.close_seconds)
-                })
+            closest_day(&verdict.days, verdict.f1, |d| d.close_seconds).map(|d| Evidence {
+                closest_attenuation_db: Some(d.closest_attenuation_db),
+                ..evidence(d.unix_day, d.close_seconds)
+            })
         }
         Kind::Bluezone => {
             let history: Vec<HistoryLine> =
@@ -275,15 +277,10 @@ pub fn decide(
             let unit = TimeUnit::Milliseconds;
             let matches = ContactIndex::new(&history).matches(&publication.f0, unit);
             let verdict = f1::decide(&matches, unit, &bluezone_rule(), now);
-            verdict
-                .days
-                .iter()
-                .max_by_key(|d| d.close_seconds)
-                .filter(|_| verdict.f1)
-                .map(|d| Evidence {
-                    strongest_rssi_dbm: Some(d.strongest_rssi),
-                    ..evidence(d.day, d.close_seconds)
-                })
+            closest_day(&verdict.days, verdict.f1, |d| d.close_seconds).map(|d| Evidence {
+                strongest_rssi_dbm: Some(d.strongest_rssi),
+                ..evidence(d.day, d.close_seconds)
+            })
         }
     })
 }
