@@ -438,16 +438,10 @@ pub fn encode(
     out
 }
 
-/// Builds an `export.bin` as the reference key server does: pads `keys` with random keys up to
-/// `min_keys` (each copying the window, risk and report type of a random real key, so padding
-/// cannot be told apart), then sorts all keys by their bytes.
-#[must_use]
-pub fn build<R: CryptoRng + ?Sized>(
-    metadata: &ExportMetadata,
-    mut keys: Vec<DiagnosisKey>,
-    min_keys: usize,
-    rng: &mut R,
-) -> Vec<u8> {
+/// Pads `keys` with random keys up to `min_keys` as the reference key server does: each copies
+/// the window, risk and report type of a random real key, so padding cannot be told apart. An
+/// empty list stays empty.
+pub fn pad<R: CryptoRng + ?Sized>(keys: &mut Vec<DiagnosisKey>, min_keys: usize, rng: &mut R) {
     let real = keys.len();
     while keys.len() < min_keys && real > 0 {
         let mut pick = [0u8; 8];
@@ -460,6 +454,18 @@ pub fn build<R: CryptoRng + ?Sized>(
             keys.push(fake);
         }
     }
+}
+
+/// Builds an `export.bin` as the reference key server does: pads `keys` up to `min_keys`
+/// ([`pad`]), then sorts all keys by their bytes.
+#[must_use]
+pub fn build<R: CryptoRng + ?Sized>(
+    metadata: &ExportMetadata,
+    mut keys: Vec<DiagnosisKey>,
+    min_keys: usize,
+    rng: &mut R,
+) -> Vec<u8> {
+    pad(&mut keys, min_keys, rng);
     keys.sort_unstable_by_key(|k| k.key_data);
     encode(metadata, &keys, &[])
 }

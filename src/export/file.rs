@@ -11,13 +11,12 @@ use std::string::ToString;
 use std::vec::Vec;
 
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256, Sha512};
 
 use super::archive::{self, ArchiveError, Bounded, ExportArchive, ZipLimits};
-use super::bin::{ExportMetadata, ExportedKey, SignatureInfo};
+use super::bin::{self, ExportMetadata, ExportedKey, SignatureInfo};
 use super::sig::{self, TekSignature};
 use super::stream::{ExportReader, StreamError};
-use super::verify::{self, ExportDigests, PublicKeyRegistry, Verification};
+use super::verify::{self, Hashers, PublicKeyRegistry, Verification};
 use super::{EXPORT_HEADER, ExportError};
 use crate::gaen::DiagnosisKey;
 use p256::ecdsa::SigningKey;
@@ -70,39 +69,32 @@ pub struct Written<W> {
 pub fn write_signed<W: Write + Seek, R: CryptoRng + ?Sized>(
     out: W,
     metadata: &ExportMetadata,
-    keys: Vec<DiagnosisKey>,
+    mut keys: Vec<DiagnosisKey>,
     pad_to: usize,
     rng: &mut R,
     signers: &[Signer<'_>],
 ) -> Result<Written<W>, ArchiveError> {
+    let (batch_num, batch_size) = (
+        metadata.batch_num.unwrap_or(1),
+        metadata.batch_size.unwrap_or(1),
+    );
     let metadata = ExportMetadata {
-        batch_num: Some(metadata.batch_num.unwrap_or(1)),
-        batch_size: Some(metadata.batch_size.unwrap_or(1)),
+        batch_num: Some(batch_num),
+        batch_size: Some(batch_size),
         signature_infos: signers.iter().map(Signer::info).collect(),
         ..metadata.clone()
     };
-    let real = keys.len();
-    let export_bin = super::bin::build(&metadata, keys, pad_to, rng);
+    bin::pad(&mut keys, pad_to, rng);
+    let written_keys = keys.len() as u64;
+    let export_bin = bin::build(&metadata, keys, 0, rng);
     let signatures: Vec<TekSignature> = signers
         .iter()
-        .map(|s| {
-            let (num, size) = (metadata.batch_num, metadata.batch_size);
-            verify::sign(
-                &export_bin,
-                s.key,
-                s.info(),
-                num.unwrap_or(1),
-                size.unwrap_or(1),
-            )
-        })
+        .map(|s| verify::sign(&export_bin, s.key, s.info(), batch_num, batch_size))
         .collect();
-    let export_sig = sig::encode(&signatures);
-    let out = archive::write(out, &export_bin, Some(&export_sig))?;
-    // `build` pads only a non-empty list.
-    let keys = if real == 0 { 0 } else { real.max(pad_to) };
+    let out = archive::write(out, &export_bin, Some(&sig::encode(&signatures)))?;
     Ok(Written {
         out,
-        keys: keys as u64,
+        keys: written_keys,
     })
 }
 
@@ -267,17 +259,13 @@ impl<R: Read + Seek> ExportFile<R> {
             });
         let hashing = Hashing {
             inner: member,
-            sha256: check.then(Sha256::new),
-            sha512: sha512.then(Sha512::new),
-            bytes: 0,
+            hashers: Hashers::new(check, sha512),
         };
         let reader = ExportReader::new(BufReader::with_capacity(64 * 1024, hashing))?;
         Ok(KeyStream {
             reader,
             signatures: &self.signatures,
             registry,
-            keys: 0,
-            revised_keys: 0,
         })
     }
 }
@@ -318,22 +306,13 @@ impl<R: Read> Read for Member<'_, R> {
 /// A reader that hashes what passes through it.
 struct Hashing<M> {
     inner: M,
-    sha256: Option<Sha256>,
-    sha512: Option<Sha512>,
-    bytes: u64,
+    hashers: Hashers,
 }
 
 impl<M: Read> Read for Hashing<M> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let chunk = buf.get(..n).unwrap_or_default();
-        if let Some(h) = self.sha256.as_mut() {
-            h.update(chunk);
-        }
-        if let Some(h) = self.sha512.as_mut() {
-            h.update(chunk);
-        }
-        self.bytes += n as u64;
+        self.hashers.update(buf.get(..n).unwrap_or_default());
         Ok(n)
     }
 }
@@ -341,7 +320,7 @@ impl<M: Read> Read for Hashing<M> {
 impl<M> core::fmt::Debug for Hashing<M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Hashing")
-            .field("bytes", &self.bytes)
+            .field("hashers", &self.hashers)
             .finish_non_exhaustive()
     }
 }
@@ -352,23 +331,13 @@ pub struct KeyStream<'a, R: Read> {
     reader: ExportReader<BufReader<Hashing<Member<'a, R>>>>,
     signatures: &'a [TekSignature],
     registry: Option<&'a PublicKeyRegistry>,
-    keys: u64,
-    revised_keys: u64,
 }
 
 impl<R: Read> Iterator for KeyStream<'_, R> {
     type Item = Result<ExportedKey, ExportFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let item = self.reader.next()?;
-        if let Ok(key) = &item {
-            if key.revised {
-                self.revised_keys += 1;
-            } else {
-                self.keys += 1;
-            }
-        }
-        Some(item.map_err(ExportFileError::from))
+        Some(self.reader.next()?.map_err(ExportFileError::from))
     }
 }
 
@@ -389,27 +358,17 @@ impl<R: Read> KeyStream<'_, R> {
             item?;
         }
         let metadata = self.reader.metadata().clone();
-        let hashing = self.reader.get_ref().get_ref();
-        // Without signatures there is nothing to hash and the digests are never read; SHA-512
-        // is computed only when a signature names it.
-        let verification = self.registry.map(|registry| {
-            let digests = ExportDigests {
-                sha256: hashing
-                    .sha256
-                    .clone()
-                    .map_or([0; 32], |h| h.finalize().into()),
-                sha512: hashing
-                    .sha512
-                    .clone()
-                    .map_or([0; 64], |h| h.finalize().into()),
-            };
-            let infos = metadata.signature_infos.len();
-            verify::verify(&digests, infos, self.signatures, registry)
-        });
+        let (keys, revised_keys) = self.reader.keys_decoded();
+        // Without signatures nothing was hashed and the digests are never read.
+        let digests = self.reader.get_ref().get_ref().hashers.digests();
+        let infos = metadata.signature_infos.len();
+        let verification = self
+            .registry
+            .map(|registry| verify::verify(&digests, infos, self.signatures, registry));
         Ok(ExportSummary {
-            export_bin_bytes: hashing.bytes,
-            keys: self.keys,
-            revised_keys: self.revised_keys,
+            export_bin_bytes: self.reader.bytes_read(),
+            keys,
+            revised_keys,
             signatures: self.signatures.len(),
             metadata,
             verification,

@@ -82,6 +82,20 @@ impl<R: BufRead> ExportReader<R> {
         &self.reader
     }
 
+    /// Keys and revised keys decoded so far (one key ahead of the iterator); all of them once
+    /// the iterator is exhausted.
+    #[must_use]
+    pub const fn keys_decoded(&self) -> (u64, u64) {
+        (self.keys_seen, self.revised_seen)
+    }
+
+    /// Bytes read so far, header included: the size of `export.bin` once the iterator is
+    /// exhausted.
+    #[must_use]
+    pub const fn bytes_read(&self) -> u64 {
+        self.offset
+    }
+
     /// Reads one byte, or `None` at the end of the stream.
     fn byte(&mut self) -> io::Result<Option<u8>> {
         let byte = loop {

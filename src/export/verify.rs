@@ -62,23 +62,53 @@ impl ExportDigests {
     /// # Errors
     /// The reader's I/O error.
     pub fn of_reader(mut reader: impl Read) -> io::Result<Self> {
-        let (mut a, mut b) = (Sha256::new(), Sha512::new());
+        let mut hashers = Hashers::new(true, true);
         let mut buffer = [0u8; 16 * 1024];
         loop {
-            let n = match reader.read(&mut buffer) {
+            match reader.read(&mut buffer) {
                 Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(n) => hashers.update(buffer.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
-            };
-            let chunk = buffer.get(..n).unwrap_or_default();
-            a.update(chunk);
-            b.update(chunk);
+            }
         }
-        Ok(Self {
-            sha256: a.finalize().into(),
-            sha512: b.finalize().into(),
-        })
+        Ok(hashers.digests())
+    }
+}
+
+/// The digests of [`ExportDigests`] computed incrementally, each only when asked for.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hashers {
+    sha256: Option<Sha256>,
+    sha512: Option<Sha512>,
+}
+
+impl Hashers {
+    /// Hashers for the digests wanted.
+    pub(crate) fn new(sha256: bool, sha512: bool) -> Self {
+        Self {
+            sha256: sha256.then(Sha256::new),
+            sha512: sha512.then(Sha512::new),
+        }
+    }
+
+    /// Hashes the next bytes.
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        if let Some(h) = self.sha256.as_mut() {
+            h.update(bytes);
+        }
+        if let Some(h) = self.sha512.as_mut() {
+            h.update(bytes);
+        }
+    }
+
+    /// The digests so far. One not asked for is all zeros: only a caller that knows no
+    /// signature needs it may skip it.
+    pub(crate) fn digests(&self) -> ExportDigests {
+        ExportDigests {
+            sha256: self.sha256.clone().map_or([0; 32], |h| h.finalize().into()),
+            sha512: self.sha512.clone().map_or([0; 64], |h| h.finalize().into()),
+        }
     }
 }
 
