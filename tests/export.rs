@@ -669,3 +669,59 @@ fn write_signed_round_trips_through_export_file_spec_export_8() {
     );
     assert_eq!(refused.class(), "unrecognised");
 }
+
+/// §export.3: a key that breaks a rule is that key's error; both readers go on with the next
+/// key, and the signature over every byte is still checked (§export.8).
+#[test]
+fn a_bad_key_is_its_own_error_and_the_file_still_verifies_spec_export_3() {
+    use bluezone::export::ExportFile;
+    use bluezone::export::verify::p256::ecdsa::SigningKey;
+    let good = DiagnosisKey::new(
+        [2; 16],
+        bluezone::RollingWindow::day_of(bluezone::EnIntervalNumber::new(2_650_032)),
+    );
+    let info = SignatureInfo {
+        verification_key_id: Some("452".into()),
+        verification_key_version: Some("v1".into()),
+        signature_algorithm: Some(verify::ECDSA_WITH_SHA256.into()),
+        ..SignatureInfo::default()
+    };
+    let metadata = ExportMetadata {
+        signature_infos: vec![info.clone()],
+        ..ExportMetadata::default()
+    };
+    let valid = bin::encode(&metadata, &[good], &[]);
+    // Field 7 holding a key whose key_data is 5 bytes, before the metadata and the good key.
+    let mut bytes = valid[..16].to_vec();
+    bytes.extend_from_slice(&[0x3a, 0x07, 0x0a, 0x05, 1, 2, 3, 4, 5]);
+    bytes.extend_from_slice(&valid[16..]);
+
+    let streamed: Vec<_> = ExportReader::new(&bytes[..]).unwrap().collect();
+    let in_memory: Vec<_> = ExportBin::parse(&bytes).unwrap().keys().collect();
+    for items in [
+        streamed
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.is_per_key()))
+            .collect::<Vec<_>>(),
+        in_memory
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.is_per_key()))
+            .collect(),
+    ] {
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0], Err(true));
+        assert_eq!(items[1].unwrap().key, good);
+    }
+
+    let signing = SigningKey::from_slice(&[8u8; 32]).unwrap();
+    let export_sig = sig::encode(&[verify::sign(&bytes, &signing, info, 1, 1)]);
+    let zip = bluezone::export::archive::write(Cursor::new(Vec::new()), &bytes, Some(&export_sig))
+        .unwrap()
+        .into_inner();
+    let mut registry = PublicKeyRegistry::new();
+    registry.add(Some("452"), Some("v1"), *signing.verifying_key());
+    let mut file = ExportFile::open(Cursor::new(zip)).unwrap();
+    let summary = file.keys(Some(&registry)).unwrap().finish().unwrap();
+    assert!(summary.authentic());
+    assert_eq!(summary.keys, 2);
+}

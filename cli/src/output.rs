@@ -3,10 +3,13 @@
 //!
 //! Every JSON document is one object that opens with `"schema_version"` and `"command"`. The
 //! names follow one rule for every command, so that the same idea is spelled the same way:
-//! instants are `unix_seconds` (or `*_unix_seconds`), days are `unix_day` (days since
-//! 1970-01-01), durations end in `_seconds`, attenuation in `_db`, RSSI and TX power in
-//! `_dbm`, and byte strings are lower-case hex (Bluezone identifiers upper-case, as the app
-//! wrote them).
+//! instants are `unix_seconds` (or `*_unix_seconds`; `unix_ms` for Bluezone's millisecond
+//! histories), days are `unix_day` (days since 1970-01-01), durations end in `_seconds`;
+//! signal quantities keep the names of the GAEN API and the export format (`rssi` and
+//! `tx_power` in dBm, `attenuation` and `*_attenuation_db` in dB); keys keep the export file's
+//! field names (a matched key's bytes are `tek`); the F1 verdict is one object `f1` with its
+//! rule and `days` in every command; byte strings are lower-case hex (Bluezone identifiers
+//! upper-case, as the app wrote them).
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;

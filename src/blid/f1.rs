@@ -129,7 +129,6 @@ pub struct DailyExposure {
     /// Of those, the close ones.
     pub close_sightings: usize,
     /// The strongest RSSI seen that day, dBm.
-    #[cfg_attr(feature = "serde", serde(rename = "strongest_rssi_dbm"))]
     pub strongest_rssi: i8,
 }
 

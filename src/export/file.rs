@@ -349,13 +349,18 @@ impl<R: Read> KeyStream<'_, R> {
     }
 
     /// Reads what is left of `export.bin` and verifies the signatures against the registry,
-    /// with the number of signature infos taken from the file itself (spec §export.4).
+    /// with the number of signature infos taken from the file itself (spec §export.5.3). A bad
+    /// key in the rest is skipped here (iterate the stream to see each one): the signature
+    /// covers the bytes, whatever they hold.
     ///
     /// # Errors
-    /// The first error in the rest of `export.bin`.
+    /// Structural damage in the rest of `export.bin`, or a read error.
     pub fn finish(mut self) -> Result<ExportSummary, ExportFileError> {
-        for item in self.by_ref() {
-            item?;
+        for item in self.reader.by_ref() {
+            match item {
+                Err(e) if !e.is_per_key() => return Err(e.into()),
+                _ => {}
+            }
         }
         let metadata = self.reader.metadata().clone();
         let (keys, revised_keys) = self.reader.keys_decoded();

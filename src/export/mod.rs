@@ -167,6 +167,20 @@ pub enum ExportError {
 }
 
 impl ExportError {
+    /// Whether the error concerns one key only (its length, window, risk level or report
+    /// type) rather than the structure of the file: the key's bytes were read whole, so a
+    /// reader can go on with the next key, and the file's signature still covers every byte.
+    #[must_use]
+    pub const fn is_per_key(&self) -> bool {
+        matches!(
+            self,
+            Self::KeyLength { .. }
+                | Self::RollingWindow { .. }
+                | Self::TransmissionRiskLevel { .. }
+                | Self::ReportType { .. }
+        )
+    }
+
     /// A stable kebab-case label for the kind of failure.
     #[must_use]
     pub const fn class(&self) -> &'static str {

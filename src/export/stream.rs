@@ -27,9 +27,20 @@ pub enum StreamError {
     Io(#[from] io::Error),
 }
 
+impl StreamError {
+    /// Whether the error concerns one key only ([`ExportError::is_per_key`]): the reader
+    /// yields it in place of that key and goes on with the next.
+    #[must_use]
+    pub const fn is_per_key(&self) -> bool {
+        matches!(self, Self::Format(e) if e.is_per_key())
+    }
+}
+
 /// Reads an `export.bin` from any buffered reader: metadata first (as far as it precedes the
 /// keys, which is where every known writer puts it), then one key at a time. Memory stays below
-/// [`MAX_FIELD_LEN`] plus the metadata whatever the number of keys.
+/// [`MAX_FIELD_LEN`] plus the metadata whatever the number of keys. A key the protocol does not
+/// allow is an error item in its place ([`StreamError::is_per_key`]) and the stream goes on;
+/// structural damage is the last item.
 #[derive(Debug)]
 pub struct ExportReader<R> {
     reader: R,
@@ -38,7 +49,8 @@ pub struct ExportReader<R> {
     field: Vec<u8>,
     keys_seen: u64,
     revised_seen: u64,
-    pending: Option<ExportedKey>,
+    /// The first key (or its per-key error), read ahead by `new` to reach the metadata.
+    pending: Option<Result<ExportedKey, StreamError>>,
     finished: bool,
 }
 
@@ -66,7 +78,11 @@ impl<R: BufRead> ExportReader<R> {
             pending: None,
             finished: false,
         };
-        this.pending = this.advance()?;
+        this.pending = match this.advance() {
+            Ok(key) => key.map(Ok),
+            Err(e) if e.is_per_key() => Some(Err(e)),
+            Err(e) => return Err(e),
+        };
         Ok(this)
     }
 
@@ -244,8 +260,8 @@ impl<R: BufRead> Iterator for ExportReader<R> {
     type Item = Result<ExportedKey, StreamError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(key) = self.pending.take() {
-            return Some(Ok(key));
+        if let Some(item) = self.pending.take() {
+            return Some(item);
         }
         if self.finished {
             return None;
@@ -256,8 +272,10 @@ impl<R: BufRead> Iterator for ExportReader<R> {
                 self.finished = true;
                 None
             }
+            // A bad key is that key's error; the keys after it follow, as in the in-memory
+            // reader. Anything structural ends the stream.
             Err(e) => {
-                self.finished = true;
+                self.finished = !e.is_per_key();
                 Some(Err(e))
             }
         }

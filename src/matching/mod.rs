@@ -92,30 +92,62 @@ pub struct MatchedSighting {
     /// The identifier.
     pub rpi: RollingProximityIdentifier,
     /// Calibrated RSSI, dBm.
-    #[cfg_attr(feature = "serde", serde(rename = "rssi_dbm"))]
     pub rssi: i8,
     /// The encrypted metadata as received.
     pub aem: AssociatedEncryptedMetadata,
     /// The metadata decrypted with the key's AEMK.
     pub metadata: Metadata,
     /// Its TX power, dBm.
-    #[cfg_attr(feature = "serde", serde(rename = "tx_power_dbm"))]
     pub tx_power: i8,
     /// `max(tx_power − rssi, 0)`, dB.
-    #[cfg_attr(feature = "serde", serde(rename = "attenuation_db"))]
     pub attenuation: u8,
     /// When the scan before this one ran (0: unknown), for risk scoring.
     pub previous_scan_unix_seconds: u64,
 }
 
 /// A key with at least one accepted sighting.
+///
+/// With `serde` it serializes flat, as `bluezone match --json` has always printed it and as
+/// other tools read it: `{"tek": "<32 hex digits>", "rolling_start_interval_number": …,
+/// "rolling_period": …, "transmission_risk_level": …, "report_type": …,
+/// "days_since_onset_of_symptoms": …, "sightings": […]}`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KeyMatch {
     /// The diagnosis key and its export metadata.
     pub key: DiagnosisKey,
     /// Its accepted sightings, in time order.
     pub sightings: Vec<MatchedSighting>,
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for KeyMatch {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Flat<'a> {
+            #[serde(serialize_with = "tek_hex")]
+            tek: &'a [u8; 16],
+            rolling_start_interval_number: u32,
+            rolling_period: u32,
+            transmission_risk_level: u8,
+            report_type: ReportType,
+            days_since_onset_of_symptoms: Option<i32>,
+            sightings: &'a [MatchedSighting],
+        }
+        fn tek_hex<S: serde::Serializer>(bytes: &&[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+            crate::bytes::serialize_hex(*bytes, false, s)
+        }
+        let key = &self.key;
+        Flat {
+            tek: &key.key_data,
+            rolling_start_interval_number: key.window.start().get(),
+            rolling_period: key.window.period().get(),
+            transmission_risk_level: key.transmission_risk_level,
+            report_type: key.report_type,
+            days_since_onset_of_symptoms: key.days_since_onset_of_symptoms,
+            sightings: &self.sightings,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// How many sightings (or keys) each rule turned away.

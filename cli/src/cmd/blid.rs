@@ -86,7 +86,8 @@ struct Sighting {
     /// Line of the history, from 1.
     line: usize,
     unix_ms: u64,
-    rssi_dbm: i8,
+    /// dBm.
+    rssi: i8,
 }
 
 #[derive(Serialize)]
@@ -97,9 +98,15 @@ struct MatchReport {
     /// Whether the app's own check would have found a contact.
     contact: bool,
     matches: Vec<Sighting>,
+    f1: F1,
+}
+
+/// The F1 verdict with the rule it applied and its evidence, shaped as `match` prints it.
+#[derive(Serialize)]
+struct F1 {
     f1: bool,
     threshold_dbm: i8,
-    min_daily_exposure_seconds: u64,
+    min_daily_seconds: u64,
     lookback_days: u64,
     days: Vec<DailyExposure>,
 }
@@ -119,7 +126,7 @@ impl Report for MatchReport {
             writeln!(
                 out,
                 "match: entry {} slot {} id {} line {} time {} ms rssi {} dBm",
-                m.entry, m.slot_index, m.id, m.line, m.unix_ms, m.rssi_dbm
+                m.entry, m.slot_index, m.id, m.line, m.unix_ms, m.rssi
             )?;
         }
         writeln!(
@@ -127,7 +134,8 @@ impl Report for MatchReport {
             "contact (the app's check): {}",
             if self.contact { "yes" } else { "no" }
         )?;
-        for day in &self.days {
+        let f1 = &self.f1;
+        for day in &f1.days {
             writeln!(
                 out,
                 "day {}: entry {} close {} s ({} of {} sightings at or above {} dBm), strongest {} dBm",
@@ -136,16 +144,16 @@ impl Report for MatchReport {
                 day.close_seconds,
                 day.close_sightings,
                 day.sightings,
-                self.threshold_dbm,
+                f1.threshold_dbm,
                 day.strongest_rssi
             )?;
         }
         writeln!(
             out,
             "F1 (within about 2 m for {} min in one day, last {} days): {}",
-            self.min_daily_exposure_seconds / 60,
-            self.lookback_days,
-            if self.f1 { "yes" } else { "no" }
+            f1.min_daily_seconds / 60,
+            f1.lookback_days,
+            if f1.f1 { "yes" } else { "no" }
         )
     }
 }
@@ -196,14 +204,16 @@ fn matches(args: &MatchArgs, out: &mut dyn Write) -> Outcome {
                 id: m.id,
                 line: m.line + 1,
                 unix_ms: m.timestamp.saturating_mul(1000 / unit.per_second()),
-                rssi_dbm: m.rssi,
+                rssi: m.rssi,
             })
             .collect(),
-        f1: verdict.f1,
-        threshold_dbm: verdict.threshold_dbm,
-        min_daily_exposure_seconds: rule.min_daily_exposure_s,
-        lookback_days: rule.lookback_days,
-        days: verdict.days,
+        f1: F1 {
+            f1: verdict.f1,
+            threshold_dbm: verdict.threshold_dbm,
+            min_daily_seconds: rule.min_daily_exposure_s,
+            lookback_days: rule.lookback_days,
+            days: verdict.days,
+        },
     };
     emit(out, &report, args.json)?;
     Ok(Status::Success)

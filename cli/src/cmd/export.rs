@@ -73,13 +73,13 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
     match command {
         Command::Inspect(args) => {
             let registry = args.key.registry()?;
-            let report = read(&args.file, registry.as_ref())?;
+            let report = read(&args.file, registry.as_ref(), Keys::Decode)?;
             emit(out, &report, args.json)?;
             Ok(Status::Success)
         }
         Command::Verify(args) => {
             let registry = args.key.registry()?;
-            let report = VerifyReport(read(&args.file, registry.as_ref())?);
+            let report = VerifyReport(read(&args.file, registry.as_ref(), Keys::Skip)?);
             emit(out, &report, args.json)?;
             Ok(Status::from_ok(report.0.authentic))
         }
@@ -87,27 +87,17 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
     }
 }
 
-/// Keys by report type, as the file gives them.
-#[derive(Default, Serialize)]
-struct ReportTypes {
-    unknown: u64,
-    confirmed_test: u64,
-    confirmed_clinical_diagnosis: u64,
-    self_report: u64,
-    recursive: u64,
-    revoked: u64,
-}
+/// Keys by report type: entry `n` counts report type `n` (0 unknown, 1 confirmed test,
+/// 2 clinical diagnosis, 3 self report, 4 recursive, 5 revoked; spec §export.3).
+#[derive(Clone, Copy, Default, Serialize)]
+#[serde(transparent)]
+struct ReportTypes([u64; 6]);
 
 impl ReportTypes {
     fn count(&mut self, report_type: ReportType) {
-        *match report_type {
-            ReportType::Unknown => &mut self.unknown,
-            ReportType::ConfirmedTest => &mut self.confirmed_test,
-            ReportType::ConfirmedClinicalDiagnosis => &mut self.confirmed_clinical_diagnosis,
-            ReportType::SelfReport => &mut self.self_report,
-            ReportType::Recursive => &mut self.recursive,
-            ReportType::Revoked => &mut self.revoked,
-        } += 1;
+        if let Some(n) = self.0.get_mut(report_type as usize) {
+            *n += 1;
+        }
     }
 }
 
@@ -119,24 +109,45 @@ struct InspectReport {
     metadata: ExportMetadata,
     keys: u64,
     revised_keys: u64,
-    report_types: ReportTypes,
+    /// Only when every key was decoded (`export inspect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_types: Option<ReportTypes>,
     signatures: usize,
     /// The verdict, when a public key was given.
     verification: Option<Verification>,
     authentic: bool,
 }
 
-/// Reads a whole file once: every key decoded (a bad key is an error here, not later), the
-/// signatures verified from the same bytes when a registry is given.
-fn read(path: &Path, registry: Option<&PublicKeyRegistry>) -> Result<InspectReport, CliError> {
+/// Whether [`read`] decodes every key or only checks the signatures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// Every key decoded: a bad key is an error here, not later (`export inspect`).
+    Decode,
+    /// Only the signatures, which cover the bytes whatever keys they hold (`export verify`).
+    Skip,
+}
+
+/// Reads a whole file once, the signatures verified from the same bytes when a registry is
+/// given.
+fn read(
+    path: &Path,
+    registry: Option<&PublicKeyRegistry>,
+    keys_wanted: Keys,
+) -> Result<InspectReport, CliError> {
     let reader = std::fs::File::open(path).in_file(path)?;
     let mut file = ExportFile::open(BufReader::new(reader)).in_file(path)?;
     let format = file.format();
-    let mut report_types = ReportTypes::default();
     let mut keys = file.keys(registry).in_file(path)?;
-    for key in keys.by_ref() {
-        report_types.count(key.in_file(path)?.key.report_type);
-    }
+    let report_types = match keys_wanted {
+        Keys::Decode => {
+            let mut counts = ReportTypes::default();
+            for key in keys.by_ref() {
+                counts.count(key.in_file(path)?.key.report_type);
+            }
+            Some(counts)
+        }
+        Keys::Skip => None,
+    };
     let summary = keys.finish().in_file(path)?;
     Ok(InspectReport {
         file: path.to_path_buf(),
@@ -197,17 +208,14 @@ impl Report for InspectReport {
         }
         writeln!(out, "keys: {}", self.keys)?;
         writeln!(out, "revised keys: {}", self.revised_keys)?;
-        let t = &self.report_types;
-        writeln!(
-            out,
-            "report types: unknown {}, confirmed test {}, clinical diagnosis {}, self report {}, recursive {}, revoked {}",
-            t.unknown,
-            t.confirmed_test,
-            t.confirmed_clinical_diagnosis,
-            t.self_report,
-            t.recursive,
-            t.revoked
-        )?;
+        if let Some(ReportTypes([unknown, test, clinical, self_report, recursive, revoked])) =
+            self.report_types
+        {
+            writeln!(
+                out,
+                "report types: unknown {unknown}, confirmed test {test}, clinical diagnosis {clinical}, self report {self_report}, recursive {recursive}, revoked {revoked}",
+            )?;
+        }
         writeln!(out, "signature: {}", self.signature())
     }
 }

@@ -68,7 +68,8 @@ struct DayReport {
     rolling_period: u32,
     utc_start: String,
     metadata: Metadata,
-    tx_power_dbm: i8,
+    /// dBm.
+    tx_power: i8,
     flags: String,
     intervals: Vec<Interval>,
 }
@@ -85,7 +86,7 @@ impl Report for DayReport {
         writeln!(
             out,
             "# metadata {} (v1.0, TX power {} dBm), flags {}",
-            self.metadata, self.tx_power_dbm, self.flags
+            self.metadata, self.tx_power, self.flags
         )?;
         writeln!(out, "interval,utc_start,rpi,aem,advertisement")?;
         for i in &self.intervals {
@@ -134,7 +135,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
         rolling_period: period.get(),
         utc_start: instant(start.start_unix_seconds()).to_string(),
         metadata,
-        tx_power_dbm: args.tx_power,
+        tx_power: args.tx_power,
         flags: format!("{:02x}", args.flags),
         intervals: window
             .intervals()

@@ -197,8 +197,8 @@ pub struct Evidence {
     pub close_seconds: u64,
     /// GAEN: the least typical attenuation that day.
     pub closest_attenuation_db: Option<u8>,
-    /// Bluezone: the strongest RSSI that day.
-    pub strongest_rssi_dbm: Option<i8>,
+    /// Bluezone: the strongest RSSI that day, dBm.
+    pub strongest_rssi: Option<i8>,
 }
 
 /// A freshly written log that reads back damaged: the demo's own fault.
@@ -249,7 +249,7 @@ pub fn decide(
         unix_day,
         close_seconds,
         closest_attenuation_db: None,
-        strongest_rssi_dbm: None,
+        strongest_rssi: None,
     };
     Ok(match phone.kind {
         Kind::Gaen => {
@@ -278,7 +278,7 @@ pub fn decide(
             let matches = ContactIndex::new(&history).matches(&publication.f0, unit);
             let verdict = f1::decide(&matches, unit, &bluezone_rule(), now);
             closest_day(&verdict.days, verdict.f1, |d| d.close_seconds).map(|d| Evidence {
-                strongest_rssi_dbm: Some(d.strongest_rssi),
+                strongest_rssi: Some(d.strongest_rssi),
                 ..evidence(d.day, d.close_seconds)
             })
         }

@@ -65,7 +65,7 @@ impl Report for DemoReport {
             self.warned
         )?;
         for e in self.warnings.iter().take(10) {
-            let closest = match (e.closest_attenuation_db, e.strongest_rssi_dbm) {
+            let closest = match (e.closest_attenuation_db, e.strongest_rssi) {
                 (Some(db), _) => format!("{db} dB attenuation"),
                 (None, Some(dbm)) => format!("{dbm} dBm RSSI"),
                 (None, None) => "-".to_string(),
