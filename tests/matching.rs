@@ -12,7 +12,7 @@ use bluezone::encounter::GaenSighting;
 use bluezone::gaen::{
     AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType, RollingProximityIdentifier,
 };
-use bluezone::matching::{LogIndex, MatchConfig, MatchOutcome, Matcher, reference};
+use bluezone::matching::{LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher, reference};
 use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
 use proptest::prelude::*;
 
@@ -102,10 +102,32 @@ fn scenario() -> impl Strategy<Value = (Vec<DiagnosisKey>, Vec<GaenSighting>, Ma
         prop::sample::select(vec![0u64, 600, 1200]),
         any::<bool>(),
         any::<bool>(),
-        prop::bool::weighted(0.2),
+        // Copies of keys, as files serve them again (spec §match.6): the same 16 bytes with
+        // another report type, risk level or window.
+        prop::collection::vec(
+            (
+                any::<usize>(),
+                0i32..=5,
+                0u8..=8,
+                prop::sample::select(vec![0i64, 0, -3, 5, 200]),
+                1u32..=144,
+            ),
+            0..4,
+        ),
+        0u8..=2,
     )
         .prop_map(
-            |(mut keys, planted, strangers, tolerance, replay, revoked, recursive, duplicate)| {
+            |(
+                mut keys,
+                planted,
+                strangers,
+                tolerance,
+                replay,
+                revoked,
+                recursive,
+                copies,
+                transitions,
+            )| {
                 let mut sightings = Vec::new();
                 for (which, pick, shift, second, tx, rssi, garbage, later) in planted {
                     let key = keys[which % keys.len()];
@@ -126,14 +148,26 @@ fn scenario() -> impl Strategy<Value = (Vec<DiagnosisKey>, Vec<GaenSighting>, Ma
                         previous_scan_unix_seconds: 7,
                     });
                 }
-                if duplicate {
-                    keys.push(keys[0]);
+                for (which, report, risk, shift, period) in copies {
+                    let mut copy = keys[which % keys.len()];
+                    copy.report_type = ReportType::try_from(report).unwrap();
+                    copy.transmission_risk_level = risk;
+                    if shift != 0 {
+                        let start = (i64::from(copy.window.start().get()) + shift) as u32;
+                        copy.window = RollingWindow::new(
+                            EnIntervalNumber::new(start),
+                            RollingPeriod::new(period).unwrap(),
+                        )
+                        .unwrap();
+                    }
+                    keys.push(copy);
                 }
                 let config = MatchConfig {
                     tolerance_intervals: tolerance,
                     replay_window_seconds: replay,
                     match_revoked: revoked,
                     match_recursive: recursive,
+                    allowed_report_type_transitions: transitions,
                     ..MatchConfig::default()
                 };
                 (keys, sightings, config)
@@ -154,24 +188,26 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
-    fn production_equals_reference((keys, sightings, config) in scenario()) {
+    fn match_2_and_match_6_production_equals_reference((keys, sightings, config) in scenario()) {
         let expected = reference::match_keys(&keys, &sightings, &config);
         prop_assert_eq!(production(&keys, &sightings, config), expected);
     }
 
-    /// Matching distinct keys in chunks and merging gives the same as matching at once. (A key
-    /// repeated in two chunks is evaluated in each: its match is merged once, but its rejected
-    /// sightings are counted per chunk; exact cross-chunk deduplication would need memory for
-    /// every key seen.)
+    /// §match.6: a run fed in chunks gives what one batch gives, copies of keys included,
+    /// whatever the cut and the number of threads.
     #[test]
-    fn chunks_merge_to_the_whole((mut keys, sightings, config) in scenario(), split in 0usize..6) {
-        keys.sort();
-        keys.dedup();
+    fn match_6_chunks_of_a_run_give_the_whole((keys, sightings, config) in scenario(), split in 0usize..10) {
         let whole = production(&keys, &sightings, config);
+        let index = LogIndex::new(sightings.clone(), config.tolerance_intervals);
+        let matcher = Matcher::new(&index, config);
         let split = split.min(keys.len());
-        let mut merged = production(&keys[..split], &sightings, config);
-        merged.merge(production(&keys[split..], &sightings, config));
-        prop_assert_eq!(merged, whole);
+        #[cfg(feature = "parallel")]
+        let mut run = MatchRun::with_threads(&matcher, 2).unwrap();
+        #[cfg(not(feature = "parallel"))]
+        let mut run = MatchRun::new(&matcher);
+        run.add(&keys[..split]);
+        run.add(&keys[split..]);
+        prop_assert_eq!(run.finish(), whole);
     }
 }
 

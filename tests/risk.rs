@@ -131,7 +131,7 @@ fn infectiousness_from_the_published_map() {
 }
 
 #[test]
-fn daily_summaries_weight_and_filter() {
+fn risk_2_daily_summaries_weight_and_filter() {
     let t0 = DAY * 86_400 + 7_200;
     let sightings: Vec<_> = (0..4)
         .map(|k| {
@@ -161,7 +161,18 @@ fn daily_summaries_weight_and_filter() {
         minimum_window_score: 600.0,
         ..config
     };
-    assert!(scoring::daily_summaries(&windows, &strict, DAY).is_empty());
+    // §risk.2: a day whose windows all score below the minimum is still reported, with zeros,
+    // as Google's DailySummaryUtils reports it.
+    let below = scoring::daily_summaries(&windows, &strict, DAY);
+    assert_eq!(below.len(), 1);
+    assert_eq!(
+        (
+            below[0].score_sum,
+            below[0].maximum_score,
+            below[0].weighted_duration_sum
+        ),
+        (0.0, 0.0, 0.0)
+    );
     let recent = DailySummariesConfig {
         days_since_exposure_threshold: 3,
         ..config
@@ -249,7 +260,7 @@ fn the_f1_rule_needs_close_and_long_enough() {
     };
     let decide = |sightings: &[MatchedSighting]| {
         let windows = windows::exposure_windows(&key(), sightings, &WindowConfig::default());
-        F1Rule::default().decide(&windows, DAY)
+        F1Rule::default().decide([(&[1; 16], windows.as_slice())], DAY)
     };
     let close = decide(&run(50, 20));
     assert!(close.f1);
@@ -258,7 +269,12 @@ fn the_f1_rule_needs_close_and_long_enough() {
     assert!(!decide(&run(60, 30)).f1);
     // Outside the look-back: nothing.
     let windows = windows::exposure_windows(&key(), &run(50, 20), &WindowConfig::default());
-    assert!(F1Rule::default().decide(&windows, DAY + 14).days.is_empty());
+    assert!(
+        F1Rule::default()
+            .decide([(&[1; 16], windows.as_slice())], DAY + 14)
+            .days
+            .is_empty()
+    );
 }
 
 fn sightings_strategy() -> impl Strategy<Value = Vec<MatchedSighting>> {
@@ -322,8 +338,10 @@ proptest! {
             longer.push(sighting(t, attenuation, t - gap));
         }
         prop_assert!(score(&longer) >= before);
-        let f1_before = F1Rule::default().decide(&windows::exposure_windows(&key(), &sightings, &WindowConfig::default()), DAY + 1);
-        let f1_after = F1Rule::default().decide(&windows::exposure_windows(&key(), &longer, &WindowConfig::default()), DAY + 1);
+        let before_windows = windows::exposure_windows(&key(), &sightings, &WindowConfig::default());
+        let f1_before = F1Rule::default().decide([(&[1; 16], before_windows.as_slice())], DAY + 1);
+        let after_windows = windows::exposure_windows(&key(), &longer, &WindowConfig::default());
+        let f1_after = F1Rule::default().decide([(&[1; 16], after_windows.as_slice())], DAY + 1);
         prop_assert!(!f1_before.f1 || f1_after.f1);
     }
 }

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bluezone::export::bin::ExportMetadata;
 use bluezone::export::stream::ExportWriter;
-use bluezone::matching::{LogIndex, MatchConfig, Matcher, stream};
+use bluezone::matching::{LogIndex, MatchConfig, MatchRun, Matcher, stream};
 use bluezone_bench::{Scenario, Workload};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -63,12 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let matcher = Matcher::new(&index, config);
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let started = Instant::now();
-    let outcome = stream::match_bin(
-        &matcher,
-        BufReader::new(File::open(&path)?),
-        threads,
-        |_| {},
-    )?;
+    let mut run = MatchRun::with_threads(&matcher, threads)?;
+    stream::match_bin(&mut run, BufReader::new(File::open(&path)?), |_| {})?;
+    let outcome = run.finish();
     let elapsed = started.elapsed();
     std::fs::remove_file(&path)?;
     let found: Vec<_> = outcome.matches.iter().map(|m| m.key).collect();

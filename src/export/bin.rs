@@ -123,6 +123,13 @@ pub(crate) fn decode_signature_info(bytes: &[u8], base: u64) -> Result<Signature
     Ok(info)
 }
 
+/// Decodes a `sint32` as protobuf's `readSInt32` does: the low 32 bits of the varint, then
+/// zigzag.
+const fn zigzag32(varint: u64) -> i32 {
+    let n = varint as u32;
+    ((n >> 1) as i32) ^ -((n & 1) as i32)
+}
+
 /// Reads a `TemporaryExposureKey` message whose field tag is at `offset` and whose bytes
 /// start at `base`.
 pub(crate) fn decode_key(
@@ -150,8 +157,9 @@ pub(crate) fn decode_key(
             (3, Value::Varint(v)) => start = v,
             (4, Value::Varint(v)) => period = v,
             (5, Value::Varint(v)) => report = v,
-            // sint32: zigzag.
-            (6, Value::Varint(v)) => onset = Some(((v >> 1) as u32 as i32) ^ -((v & 1) as i32)),
+            // sint32 as protobuf reads it: the low 32 bits of the varint, zigzag-decoded
+            // (spec §export.2).
+            (6, Value::Varint(v)) => onset = Some(zigzag32(v)),
             (1, _) => number_value(LEN)?,
             (2..=6, _) => number_value(VARINT)?,
             _ => {}

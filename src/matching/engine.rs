@@ -7,7 +7,8 @@ use aes::{Aes128Dec, Aes128Enc};
 
 use super::hkdf::KeySchedule;
 use super::index::{LogIndex, interval_of};
-use super::{KeyMatch, MatchConfig, MatchOutcome, MatchedSighting, Rejections};
+use super::{MatchConfig, MatchOutcome, MatchedSighting, Rejections};
+use crate::encounter::GaenSighting;
 use crate::gaen::{
     AEMK_INFO, AssociatedEncryptedMetadataKey, DiagnosisKey, RPIK_INFO, RollingProximityIdentifier,
     padded_data,
@@ -26,6 +27,9 @@ pub struct Matcher<'a> {
     index: &'a LogIndex,
     config: MatchConfig,
     schedule: KeySchedule,
+    /// The index's day filters cover the config's tolerance; when they do not, identifiers
+    /// are always found by decrypting the logged ones, so no edge sighting is missed.
+    filters_cover: bool,
 }
 
 impl core::fmt::Debug for Matcher<'_> {
@@ -37,13 +41,88 @@ impl core::fmt::Debug for Matcher<'_> {
     }
 }
 
-/// The keys sorted by window, then by key: each day's keys together, so that its filter stays
-/// in cache, and identical keys side by side. A sorted copy, not references, so that the keys
-/// are then read in memory order.
-fn sorted_by_window(keys: &[DiagnosisKey]) -> Vec<DiagnosisKey> {
-    let mut sorted = keys.to_vec();
-    sorted.sort_unstable_by(|a, b| (a.window.start(), a).cmp(&(b.window.start(), b)));
-    sorted
+/// One distinct (key bytes, window) of a batch, and where its copies are: the batch is sorted by
+/// window start, then key, so that each day's keys come together (its filter stays in cache)
+/// and copies of one key with one window sit side by side.
+type Slot = (u32, [u8; 16], u32, u32);
+
+fn sorted_slots(keys: &[DiagnosisKey]) -> Vec<Slot> {
+    let mut slots: Vec<Slot> = keys
+        .iter()
+        .zip(0u32..)
+        .map(|(k, i)| {
+            (
+                k.window.start().get(),
+                k.key_data,
+                k.window.period().get(),
+                i,
+            )
+        })
+        .collect();
+    slots.sort_unstable();
+    slots
+}
+
+/// The identifiers of one (key bytes, window) the log holds, and what the rules of §match.2 made
+/// of their sightings.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Evaluation {
+    /// Some identifier of the window has a sighting within tolerance: the key was *seen*, and
+    /// a copy of an already matched key may change its report type (§match.6).
+    pub(crate) seen: bool,
+    /// The accepted sightings, in time order.
+    pub(crate) sightings: Vec<MatchedSighting>,
+    /// One per scan and identifier, for v1 (§risk.3.1), in time order.
+    pub(crate) v1_scans: Vec<MatchedSighting>,
+    /// Sightings the rules turned away (only the sighting counters are set).
+    pub(crate) rejected: Rejections,
+}
+
+/// What a batch of keys found: for each key of the batch, in its order, the index of its
+/// evaluation, if it was seen.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) of_key: Vec<Option<u32>>,
+    pub(crate) evaluations: Vec<Evaluation>,
+}
+
+impl Found {
+    fn new(len: usize) -> Self {
+        Self {
+            of_key: alloc::vec![None; len],
+            evaluations: Vec::new(),
+        }
+    }
+
+    /// Evaluations of `slots` found by one share, joined to these.
+    fn absorb(&mut self, share: Vec<(u32, Evaluation)>, slots: &[Slot]) {
+        for (first, evaluation) in share {
+            let Ok(at) = u32::try_from(self.evaluations.len()) else {
+                return;
+            };
+            self.evaluations.push(evaluation);
+            let group = slots
+                .get(first as usize..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|s| {
+                    slots
+                        .get(first as usize)
+                        .is_some_and(|f| (f.0, f.1, f.2) == (s.0, s.1, s.2))
+                });
+            for slot in group {
+                if let Some(entry) = self.of_key.get_mut(slot.3 as usize) {
+                    *entry = Some(at);
+                }
+            }
+        }
+    }
+
+    /// The evaluation of the key at `index` of the batch.
+    pub(crate) fn of(&self, index: usize) -> Option<&Evaluation> {
+        let at = (*self.of_key.get(index)?)?;
+        self.evaluations.get(at as usize)
+    }
 }
 
 /// Per-key working memory, reused from key to key.
@@ -66,14 +145,16 @@ impl Scratch {
 }
 
 impl<'a> Matcher<'a> {
-    /// A matcher over `index` with `config`. The index's tolerance should be the config's (a
-    /// smaller index tolerance would make its day filters miss sightings at the edges).
+    /// A matcher over `index` with `config`. Index the log with the config's tolerance: an
+    /// index built for a smaller one still gives exact results (its day filters are then not
+    /// used, spec §match.4), only more slowly.
     #[must_use]
     pub fn new(index: &'a LogIndex, config: MatchConfig) -> Self {
         Self {
             index,
             config,
             schedule: KeySchedule::new(),
+            filters_cover: index.tolerance_intervals() >= config.tolerance_intervals,
         }
     }
 
@@ -83,38 +164,18 @@ impl<'a> Matcher<'a> {
         &self.config
     }
 
-    /// Matches a batch of keys. Identical keys are matched once; the outcome's matches are
-    /// ordered by key.
+    /// Matches a batch of keys, in publication order, as one run (spec §match.6): each key
+    /// (by its 16 bytes) is matched once, and later copies only change its report type. The
+    /// outcome's matches are ordered by key bytes.
     #[must_use]
     pub fn match_keys(&self, keys: &[DiagnosisKey]) -> MatchOutcome {
-        self.match_sorted(&sorted_by_window(keys))
+        let mut run = super::MatchRun::new(self);
+        run.add(keys);
+        run.finish()
     }
 
-    /// Matches keys already in [`sorted_by_window`] order.
-    fn match_sorted(&self, sorted: &[DiagnosisKey]) -> MatchOutcome {
-        let mut outcome = MatchOutcome {
-            keys_total: sorted.len() as u64,
-            ..MatchOutcome::default()
-        };
-        let mut scratch = Scratch::new();
-        let mut previous: Option<(&DiagnosisKey, bool)> = None;
-        for key in sorted {
-            if let Some((seen, matched)) = previous
-                && seen == key
-            {
-                outcome.rejected.duplicate_keys += u64::from(matched);
-                continue;
-            }
-            let matched = self.match_key(key, &mut scratch, &mut outcome);
-            previous = Some((key, matched));
-        }
-        outcome.matches.sort_unstable_by_key(|m| m.key);
-        outcome.keys_matched = outcome.matches.len() as u64;
-        outcome
-    }
-
-    /// Matches a batch of keys on `threads` threads of a rayon pool (`parallel` feature). The
-    /// outcome equals [`Self::match_keys`]'s: identical keys are kept in the same share.
+    /// [`Self::match_keys`] on `threads` threads of a rayon pool (`parallel` feature); the
+    /// outcome is the same.
     ///
     /// # Errors
     /// The pool could not be built.
@@ -124,50 +185,89 @@ impl<'a> Matcher<'a> {
         keys: &[DiagnosisKey],
         threads: usize,
     ) -> Result<MatchOutcome, rayon::ThreadPoolBuildError> {
-        use rayon::prelude::*;
-        let threads = threads.max(1);
-        if threads == 1 {
-            return Ok(self.match_keys(keys));
-        }
-        let sorted = sorted_by_window(keys);
-        // Shares of about equal size, cut only between different keys.
-        let target = sorted.len().div_ceil(threads * 8).max(1);
-        let mut shares: Vec<&[DiagnosisKey]> = Vec::new();
-        let mut rest = sorted.as_slice();
-        while !rest.is_empty() {
-            let mut cut = target.min(rest.len());
-            while cut < rest.len() && rest.get(cut) == rest.get(cut - 1) {
-                cut += 1;
-            }
-            let (share, tail) = rest.split_at(cut);
-            shares.push(share);
-            rest = tail;
-        }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()?;
-        Ok(pool.install(|| {
-            shares
-                .par_iter()
-                .map(|share| self.match_sorted(share))
-                .reduce(MatchOutcome::default, |mut a, b| {
-                    a.merge(b);
-                    a
-                })
-        }))
+        let mut run = super::MatchRun::with_threads(self, threads)?;
+        run.add(keys);
+        Ok(run.finish())
     }
 
-    /// Matches one key into `outcome`; returns whether it matched.
-    fn match_key(
+    /// Evaluates every distinct (key bytes, window) of `keys` on the calling thread.
+    pub(crate) fn find(&self, keys: &[DiagnosisKey]) -> Found {
+        let slots = sorted_slots(keys);
+        let mut found = Found::new(keys.len());
+        found.absorb(self.evaluate_slots(keys, &slots, 0, slots.len()), &slots);
+        found
+    }
+
+    /// Evaluates the slots `from..to` (whole groups); returns each seen group's first slot
+    /// index with its evaluation.
+    fn evaluate_slots(
         &self,
-        key: &DiagnosisKey,
-        scratch: &mut Scratch,
-        outcome: &mut MatchOutcome,
-    ) -> bool {
-        if !self.config.matches_report_type(key.report_type) {
-            outcome.rejected.report_type_keys += 1;
-            return false;
+        keys: &[DiagnosisKey],
+        slots: &[Slot],
+        from: usize,
+        to: usize,
+    ) -> Vec<(u32, Evaluation)> {
+        let mut scratch = Scratch::new();
+        let mut out = Vec::new();
+        let mut previous: Option<(u32, [u8; 16], u32)> = None;
+        for (at, slot) in slots.iter().enumerate().take(to).skip(from) {
+            let group = (slot.0, slot.1, slot.2);
+            if previous == Some(group) {
+                continue;
+            }
+            previous = Some(group);
+            let Some(key) = keys.get(slot.3 as usize) else {
+                continue;
+            };
+            if let (Some(evaluation), Ok(at)) =
+                (self.evaluate_key(key, &mut scratch), u32::try_from(at))
+            {
+                out.push((at, evaluation));
+            }
         }
+        out
+    }
+
+    /// [`Self::find`] on the threads of `pool`: the sorted batch is cut into shares, only
+    /// between different (key bytes, window), which threads evaluate independently.
+    #[cfg(feature = "parallel")]
+    pub(crate) fn find_parallel(&self, keys: &[DiagnosisKey], pool: &rayon::ThreadPool) -> Found {
+        use rayon::prelude::*;
+        let slots = sorted_slots(keys);
+        let target = slots
+            .len()
+            .div_ceil(pool.current_num_threads().max(1) * 8)
+            .max(1);
+        let same = |a: Option<&Slot>, b: Option<&Slot>| match (a, b) {
+            (Some(a), Some(b)) => (a.0, a.1, a.2) == (b.0, b.1, b.2),
+            _ => false,
+        };
+        let mut shares: Vec<(usize, usize)> = Vec::new();
+        let mut from = 0;
+        while from < slots.len() {
+            let mut to = (from + target).min(slots.len());
+            while to < slots.len() && same(slots.get(to), slots.get(to - 1)) {
+                to += 1;
+            }
+            shares.push((from, to));
+            from = to;
+        }
+        let evaluated: Vec<Vec<(u32, Evaluation)>> = pool.install(|| {
+            shares
+                .par_iter()
+                .map(|&(from, to)| self.evaluate_slots(keys, &slots, from, to))
+                .collect()
+        });
+        let mut found = Found::new(keys.len());
+        for share in evaluated {
+            found.absorb(share, &slots);
+        }
+        found
+    }
+
+    /// Finds the identifiers of one key's window in the log and evaluates their sightings;
+    /// `None` when none was seen within tolerance.
+    fn evaluate_key(&self, key: &DiagnosisKey, scratch: &mut Scratch) -> Option<Evaluation> {
         let tolerance = self.config.tolerance_intervals;
         let first = key.window.start().get();
         let last = key.window.last().get();
@@ -180,7 +280,7 @@ impl<'a> Matcher<'a> {
         let occupied = scratch.occupied.get_mut(..span).unwrap_or_default();
         // No sighting anywhere near the window: nothing to derive.
         if self.index.occupancy(from, occupied) == 0 {
-            return false;
+            return None;
         }
         // The intervals whose identifier could have a valid sighting.
         scratch.needed.clear();
@@ -211,7 +311,7 @@ impl<'a> Matcher<'a> {
             }
         }
         if scratch.needed.is_empty() {
-            return false;
+            return None;
         }
 
         let prk = self.schedule.prk(&key.key_data);
@@ -220,26 +320,19 @@ impl<'a> Matcher<'a> {
         let logged = self.index.entries_between(from, to);
         // Decrypting the logged identifiers costs one AES block each and no probe; generating
         // costs one block and one probe per needed interval.
-        if logged.len() < scratch.needed.len() {
+        if logged.len() < scratch.needed.len() || !self.filters_cover {
             self.decrypt_logged(&rpik, first, last, logged, &mut scratch.hits);
         } else {
             self.generate_and_probe(&rpik, scratch);
         }
         if scratch.hits.is_empty() {
-            return false;
+            return None;
         }
         scratch.hits.sort_unstable();
         scratch.hits.dedup();
         let aemk = AssociatedEncryptedMetadataKey::from_bytes(prk.expand16(AEMK_INFO));
-        let sightings = self.evaluate(&scratch.hits, &aemk, &mut outcome.rejected);
-        if sightings.is_empty() {
-            return false;
-        }
-        outcome.matches.push(KeyMatch {
-            key: *key,
-            sightings,
-        });
-        true
+        let evaluation = self.evaluate(&scratch.hits, &aemk);
+        evaluation.seen.then_some(evaluation)
     }
 
     /// Encrypts the needed intervals' padded data in batches and probes each identifier in the
@@ -333,15 +426,34 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// Applies the rules to the sightings of each hit identifier (spec §match.2).
+    /// Applies the rules to the sightings of each hit identifier (spec §match.2), and picks
+    /// the v1 scans (spec §risk.3.1).
     fn evaluate(
         &self,
         hits: &[(u32, RollingProximityIdentifier)],
         aemk: &AssociatedEncryptedMetadataKey,
-        rejected: &mut Rejections,
-    ) -> Vec<MatchedSighting> {
+    ) -> Evaluation {
         let config = &self.config;
-        let mut accepted = Vec::new();
+        let mut evaluation = Evaluation::default();
+        let rejected = &mut evaluation.rejected;
+        let accept = |j: u32, rpi: RollingProximityIdentifier, s: &GaenSighting| {
+            let metadata = aemk.decrypt(&rpi, s.aem);
+            let tx_power = metadata.tx_power_dbm();
+            let rssi = clamp_rssi(s.rssi);
+            (config.tx_power_min_dbm..=config.tx_power_max_dbm)
+                .contains(&tx_power)
+                .then_some(MatchedSighting {
+                    unix_seconds: s.unix_seconds,
+                    en_interval_number: EnIntervalNumber::new(j),
+                    rpi,
+                    rssi,
+                    aem: s.aem,
+                    metadata,
+                    tx_power,
+                    attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
+                    previous_scan_unix_seconds: s.previous_scan_unix_seconds,
+                })
+        };
         for &(j, rpi) in hits {
             let all = self.index.sightings_of(&rpi);
             let in_tolerance = |t: u64| {
@@ -350,7 +462,10 @@ impl<'a> Matcher<'a> {
             let Some(first_valid) = all.iter().find(|s| in_tolerance(s.unix_seconds)) else {
                 continue;
             };
+            evaluation.seen = true;
             let first_time = first_valid.unix_seconds;
+            // The v1 scan being gathered: its loudest sighting and the previous sighting's time.
+            let mut scan: Option<(&GaenSighting, u64)> = None;
             for s in all {
                 if !in_tolerance(s.unix_seconds) {
                     rejected.outside_tolerance += 1;
@@ -360,28 +475,49 @@ impl<'a> Matcher<'a> {
                     rejected.replayed += 1;
                     continue;
                 }
-                let metadata = aemk.decrypt(&rpi, s.aem);
-                let tx_power = metadata.tx_power_dbm();
-                if tx_power < config.tx_power_min_dbm || tx_power > config.tx_power_max_dbm {
-                    rejected.tx_power_out_of_range += 1;
-                    continue;
+                scan = match scan {
+                    Some((loudest, previous)) if !new_scan(previous, s.unix_seconds) => {
+                        let louder = clamp_rssi(s.rssi) > clamp_rssi(loudest.rssi);
+                        Some((if louder { s } else { loudest }, s.unix_seconds))
+                    }
+                    other => {
+                        if let Some((loudest, _)) = other {
+                            evaluation.v1_scans.extend(accept(j, rpi, loudest));
+                        }
+                        Some((s, s.unix_seconds))
+                    }
+                };
+                match accept(j, rpi, s) {
+                    Some(sighting) => evaluation.sightings.push(sighting),
+                    None => rejected.tx_power_out_of_range += 1,
                 }
-                accepted.push(MatchedSighting {
-                    unix_seconds: s.unix_seconds,
-                    en_interval_number: EnIntervalNumber::new(j),
-                    rpi,
-                    rssi: s.rssi,
-                    aem: s.aem,
-                    metadata,
-                    tx_power,
-                    attenuation: (i16::from(tx_power) - i16::from(s.rssi)).clamp(0, 255) as u8,
-                    previous_scan_unix_seconds: s.previous_scan_unix_seconds,
-                });
+            }
+            if let Some((loudest, _)) = scan {
+                evaluation.v1_scans.extend(accept(j, rpi, loudest));
             }
         }
-        accepted.sort_unstable();
-        accepted
+        evaluation.sightings.sort_unstable();
+        evaluation.v1_scans.sort_unstable();
+        evaluation
     }
+}
+
+/// Calibrated RSSI as Google's scanner stores it: clamped to −127..=126 dBm
+/// (`BleScannerImpl.getAdjustedRssi`, spec §match.2).
+pub(crate) const fn clamp_rssi(rssi: i8) -> i8 {
+    if rssi < -127 {
+        -127
+    } else if rssi > 126 {
+        126
+    } else {
+        rssi
+    }
+}
+
+/// Whether a sighting at `t` starts a new v1 scan after one at `previous`: more than 25.5 s
+/// later (`1.5 × (4 + 13)` s, Google's per-scan aggregation, spec §risk.3.1).
+pub(crate) const fn new_scan(previous: u64, t: u64) -> bool {
+    t.saturating_sub(previous) * 10 > 255
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //!   filter; only keys that hit are evaluated in full.
 //! * [`reference::match_keys`]: the rules applied literally, slowly: the oracle the production
 //!   matcher is tested against.
+//! * [`MatchRun`]: one run over keys from any number of files in publication order: a key is
+//!   its 16 bytes, matched once, and later copies only change its report type as Google's
+//!   engine allows (spec §match.6).
 //! * [`stream`]: keys from any number of export files, in bounded memory, on all cores.
 
 mod engine;
@@ -15,10 +18,12 @@ mod floor;
 mod hkdf;
 mod index;
 pub mod reference;
+mod run;
 #[cfg(feature = "std")]
 pub mod stream;
 
 pub use engine::Matcher;
+pub use run::MatchRun;
 
 /// Not public API: what the benchmarks of the `bluezone` tool need from inside the matcher.
 /// It may change in any release.
@@ -38,6 +43,7 @@ use crate::time::EnIntervalNumber;
 /// The rules of matching. Defaults follow Google's published engine (spec §match.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct MatchConfig {
     /// A sighting at time t of the identifier of interval i counts when floor(t / 600) is within
     /// this many intervals of i, both ends included (12: two hours).
@@ -54,6 +60,12 @@ pub struct MatchConfig {
     pub match_revoked: bool,
     /// Match keys whose report type is RECURSIVE (Google's engine does not by default).
     pub match_recursive: bool,
+    /// How many times a later copy of a matched key may change its report type (Google's
+    /// `allowedReportTypeTransitions`, 1; spec §match.6).
+    pub allowed_report_type_transitions: u8,
+    /// The report type a key published without one is given when transitions are judged
+    /// (CONFIRMED_TEST, as the API documents; keep it equal to the risk configuration's).
+    pub report_type_when_missing: ReportType,
 }
 
 impl Default for MatchConfig {
@@ -65,6 +77,8 @@ impl Default for MatchConfig {
             tx_power_max_dbm: 20,
             match_revoked: true,
             match_recursive: false,
+            allowed_report_type_transitions: 1,
+            report_type_when_missing: ReportType::ConfirmedTest,
         }
     }
 }
@@ -79,6 +93,31 @@ impl MatchConfig {
             _ => true,
         }
     }
+
+    /// The report type a key counts as: its own, or `report_type_when_missing` for UNKNOWN.
+    #[must_use]
+    pub const fn effective_report_type(&self, report_type: ReportType) -> ReportType {
+        match report_type {
+            ReportType::Unknown => self.report_type_when_missing,
+            other => other,
+        }
+    }
+}
+
+/// Whether a later copy of a matched key may change its report type from `from` to `to`:
+/// Google's table (`ExposureMatchingTracer.isValidTransition`, spec §match.6). A self report
+/// may be confirmed (by a test or a clinician) or revoked; a clinical diagnosis may be confirmed
+/// by a test or revoked; nothing else changes.
+#[must_use]
+pub const fn is_valid_transition(from: ReportType, to: ReportType) -> bool {
+    use ReportType::{ConfirmedClinicalDiagnosis, ConfirmedTest, Revoked, SelfReport};
+    matches!(
+        (from, to),
+        (
+            SelfReport,
+            ConfirmedTest | ConfirmedClinicalDiagnosis | Revoked
+        ) | (ConfirmedClinicalDiagnosis, ConfirmedTest | Revoked)
+    )
 }
 
 /// One accepted sighting of a matched key.
@@ -110,13 +149,24 @@ pub struct MatchedSighting {
 /// With `serde` it serializes flat, as `bluezone match --json` has always printed it and as
 /// other tools read it: `{"tek": "<32 hex digits>", "rolling_start_interval_number": …,
 /// "rolling_period": …, "transmission_risk_level": …, "report_type": …,
-/// "days_since_onset_of_symptoms": …, "sightings": […]}`.
+/// "first_report_type": …, "report_type_transitions": …, "days_since_onset_of_symptoms": …,
+/// "sightings": […]}`.
+///
+/// A key is its 16 bytes (spec §match.6): `key` is the first copy that matched, in publication
+/// order, with the report type that later copies changed it to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyMatch {
     /// The diagnosis key and its export metadata.
     pub key: DiagnosisKey,
     /// Its accepted sightings, in time order.
     pub sightings: Vec<MatchedSighting>,
+    /// The report type the key was first matched with (`key.report_type` is the current one).
+    pub first_report_type: ReportType,
+    /// How many times later copies changed its report type.
+    pub report_type_transitions: u8,
+    /// The sightings the v1 scores use (spec §risk.3.1): per identifier, one per scan, the
+    /// loudest, chosen before the TX-power bounds are applied to it; in time order.
+    pub v1_scans: Vec<MatchedSighting>,
 }
 
 #[cfg(feature = "serde")]
@@ -130,6 +180,8 @@ impl serde::Serialize for KeyMatch {
             rolling_period: u32,
             transmission_risk_level: u8,
             report_type: ReportType,
+            first_report_type: ReportType,
+            report_type_transitions: u8,
             days_since_onset_of_symptoms: Option<i32>,
             sightings: &'a [MatchedSighting],
         }
@@ -143,10 +195,50 @@ impl serde::Serialize for KeyMatch {
             rolling_period: key.window.period().get(),
             transmission_risk_level: key.transmission_risk_level,
             report_type: key.report_type,
+            first_report_type: self.first_report_type,
+            report_type_transitions: self.report_type_transitions,
             days_since_onset_of_symptoms: key.days_since_onset_of_symptoms,
             sightings: &self.sightings,
         }
         .serialize(serializer)
+    }
+}
+
+/// Keys an export file held that the protocol does not allow, by class (spec §export.3): each
+/// is skipped alone, and the rest of its file is matched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct InvalidKeys {
+    /// `key_data` missing or not 16 bytes.
+    pub key_length: u64,
+    /// `rolling_period` outside 1..=144, or a window past the last interval.
+    pub rolling_window: u64,
+    /// `transmission_risk_level` outside 0..=8.
+    pub transmission_risk_level: u64,
+    /// A report type the protocol does not define.
+    pub report_type: u64,
+}
+
+impl InvalidKeys {
+    /// Counts `error` when it concerns one key; returns whether it did (structural damage is
+    /// not counted and fails its file).
+    pub fn count(&mut self, error: &crate::export::ExportError) -> bool {
+        use crate::export::ExportError;
+        let slot = match error {
+            ExportError::KeyLength { .. } => &mut self.key_length,
+            ExportError::RollingWindow { .. } => &mut self.rolling_window,
+            ExportError::TransmissionRiskLevel { .. } => &mut self.transmission_risk_level,
+            ExportError::ReportType { .. } => &mut self.report_type,
+            _ => return false,
+        };
+        *slot += 1;
+        true
+    }
+
+    /// All invalid keys.
+    #[must_use]
+    pub const fn total(&self) -> u64 {
+        self.key_length + self.rolling_window + self.transmission_risk_level + self.report_type
     }
 }
 
@@ -163,17 +255,21 @@ pub struct Rejections {
     pub tx_power_out_of_range: u64,
     /// Keys not matched because of their report type.
     pub report_type_keys: u64,
-    /// Keys identical to one already matched (counted once).
+    /// Later copies of a matched key (the same 16 bytes, whatever their window or metadata)
+    /// that left it as it was (spec §match.6).
     pub duplicate_keys: u64,
+    /// Later copies of a matched key whose report type change is not in Google's table, or
+    /// came after the allowed number of changes: ignored.
+    pub invalid_transitions: u64,
+    /// Keys the protocol does not allow, skipped one by one.
+    pub invalid_keys: InvalidKeys,
 }
 
 impl Rejections {
-    fn add(&mut self, other: &Self) {
+    pub(crate) const fn add_sightings(&mut self, other: &Self) {
         self.outside_tolerance += other.outside_tolerance;
         self.replayed += other.replayed;
         self.tx_power_out_of_range += other.tx_power_out_of_range;
-        self.report_type_keys += other.report_type_keys;
-        self.duplicate_keys += other.duplicate_keys;
     }
 }
 
@@ -181,27 +277,14 @@ impl Rejections {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MatchOutcome {
-    /// Keys given (duplicates included).
+    /// Valid keys given (every copy counted; invalid keys are in `rejected.invalid_keys`).
     pub keys_total: u64,
-    /// Keys with at least one accepted sighting.
+    /// Distinct keys (by their 16 bytes) with at least one accepted sighting.
     pub keys_matched: u64,
-    /// The matched keys, ordered by key.
+    /// The matched keys, ordered by key bytes.
     pub matches: Vec<KeyMatch>,
+    /// Report-type changes applied by later copies of matched keys (spec §match.6).
+    pub report_type_transitions: u64,
     /// What the rules turned away.
     pub rejected: Rejections,
-}
-
-impl MatchOutcome {
-    /// Adds another outcome (for example of another chunk of keys): keys matched in both are
-    /// kept once and counted as duplicates.
-    pub fn merge(&mut self, other: Self) {
-        self.keys_total += other.keys_total;
-        self.rejected.add(&other.rejected);
-        self.matches.extend(other.matches);
-        self.matches.sort_unstable_by_key(|m| m.key);
-        let before = self.matches.len();
-        self.matches.dedup_by(|a, b| a.key == b.key);
-        self.rejected.duplicate_keys += (before - self.matches.len()) as u64;
-        self.keys_matched = self.matches.len() as u64;
-    }
 }

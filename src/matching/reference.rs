@@ -1,15 +1,18 @@
-//! The rules of spec §match.2 applied literally: every identifier of every key, every
-//! sighting of the log. Slow on purpose; the production [`super::Matcher`] must return exactly
-//! what this returns.
+//! The rules of spec §match.2 and §match.6 applied literally, key after key in the order
+//! given, as Google's tracer loop runs: every identifier of every key, every sighting of the
+//! log. Slow on purpose; the production [`super::Matcher`] and [`super::MatchRun`] must return
+//! exactly what this returns.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::{KeyMatch, MatchConfig, MatchOutcome, MatchedSighting};
+use super::engine::{clamp_rssi, new_scan};
+use super::{KeyMatch, MatchConfig, MatchOutcome, MatchedSighting, is_valid_transition};
 use crate::encounter::GaenSighting;
-use crate::gaen::DiagnosisKey;
-use crate::time::INTERVAL_SECONDS;
+use crate::gaen::{AssociatedEncryptedMetadataKey, DiagnosisKey, RollingProximityIdentifier};
+use crate::time::{EnIntervalNumber, INTERVAL_SECONDS};
 
-/// Matches `keys` against `sightings` by following the rules one by one.
+/// Matches `keys`, in publication order, against `sightings` by following the rules one by one.
 #[must_use]
 pub fn match_keys(
     keys: &[DiagnosisKey],
@@ -20,23 +23,12 @@ pub fn match_keys(
         keys_total: keys.len() as u64,
         ..MatchOutcome::default()
     };
-    let mut done: Vec<DiagnosisKey> = Vec::new();
+    let mut stored: BTreeMap<[u8; 16], KeyMatch> = BTreeMap::new();
     for key in keys {
-        if done.contains(key) {
-            // Matched once already: counted as a duplicate only if it matched.
-            if outcome.matches.iter().any(|m| m.key == *key) {
-                outcome.rejected.duplicate_keys += 1;
-            }
-            continue;
-        }
-        done.push(*key);
-        if !config.matches_report_type(key.report_type) {
-            outcome.rejected.report_type_keys += 1;
-            continue;
-        }
         let rpik = key.rolling_proximity_identifier_key();
         let aemk = key.associated_encrypted_metadata_key();
-        let mut accepted = Vec::new();
+        // Each identifier of the window with its sightings in time order.
+        let mut identifiers = Vec::new();
         for interval in key.window.intervals() {
             let rpi = rpik.identifier(interval);
             let mut mine: Vec<&GaenSighting> = sightings.iter().filter(|s| s.rpi == rpi).collect();
@@ -48,51 +40,125 @@ pub fn match_keys(
                     b.previous_scan_unix_seconds,
                 ))
             });
-            let valid = |s: &GaenSighting| {
-                let seen = s.unix_seconds / INTERVAL_SECONDS;
-                seen.abs_diff(u64::from(interval.get())) <= u64::from(config.tolerance_intervals)
-            };
+            identifiers.push((interval, rpi, mine));
+        }
+        let valid = |interval: EnIntervalNumber, s: &GaenSighting| {
+            let seen = s.unix_seconds / INTERVAL_SECONDS;
+            seen.abs_diff(u64::from(interval.get())) <= u64::from(config.tolerance_intervals)
+        };
+        let seen = identifiers
+            .iter()
+            .any(|(interval, _, mine)| mine.iter().any(|s| valid(*interval, s)));
+
+        // A copy of a stored key only asks for a report-type change.
+        if seen && let Some(previous) = stored.get_mut(&key.key_data) {
+            let from = config.effective_report_type(previous.key.report_type);
+            let to = config.effective_report_type(key.report_type);
+            if from == to {
+                outcome.rejected.duplicate_keys += 1;
+            } else if is_valid_transition(from, to)
+                && previous.report_type_transitions < config.allowed_report_type_transitions
+            {
+                previous.key.report_type = to;
+                previous.report_type_transitions += 1;
+                outcome.report_type_transitions += 1;
+            } else {
+                outcome.rejected.invalid_transitions += 1;
+            }
+            continue;
+        }
+        if !config.matches_report_type(key.report_type) {
+            outcome.rejected.report_type_keys += 1;
+            continue;
+        }
+        let mut accepted = Vec::new();
+        let mut v1_scans = Vec::new();
+        for (interval, rpi, mine) in identifiers {
             // An identifier never seen within tolerance is not looked at further.
-            let Some(first) = mine.iter().find(|s| valid(s)).map(|s| s.unix_seconds) else {
+            let Some(first) = mine
+                .iter()
+                .find(|s| valid(interval, s))
+                .map(|s| s.unix_seconds)
+            else {
                 continue;
             };
+            let mut kept: Vec<&GaenSighting> = Vec::new();
             for s in mine {
-                if !valid(s) {
+                if !valid(interval, s) {
                     outcome.rejected.outside_tolerance += 1;
                 } else if s.unix_seconds > first + config.replay_window_seconds {
                     outcome.rejected.replayed += 1;
                 } else {
-                    let metadata = aemk.decrypt(&rpi, s.aem);
-                    let tx_power = metadata.tx_power_dbm();
-                    if !(config.tx_power_min_dbm..=config.tx_power_max_dbm).contains(&tx_power) {
-                        outcome.rejected.tx_power_out_of_range += 1;
-                    } else {
-                        let attenuation =
-                            (i16::from(tx_power) - i16::from(s.rssi)).clamp(0, 255) as u8;
-                        accepted.push(MatchedSighting {
-                            unix_seconds: s.unix_seconds,
-                            en_interval_number: interval,
-                            rpi,
-                            rssi: s.rssi,
-                            aem: s.aem,
-                            metadata,
-                            tx_power,
-                            attenuation,
-                            previous_scan_unix_seconds: s.previous_scan_unix_seconds,
-                        });
+                    kept.push(s);
+                    match accept(config, &aemk, interval, rpi, s) {
+                        Some(sighting) => accepted.push(sighting),
+                        None => outcome.rejected.tx_power_out_of_range += 1,
                     }
                 }
             }
+            // v1: scans of this identifier, the loudest sighting of each, then the TX bounds.
+            let mut scans: Vec<&GaenSighting> = Vec::new();
+            let mut previous: Option<u64> = None;
+            for s in kept {
+                match (previous, scans.last_mut()) {
+                    (Some(p), Some(loudest)) if !new_scan(p, s.unix_seconds) => {
+                        if clamp_rssi(s.rssi) > clamp_rssi(loudest.rssi) {
+                            *loudest = s;
+                        }
+                    }
+                    _ => scans.push(s),
+                }
+                previous = Some(s.unix_seconds);
+            }
+            v1_scans.extend(
+                scans
+                    .into_iter()
+                    .filter_map(|s| accept(config, &aemk, interval, rpi, s)),
+            );
         }
         if !accepted.is_empty() {
             accepted.sort();
-            outcome.matches.push(KeyMatch {
-                key: *key,
-                sightings: accepted,
-            });
+            v1_scans.sort();
+            stored.insert(
+                key.key_data,
+                KeyMatch {
+                    key: *key,
+                    sightings: accepted,
+                    first_report_type: key.report_type,
+                    report_type_transitions: 0,
+                    v1_scans,
+                },
+            );
         }
     }
-    outcome.matches.sort_by_key(|m| m.key);
+    outcome.matches = stored.into_values().collect();
     outcome.keys_matched = outcome.matches.len() as u64;
     outcome
+}
+
+/// The sighting with its metadata, when its TX power is within bounds.
+fn accept(
+    config: &MatchConfig,
+    aemk: &AssociatedEncryptedMetadataKey,
+    interval: EnIntervalNumber,
+    rpi: RollingProximityIdentifier,
+    s: &GaenSighting,
+) -> Option<MatchedSighting> {
+    let metadata = aemk.decrypt(&rpi, s.aem);
+    let tx_power = metadata.tx_power_dbm();
+    if !(config.tx_power_min_dbm..=config.tx_power_max_dbm).contains(&tx_power) {
+        return None;
+    }
+    let rssi = clamp_rssi(s.rssi);
+    Some(MatchedSighting {
+        unix_seconds: s.unix_seconds,
+        en_interval_number: interval,
+        rpi,
+        rssi,
+        aem: s.aem,
+        metadata,
+        tx_power,
+        attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
+        previous_scan_unix_seconds: s.previous_scan_unix_seconds,
+    })
 }

@@ -1,16 +1,16 @@
 //! Matching keys streamed from export files, in bounded memory (spec §match.5).
 //!
-//! Keys are read one at a time and matched in chunks; only the chunk and the matches are held,
-//! whatever the number of keys. Identical keys within a chunk are matched once; a key repeated
-//! in different chunks is matched in each and its match is kept once.
+//! Keys are read one at a time and added to a [`MatchRun`] in chunks; only the chunk and the
+//! matches are held, whatever the number of keys. A key the protocol does not allow is counted
+//! by class and skipped; the rest of its file is matched (spec §export.3).
 
 #[cfg(feature = "export")]
 use std::io::Seek;
 use std::io::{BufReader, Read};
-use std::string::String;
 use std::vec::Vec;
 
-use super::{MatchOutcome, Matcher};
+use super::MatchRun;
+use crate::export::bin::ExportedKey;
 use crate::export::stream::{ExportReader, StreamError};
 #[cfg(feature = "export")]
 use crate::export::verify::PublicKeyRegistry;
@@ -32,105 +32,107 @@ pub enum MatchStreamError {
     #[cfg(feature = "export")]
     #[error(transparent)]
     File(#[from] ExportFileError),
-    /// The thread pool could not be built.
-    #[error("cannot start the matching threads: {0}")]
-    Threads(String),
 }
 
-/// Matches keys from `keys` in chunks of [`CHUNK_KEYS`] on `threads` threads, calling
-/// `progress` with the number of keys read so far after each chunk.
+impl MatchStreamError {
+    /// The format error, when the failure is one.
+    const fn format(&self) -> Option<&crate::export::ExportError> {
+        match self {
+            Self::Export(StreamError::Format(e)) => Some(e),
+            #[cfg(feature = "export")]
+            Self::File(ExportFileError::Bin(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Adds the keys of `keys` to `run` in chunks of [`CHUNK_KEYS`], calling `progress` with the
+/// number of keys read so far after each chunk. A key the protocol does not allow is counted in
+/// the run's rejections and skipped.
 ///
 /// # Errors
-/// The first error of `keys`, or [`MatchStreamError::Threads`].
+/// The first error of `keys` that is not about one key: structural damage or a read error.
+/// The keys before it have been added.
 pub fn match_keys<I, E>(
-    matcher: &Matcher<'_>,
+    run: &mut MatchRun<'_, '_>,
     keys: I,
-    threads: usize,
     mut progress: impl FnMut(u64),
-) -> Result<MatchOutcome, MatchStreamError>
+) -> Result<(), MatchStreamError>
 where
-    I: IntoIterator<Item = Result<DiagnosisKey, E>>,
+    I: IntoIterator<Item = Result<ExportedKey, E>>,
     MatchStreamError: From<E>,
 {
-    let mut outcome = MatchOutcome::default();
     let mut chunk: Vec<DiagnosisKey> = Vec::with_capacity(CHUNK_KEYS);
     let mut read = 0u64;
     let mut keys = keys.into_iter();
     loop {
         chunk.clear();
-        for key in keys.by_ref().take(CHUNK_KEYS) {
-            chunk.push(key?);
+        let mut failure = None;
+        for item in keys.by_ref() {
+            read += 1;
+            match item.map_err(MatchStreamError::from) {
+                Ok(key) => chunk.push(key.key),
+                Err(e) if e.format().is_some_and(|f| run.reject(f)) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if chunk.len() == CHUNK_KEYS {
+                break;
+            }
         }
-        if chunk.is_empty() {
-            return Ok(outcome);
+        if chunk.is_empty() && failure.is_none() {
+            return Ok(());
         }
-        read += chunk.len() as u64;
-        outcome.merge(run(matcher, &chunk, threads)?);
+        run.add(&chunk);
         progress(read);
+        if let Some(e) = failure {
+            return Err(e);
+        }
     }
 }
 
-#[cfg(feature = "parallel")]
-fn run(
-    matcher: &Matcher<'_>,
-    chunk: &[DiagnosisKey],
-    threads: usize,
-) -> Result<MatchOutcome, MatchStreamError> {
-    matcher
-        .match_keys_parallel(chunk, threads)
-        .map_err(|e| MatchStreamError::Threads(std::string::ToString::to_string(&e)))
-}
-
-#[cfg(not(feature = "parallel"))]
-fn run(
-    matcher: &Matcher<'_>,
-    chunk: &[DiagnosisKey],
-    _threads: usize,
-) -> Result<MatchOutcome, MatchStreamError> {
-    Ok(matcher.match_keys(chunk))
-}
-
 #[cfg(feature = "export")]
-/// Matches every key and revised key of one opened export file (zip or bare `export.bin`) and,
-/// when `registry` is given, verifies its signatures from the same bytes, in one pass.
+/// Matches every key and revised key of one opened export file (zip or bare `export.bin`), in
+/// file order, and, when `registry` is given, verifies its signatures from the same bytes, in
+/// one pass (spec §export.8).
 ///
-/// The outcome is returned with the file's summary; a caller that requires authentic files
-/// must discard the outcome unless [`ExportSummary::authentic`] holds.
+/// When a registry is given and the file turns out not to be authentic, nothing of it stays in
+/// the run: the run is as it was before the file.
 ///
 /// # Errors
-/// A member is missing or malformed, or the threads cannot start.
+/// A member is missing or malformed; the run is then as it was before the file.
 pub fn match_export<R: Read + Seek>(
-    matcher: &Matcher<'_>,
+    run: &mut MatchRun<'_, '_>,
     file: &mut ExportFile<R>,
     registry: Option<&PublicKeyRegistry>,
-    threads: usize,
     progress: impl FnMut(u64),
-) -> Result<(MatchOutcome, ExportSummary), MatchStreamError> {
-    let mut keys = file.keys(registry)?;
-    let outcome = match_keys(
-        matcher,
-        keys.by_ref().map(|item| item.map(|k| k.key)),
-        threads,
-        progress,
-    )?;
-    Ok((outcome, keys.finish()?))
+) -> Result<ExportSummary, MatchStreamError> {
+    let before = run.checkpoint();
+    let result = (|| {
+        let mut keys = file.keys(registry)?;
+        match_keys(run, keys.by_ref(), progress)?;
+        Ok(keys.finish()?)
+    })();
+    match result {
+        Ok(summary) if registry.is_none() || summary.authentic() => Ok(summary),
+        other => {
+            run.restore(before);
+            other
+        }
+    }
 }
 
-/// Matches every key and revised key of a bare `export.bin` stream.
+/// Matches every key and revised key of a bare `export.bin` stream, in file order.
 ///
 /// # Errors
-/// A malformed file, or the threads cannot start.
+/// A malformed file or a read error.
 pub fn match_bin<R: Read>(
-    matcher: &Matcher<'_>,
+    run: &mut MatchRun<'_, '_>,
     export_bin: R,
-    threads: usize,
     progress: impl FnMut(u64),
-) -> Result<MatchOutcome, MatchStreamError> {
+) -> Result<(), MatchStreamError> {
     let reader = ExportReader::new(BufReader::with_capacity(64 * 1024, export_bin))?;
-    match_keys(
-        matcher,
-        reader.map(|item| item.map(|k| k.key)),
-        threads,
-        progress,
-    )
+    match_keys(run, reader, progress)
 }

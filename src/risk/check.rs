@@ -14,7 +14,7 @@ use crate::encounter::GaenSighting;
 use crate::export::verify::{PublicKeyRegistry, Verification};
 use crate::export::{ExportFile, ExportFormat, ExportSummary};
 use crate::matching::stream::{MatchStreamError, match_export};
-use crate::matching::{LogIndex, MatchConfig, MatchOutcome, Matcher};
+use crate::matching::{LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher};
 
 /// What an exposure check needs besides the files and the sightings.
 #[derive(Clone, Copy, Debug, Default)]
@@ -89,6 +89,9 @@ pub enum CheckError {
         /// The signature verdict (`None`: the file carries no signature).
         verification: Box<Option<Verification>>,
     },
+    /// The matching threads could not be started.
+    #[error("cannot start the matching threads: {0}")]
+    Threads(std::string::String),
 }
 
 fn describe(verification: &Option<Verification>) -> std::string::String {
@@ -120,8 +123,11 @@ pub fn check_exposure<P: AsRef<Path>>(
     };
     let count = sightings.len();
     let index = LogIndex::new(sightings, settings.matching.tolerance_intervals);
-    let matcher = Matcher::new(&index, settings.matching);
-    let mut outcome = MatchOutcome::default();
+    let mut matching = settings.matching;
+    // One rule, given once: transitions judge a missing report type as windows do.
+    matching.report_type_when_missing = settings.risk.windows.report_type_when_missing;
+    let matcher = Matcher::new(&index, matching);
+    let mut run = new_run(&matcher, threads)?;
     let mut checked = Vec::with_capacity(files.len());
     for path in files {
         let path = path.as_ref();
@@ -136,24 +142,23 @@ pub fn check_exposure<P: AsRef<Path>>(
         let mut file = ExportFile::open(BufReader::new(reader))
             .map_err(|e| in_file(MatchStreamError::File(e)))?;
         let format = file.format();
-        let (found, summary) =
-            match_export(&matcher, &mut file, settings.registry, threads, |read| {
-                progress(path, read)
-            })
-            .map_err(in_file)?;
+        let summary = match_export(&mut run, &mut file, settings.registry, |read| {
+            progress(path, read)
+        })
+        .map_err(in_file)?;
         if settings.registry.is_some() && !summary.authentic() {
             return Err(CheckError::NotAuthentic {
                 path: path.to_path_buf(),
                 verification: Box::new(summary.verification.filter(|_| summary.signatures > 0)),
             });
         }
-        outcome.merge(found);
         checked.push(FileCheck {
             path: path.to_path_buf(),
             format,
             summary,
         });
     }
+    let outcome = run.finish();
     let risk = assess(&outcome, &settings.risk, now_unix_seconds);
     Ok(ExposureReport {
         files: checked,
@@ -162,4 +167,21 @@ pub fn check_exposure<P: AsRef<Path>>(
         now_unix_seconds,
         risk,
     })
+}
+
+#[cfg(feature = "parallel")]
+fn new_run<'m, 'a>(
+    matcher: &'m Matcher<'a>,
+    threads: usize,
+) -> Result<MatchRun<'m, 'a>, CheckError> {
+    MatchRun::with_threads(matcher, threads)
+        .map_err(|e| CheckError::Threads(std::string::ToString::to_string(&e)))
+}
+
+#[cfg(not(feature = "parallel"))]
+fn new_run<'m, 'a>(
+    matcher: &'m Matcher<'a>,
+    _threads: usize,
+) -> Result<MatchRun<'m, 'a>, CheckError> {
+    Ok(MatchRun::new(matcher))
 }

@@ -9,7 +9,7 @@ use crate::matching::MatchedSighting;
 /// v2 daily-summary weights (the `DailySummariesConfig` of the API).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct DailySummariesConfig {
     /// Attenuation thresholds, strictly increasing: immediate ≤ t0 < near ≤ t1 < medium ≤ t2 < other.
     pub attenuation_thresholds: [u8; 3],
@@ -68,34 +68,29 @@ impl DailySummariesConfig {
             .unwrap_or(3)
     }
 
-    /// `Σ seconds_since_last_scan × attenuation weight of the scan's typical attenuation`.
+    /// `Σ seconds_since_last_scan × attenuation weight of the scan's typical attenuation`,
+    /// summed as Google's engine sums it (spec §risk.2): whole seconds per bucket first, then
+    /// each bucket's seconds times its weight, in bucket order, so that the floating-point
+    /// result is the same to the last bit.
     #[must_use]
     pub fn weighted_duration(&self, window: &ExposureWindow) -> f64 {
-        window
-            .scan_instances
+        let mut seconds = [0u64; 4];
+        for scan in &window.scan_instances {
+            if let Some(slot) = seconds.get_mut(self.bucket(scan.typical_attenuation_db)) {
+                *slot += u64::from(scan.seconds_since_last_scan);
+            }
+        }
+        seconds
             .iter()
-            .map(|s| {
-                f64::from(s.seconds_since_last_scan)
-                    * self
-                        .attenuation_weights
-                        .get(self.bucket(s.typical_attenuation_db))
-                        .copied()
-                        .unwrap_or(0.0)
-            })
-            .sum()
+            .zip(&self.attenuation_weights)
+            .fold(0.0, |sum, (s, w)| sum + *s as f64 * w)
     }
 
     /// The window's score, or `None` for a report type daily summaries leave out (REVOKED,
     /// UNKNOWN) or an infectiousness of none.
     #[must_use]
     pub fn window_score(&self, window: &ExposureWindow) -> Option<f64> {
-        let report = match window.report_type {
-            ReportType::ConfirmedTest => 0,
-            ReportType::ConfirmedClinicalDiagnosis => 1,
-            ReportType::SelfReport => 2,
-            ReportType::Recursive => 3,
-            ReportType::Revoked | ReportType::Unknown => return None,
-        };
+        let report = report_index(window.report_type)?;
         let infectiousness = match window.infectiousness {
             Infectiousness::None => return None,
             Infectiousness::Standard => 0,
@@ -113,6 +108,26 @@ impl DailySummariesConfig {
     }
 }
 
+/// Scores of one day's windows (of one report type, or of all).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SummaryData {
+    /// Sum of the window scores.
+    pub score_sum: f64,
+    /// Highest window score.
+    pub maximum_score: f64,
+    /// Sum of the windows' weighted durations, seconds.
+    pub weighted_duration_sum: f64,
+}
+
+impl SummaryData {
+    fn add(&mut self, score: f64, weighted: f64) {
+        self.score_sum += score;
+        self.maximum_score = self.maximum_score.max(score);
+        self.weighted_duration_sum += weighted;
+    }
+}
+
 /// One UTC day's summary.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -125,9 +140,15 @@ pub struct DailySummary {
     pub maximum_score: f64,
     /// Sum of the windows' weighted durations, seconds.
     pub weighted_duration_sum: f64,
+    /// The same per report type: CONFIRMED_TEST, CONFIRMED_CLINICAL_DIAGNOSIS, SELF_REPORT,
+    /// RECURSIVE (the API's `getSummaryDataForReportType`).
+    pub by_report_type: [SummaryData; 4],
 }
 
-/// Daily summaries of `windows` as of `today` (days since the epoch), in day order.
+/// Daily summaries of `windows` as of `today` (days since the epoch), in day order, as
+/// Google's `DailySummaryUtils` builds them (spec §risk.2): a day with a returnable window
+/// within the look-back is reported even when every window scores below the minimum, with
+/// zeros.
 #[must_use]
 pub fn daily_summaries(
     windows: &[ExposureWindow],
@@ -136,12 +157,28 @@ pub fn daily_summaries(
 ) -> Vec<DailySummary> {
     let mut days: Vec<DailySummary> = Vec::new();
     for window in windows {
+        let Some(report) = report_index(window.report_type) else {
+            continue;
+        };
         if config.days_since_exposure_threshold > 0
             && today.saturating_sub(window.unix_day)
                 > u64::from(config.days_since_exposure_threshold)
         {
             continue;
         }
+        let at = match days.iter().position(|d| d.unix_day == window.unix_day) {
+            Some(at) => at,
+            None => {
+                days.push(DailySummary {
+                    unix_day: window.unix_day,
+                    score_sum: 0.0,
+                    maximum_score: 0.0,
+                    weighted_duration_sum: 0.0,
+                    by_report_type: [SummaryData::default(); 4],
+                });
+                days.len() - 1
+            }
+        };
         let Some(score) = config.window_score(window) else {
             continue;
         };
@@ -149,22 +186,39 @@ pub fn daily_summaries(
             continue;
         }
         let weighted = config.weighted_duration(window);
-        match days.iter_mut().find(|d| d.unix_day == window.unix_day) {
-            Some(day) => {
-                day.score_sum += score;
-                day.maximum_score = day.maximum_score.max(score);
-                day.weighted_duration_sum += weighted;
-            }
-            None => days.push(DailySummary {
-                unix_day: window.unix_day,
-                score_sum: score,
-                maximum_score: score,
-                weighted_duration_sum: weighted,
-            }),
+        if let Some(slot) = days
+            .get_mut(at)
+            .and_then(|d| d.by_report_type.get_mut(report))
+        {
+            slot.add(score, weighted);
         }
+    }
+    for day in &mut days {
+        // The day's figures from its report types', in their order, as Google adds them.
+        let mut all = SummaryData::default();
+        for report in &day.by_report_type {
+            all.score_sum += report.score_sum;
+            all.maximum_score = all.maximum_score.max(report.maximum_score);
+            all.weighted_duration_sum += report.weighted_duration_sum;
+        }
+        day.score_sum = all.score_sum;
+        day.maximum_score = all.maximum_score;
+        day.weighted_duration_sum = all.weighted_duration_sum;
     }
     days.sort_by_key(|d| d.unix_day);
     days
+}
+
+/// The index of a report type returned to apps in daily summaries (REVOKED and UNKNOWN are
+/// not).
+const fn report_index(report_type: ReportType) -> Option<usize> {
+    match report_type {
+        ReportType::ConfirmedTest => Some(0),
+        ReportType::ConfirmedClinicalDiagnosis => Some(1),
+        ReportType::SelfReport => Some(2),
+        ReportType::Recursive => Some(3),
+        ReportType::Revoked | ReportType::Unknown => None,
+    }
 }
 
 /// How v1 attenuation durations treat a value equal to a threshold (spec §risk.3.3).
@@ -172,18 +226,19 @@ pub fn daily_summaries(
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum DurationBoundaries {
-    /// Google's published code: below `t0`, then `t0 ≤ a < t1`, then `≥ t1`; no cap.
+    /// Google's published code: below `t0`, then `t0 ≤ a < t1`, then `≥ t1`.
     #[default]
     GoogleCode,
-    /// Apple's documentation: `≤ t0`, then `t0 < a ≤ t1`, then `> t1`; each bucket capped
-    /// at 30 minutes.
+    /// Apple's documentation: `≤ t0`, then `t0 < a ≤ t1`, then `> t1`.
     AppleDocumentation,
 }
 
-/// The v1 `ExposureConfiguration`.
+/// The v1 `ExposureConfiguration`. Its defaults are those of Google's
+/// `ExposureConfiguration.ExposureConfigurationBuilder`: minimum risk score 4, every score 4,
+/// duration thresholds 50 and 74 dB (spec §risk.3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct ExposureConfigurationV1 {
     /// Risk scores below this become 0 (1..=4096; the builder's default is 4).
     pub minimum_risk_score: u32,
@@ -231,26 +286,97 @@ pub struct ExposureV1 {
     pub risk_score: u32,
 }
 
-/// `round(Σ attenuation · dt / Σ dt)` over the points `(time, attenuation)` with a virtual
-/// point half a scan interval before the first and after the last; each period carries the
-/// attenuation of its left point (spec §risk.3.2).
-#[must_use]
-pub fn weighted_attenuation(points: &[(u64, u8)], scan_interval_seconds: u64) -> u8 {
-    let (Some(&(_, first_att)), Some(&(_, last_att))) = (points.first(), points.last()) else {
-        return 0;
+/// The v1 result of one matched key (Google's `ExposureResult`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct KeyRiskV1 {
+    /// The key's 16 bytes.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "tek_hex"))]
+    pub tek: [u8; 16],
+    /// Its exposures.
+    pub exposures: Vec<ExposureV1>,
+    /// The highest exposure risk score.
+    pub maximum_risk_score: u32,
+    /// The sum of the exposure risk scores.
+    pub total_risk_score: u32,
+    /// The exposures' attenuation durations added up, seconds.
+    pub attenuation_durations_seconds: [u64; 3],
+}
+
+#[cfg(feature = "serde")]
+fn tek_hex<S: serde::Serializer>(bytes: &[u8; 16], serializer: S) -> Result<S::Ok, S::Error> {
+    crate::bytes::serialize_hex(bytes, false, serializer)
+}
+
+/// The v1 `ExposureSummary` over every matched key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ExposureSummaryV1 {
+    /// Keys with at least one exposure.
+    pub matched_key_count: u64,
+    /// Days from the newest such key's rolling start to now.
+    pub days_since_last_exposure: u64,
+    /// The highest risk score of any key.
+    pub maximum_risk_score: u32,
+    /// The sum of every key's risk scores.
+    pub summation_risk_score: u32,
+    /// The keys' attenuation durations added up, in minutes, each capped at 30 (as Google's
+    /// and Apple's documentation of the summary both state).
+    pub attenuation_durations_minutes: [u64; 3],
+}
+
+/// The v1 figures of a match outcome: per key and the summary.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RiskV1 {
+    /// Every matched key with an exposure (REVOKED keys are never scored), ordered by key.
+    pub keys: Vec<KeyRiskV1>,
+    /// The summary.
+    pub summary: ExposureSummaryV1,
+}
+
+/// The periods between consecutive points, with a virtual point half a scan interval before
+/// the first and after the last, each carrying its left point's attenuation; a point at the
+/// same time as the one before it adds no period and does not move the left point (Google's
+/// `computePeriods`, spec §risk.3.2).
+fn periods(points: &[(u64, u8)], scan_interval_seconds: u64) -> Vec<(u8, u64)> {
+    let (Some(&(first_t, first_a)), Some(&(last_t, last_a))) = (points.first(), points.last())
+    else {
+        return Vec::new();
     };
     let half = scan_interval_seconds / 2;
-    let mut weighted = u64::from(first_att) * half;
-    let mut total = half;
-    for pair in points.windows(2) {
-        if let [(t0, a0), (t1, _)] = pair {
-            weighted += u64::from(*a0) * (t1 - t0);
-            total += t1 - t0;
+    let mut out = Vec::with_capacity(points.len() + 1);
+    // Times shifted by `half` so that the virtual first point sits at 0.
+    let mut previous = (0u64, first_a);
+    let shifted = points
+        .iter()
+        .map(|&(t, a)| (t - first_t + half, a))
+        .chain(core::iter::once((last_t - first_t + 2 * half, last_a)));
+    for (t, a) in shifted {
+        if t == previous.0 {
+            continue;
         }
+        out.push((previous.1, t - previous.0));
+        previous = (t, a);
     }
-    weighted += u64::from(last_att) * half;
-    total += half;
-    u8::try_from((2 * weighted + total) / (2 * total).max(1)).unwrap_or(u8::MAX)
+    out
+}
+
+/// `round(Σ attenuation · dt / Σ dt)` over the periods of the points `(time, attenuation)`,
+/// in time order (spec §risk.3.2); half rounds up, as Java's `Math.round`.
+#[must_use]
+pub fn weighted_attenuation(points: &[(u64, u8)], scan_interval_seconds: u64) -> u8 {
+    weighted(&periods(points, scan_interval_seconds))
+}
+
+fn weighted(periods: &[(u8, u64)]) -> u8 {
+    let (sum, total) = periods.iter().fold((0u64, 0u64), |(sum, total), (a, dt)| {
+        (sum + u64::from(*a) * dt, total + dt)
+    });
+    if total == 0 {
+        return 0;
+    }
+    u8::try_from((2 * sum + total) / (2 * total)).unwrap_or(u8::MAX)
 }
 
 fn bucket_score(scores: &[u8; 8], index: usize) -> u32 {
@@ -281,29 +407,22 @@ impl ExposureConfigurationV1 {
         Ok(())
     }
 
-    /// The v1 exposures of one matched key as of `now_unix_seconds` (spec §risk.3).
+    /// The v1 exposures of one matched key as of `now_unix_seconds` (spec §risk.3), from its
+    /// v1 scans ([`crate::matching::KeyMatch::v1_scans`]: one per scan and identifier, the
+    /// loudest, in time order).
     #[must_use]
     pub fn exposures(
         &self,
         key: &DiagnosisKey,
-        sightings: &[MatchedSighting],
+        scans: &[MatchedSighting],
         now_unix_seconds: u64,
     ) -> Vec<ExposureV1> {
-        // One record per scan: sightings within 25.5 s of the previous one, least attenuation.
-        let mut sorted: Vec<(u64, u8)> = sightings
+        // Time order only, stably: ties keep their order (spec §risk.3.2).
+        let mut points: Vec<(u64, u8)> = scans
             .iter()
             .map(|s| (s.unix_seconds, s.attenuation))
             .collect();
-        sorted.sort_unstable();
-        let mut scans: Vec<(u64, u8)> = Vec::new();
-        let mut previous: Option<u64> = None;
-        for (t, a) in sorted {
-            match (previous, scans.last_mut()) {
-                (Some(p), Some(last)) if (t - p) * 10 <= 255 => last.1 = last.1.min(a),
-                _ => scans.push((t, a)),
-            }
-            previous = Some(t);
-        }
+        points.sort_by_key(|p| p.0);
         let days =
             now_unix_seconds.saturating_sub(key.window.start().start_unix_seconds()) / 86_400;
         let days_index = [14u64, 12, 10, 8, 6, 4, 2]
@@ -317,13 +436,14 @@ impl ExposureConfigurationV1 {
             bucket_score(&self.transmission_risk_scores, risk_index - 1)
         };
         let mut exposures = Vec::new();
-        for run in scans.chunk_by(|a, b| b.0 - a.0 <= 600) {
+        for run in points.chunk_by(|a, b| b.0 - a.0 <= 600) {
             let (Some(&(first, _)), Some(&(last, _))) = (run.first(), run.last()) else {
                 continue;
             };
             let raw = last - first + 300;
             let duration = raw / 300 * 300 + if raw % 300 > 150 { 300 } else { 0 };
-            let attenuation = weighted_attenuation(run, 300);
+            let periods = periods(run, 300);
+            let attenuation = weighted(&periods);
             let attenuation_index = [73u8, 63, 51, 33, 27, 15, 10]
                 .iter()
                 .position(|t| attenuation > *t)
@@ -341,7 +461,7 @@ impl ExposureConfigurationV1 {
                 start_unix_seconds: first,
                 duration_seconds: duration,
                 weighted_attenuation_db: attenuation,
-                attenuation_durations_seconds: self.attenuation_durations(run),
+                attenuation_durations_seconds: self.attenuation_durations(&periods),
                 risk_score: if score < self.minimum_risk_score {
                     0
                 } else {
@@ -352,10 +472,10 @@ impl ExposureConfigurationV1 {
         exposures
     }
 
-    fn attenuation_durations(&self, run: &[(u64, u8)]) -> [u64; 3] {
+    fn attenuation_durations(&self, periods: &[(u8, u64)]) -> [u64; 3] {
         let [t0, t1] = self.duration_at_attenuation_thresholds;
         let mut out = [0u64; 3];
-        let mut add = |attenuation: u8, seconds: u64| {
+        for &(attenuation, seconds) in periods {
             let bucket = match self.boundaries {
                 DurationBoundaries::GoogleCode => {
                     usize::from(attenuation >= t0) + usize::from(attenuation >= t1)
@@ -367,22 +487,66 @@ impl ExposureConfigurationV1 {
             if let Some(slot) = out.get_mut(bucket) {
                 *slot += seconds;
             }
-        };
-        let (Some(&(_, first)), Some(&(_, last))) = (run.first(), run.last()) else {
-            return out;
-        };
-        add(first, 150);
-        for pair in run.windows(2) {
-            if let [(a, att), (b, _)] = pair {
-                add(*att, b - a);
-            }
-        }
-        add(last, 150);
-        if self.boundaries == DurationBoundaries::AppleDocumentation {
-            for slot in &mut out {
-                *slot = (*slot).min(30 * 60);
-            }
         }
         out
+    }
+
+    /// The v1 figures of every matched key and their summary as of `now_unix_seconds`
+    /// (spec §risk.3.4). REVOKED keys are never scored.
+    #[must_use]
+    pub fn assess(&self, outcome: &crate::matching::MatchOutcome, now_unix_seconds: u64) -> RiskV1 {
+        let mut report = RiskV1::default();
+        let mut newest_start: Option<u64> = None;
+        let mut durations = [0u64; 3];
+        for m in &outcome.matches {
+            if m.key.report_type == ReportType::Revoked {
+                continue;
+            }
+            let exposures = self.exposures(&m.key, &m.v1_scans, now_unix_seconds);
+            if exposures.is_empty() {
+                continue;
+            }
+            let mut key = KeyRiskV1 {
+                tek: m.key.key_data,
+                maximum_risk_score: 0,
+                total_risk_score: 0,
+                attenuation_durations_seconds: [0; 3],
+                exposures,
+            };
+            for e in &key.exposures {
+                key.maximum_risk_score = key.maximum_risk_score.max(e.risk_score);
+                key.total_risk_score = key.total_risk_score.saturating_add(e.risk_score);
+                for (sum, d) in key
+                    .attenuation_durations_seconds
+                    .iter_mut()
+                    .zip(e.attenuation_durations_seconds)
+                {
+                    *sum += d;
+                }
+            }
+            let summary = &mut report.summary;
+            summary.matched_key_count += 1;
+            summary.maximum_risk_score = summary.maximum_risk_score.max(key.maximum_risk_score);
+            summary.summation_risk_score = summary
+                .summation_risk_score
+                .saturating_add(key.total_risk_score);
+            for (sum, d) in durations.iter_mut().zip(key.attenuation_durations_seconds) {
+                *sum += d;
+            }
+            let start = m.key.window.start().start_unix_seconds();
+            newest_start = Some(newest_start.map_or(start, |n| n.max(start)));
+            report.keys.push(key);
+        }
+        report.summary.days_since_last_exposure =
+            newest_start.map_or(0, |s| now_unix_seconds.saturating_sub(s) / 86_400);
+        for (minutes, seconds) in report
+            .summary
+            .attenuation_durations_minutes
+            .iter_mut()
+            .zip(durations)
+        {
+            *minutes = (seconds / 60).min(30);
+        }
+        report
     }
 }

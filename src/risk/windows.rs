@@ -67,7 +67,7 @@ pub enum WindowCut {
 /// How exposure windows are built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct WindowConfig {
     /// Where windows are cut.
     pub cut: WindowCut,
@@ -149,8 +149,10 @@ impl WindowConfig {
     /// The infectiousness of a key.
     #[must_use]
     pub fn infectiousness(&self, key: &DiagnosisKey) -> Infectiousness {
+        // An untrusted onset near i32::MAX must not overflow (spec §risk.1.3).
         key.days_since_onset_of_symptoms
-            .and_then(|d| usize::try_from(d + 14).ok())
+            .and_then(|d| d.checked_add(14))
+            .and_then(|i| usize::try_from(i).ok())
             .and_then(|i| self.infectiousness_by_onset.get(i).copied())
             .unwrap_or(self.infectiousness_when_onset_missing)
     }
@@ -211,8 +213,10 @@ pub fn exposure_windows(
     sightings: &[MatchedSighting],
     config: &WindowConfig,
 ) -> Vec<ExposureWindow> {
+    // Google sorts by time only, stably, after gathering the identifiers in interval order
+    // (spec §risk.1): ties keep the interval order, whatever their attenuation.
     let mut sorted: Vec<&MatchedSighting> = sightings.iter().collect();
-    sorted.sort_by_key(|s| (s.unix_seconds, s.attenuation));
+    sorted.sort_by_key(|s| (s.unix_seconds, s.en_interval_number));
     let infectiousness = config.infectiousness(key);
     if infectiousness == Infectiousness::None {
         return Vec::new();

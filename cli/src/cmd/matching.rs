@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use bluezone::export::verify::PublicKeyRegistry;
 use bluezone::matching::{KeyMatch, MatchConfig, Rejections};
 use bluezone::risk::{
-    CheckSettings, DailySummary, ExposureWindow, F1Day, RiskConfig, check_exposure,
+    CheckSettings, DailySummary, ExposureWindow, F1Day, RiskConfig, RiskV1, check_exposure,
 };
 use serde::Serialize;
 
@@ -33,7 +33,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Risk settings as JSON (`{"windows":…,"daily_summaries":…,"v1":…,"f1":…}`, the fields
-    /// of `bluezone::risk::RiskConfig`; missing fields take their defaults).
+    /// of `bluezone::risk::RiskConfig`; missing fields take their defaults, unknown ones are
+    /// an error; v1 scores are computed when a `v1` section is present).
     #[arg(long)]
     risk_config: Option<PathBuf>,
     /// "Now" for look-back periods, Unix seconds; the newest sighting when omitted.
@@ -61,9 +62,14 @@ struct MatchReport {
     keys_total: u64,
     keys_matched: u64,
     matches: Vec<KeyMatch>,
+    report_type_transitions: u64,
     rejected: Rejections,
     exposure_windows: Vec<ExposureWindow>,
     daily_summaries: Vec<DailySummary>,
+    /// Daily-summary weights left at their default of 0.
+    zero_weights: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v1: Option<RiskV1>,
     f1: F1,
     #[serde(skip)]
     elapsed: std::time::Duration,
@@ -86,11 +92,16 @@ impl Report for MatchReport {
             let last = m.sightings.last().map_or(0, |s| s.unix_seconds);
             writeln!(
                 out,
-                "key {} (start {}, period {}, report type {}): {} sightings {} .. {}, min attenuation {} dB",
+                "key {} (start {}, period {}, report type {}{}): {} sightings {} .. {}, min attenuation {} dB",
                 bluezone::hex::Hex(&m.key.key_data),
                 m.key.window.start(),
                 m.key.window.period().get(),
                 m.key.report_type as u8,
+                if m.report_type_transitions > 0 {
+                    format!(", first {}", m.first_report_type as u8)
+                } else {
+                    String::new()
+                },
                 m.sightings.len(),
                 instant(first),
                 instant(last),
@@ -100,13 +111,29 @@ impl Report for MatchReport {
         let r = &self.rejected;
         writeln!(
             out,
-            "rejected: {} sightings outside the tolerance, {} replayed, {} with TX power out of range; {} keys for their report type, {} duplicate keys",
+            "rejected: {} sightings outside the tolerance, {} replayed, {} with TX power out of range; {} keys for their report type, {} copies of matched keys, {} invalid report-type changes",
             r.outside_tolerance,
             r.replayed,
             r.tx_power_out_of_range,
             r.report_type_keys,
-            r.duplicate_keys
+            r.duplicate_keys,
+            r.invalid_transitions
         )?;
+        let bad = &r.invalid_keys;
+        if bad.total() > 0 {
+            writeln!(
+                out,
+                "invalid keys skipped: {} with a wrong key length, {} with a bad rolling window, {} with a bad risk level, {} with an unknown report type",
+                bad.key_length, bad.rolling_window, bad.transmission_risk_level, bad.report_type
+            )?;
+        }
+        if self.report_type_transitions > 0 {
+            writeln!(
+                out,
+                "report-type changes applied: {}",
+                self.report_type_transitions
+            )?;
+        }
         writeln!(out, "exposure windows: {}", self.exposure_windows.len())?;
         for day in &self.daily_summaries {
             writeln!(
@@ -118,12 +145,37 @@ impl Report for MatchReport {
                 day.weighted_duration_sum
             )?;
         }
+        if let Some(v1) = &self.v1 {
+            let s = &v1.summary;
+            writeln!(
+                out,
+                "v1: {} keys with exposures, maximum risk {}, summed risk {}, {} days since the last, attenuation durations {}/{}/{} min",
+                s.matched_key_count,
+                s.maximum_risk_score,
+                s.summation_risk_score,
+                s.days_since_last_exposure,
+                s.attenuation_durations_minutes[0],
+                s.attenuation_durations_minutes[1],
+                s.attenuation_durations_minutes[2]
+            )?;
+            for key in &v1.keys {
+                writeln!(
+                    out,
+                    "v1 key {}: {} exposures, maximum risk {}, total {}",
+                    bluezone::hex::Hex(&key.tek),
+                    key.exposures.len(),
+                    key.maximum_risk_score,
+                    key.total_risk_score
+                )?;
+            }
+        }
         let f1 = &self.f1;
         for day in &f1.days {
             writeln!(
                 out,
-                "close contact {}: {} s at or below {} dB of {} s, closest {} dB",
+                "close contact {} with key {}: {} s at or below {} dB of {} s, closest {} dB",
                 date(day.unix_day),
+                bluezone::hex::Hex(&day.tek),
                 day.close_seconds,
                 f1.attenuation_threshold_db,
                 day.total_seconds,
@@ -137,7 +189,15 @@ impl Report for MatchReport {
             f1.min_daily_seconds / 60,
             f1.lookback_days,
             if f1.f1 { "yes" } else { "no" }
-        )
+        )?;
+        if !self.zero_weights.is_empty() && !self.exposure_windows.is_empty() {
+            writeln!(
+                out,
+                "note: daily scores are 0 through these weights, left at the API's default of 0 (the F1 rule does not use them): {}",
+                self.zero_weights.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -176,9 +236,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         keys_total: checked.outcome.keys_total,
         keys_matched: checked.outcome.keys_matched,
         matches: checked.outcome.matches,
+        report_type_transitions: checked.outcome.report_type_transitions,
         rejected: checked.outcome.rejected,
         exposure_windows: checked.risk.exposure_windows,
         daily_summaries: checked.risk.daily_summaries,
+        zero_weights: risk.zero_weights(),
+        v1: checked.risk.v1,
         f1: F1 {
             f1: checked.risk.f1.f1,
             attenuation_threshold_db: risk.f1.attenuation_threshold_db,

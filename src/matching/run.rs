@@ -1,0 +1,276 @@
+//! One matching run over keys in publication order (spec §match.6).
+//!
+//! Google's engine knows a key by its 16 bytes (`ExposureMatchingTracer`,
+//! `ExposureResultStorage`): the first copy that matches is stored, and every later copy that
+//! is seen in the log only asks whether its report type is a valid change of the stored one. A
+//! run does the same over any number of batches: each batch is evaluated in parallel (its
+//! distinct (key bytes, window) once each), then its keys are applied one by one, in their
+//! order, to the results so far. Memory holds one batch and the matched keys, whatever the
+//! number of keys.
+
+use alloc::collections::BTreeMap;
+
+use super::engine::{Evaluation, Found};
+use super::{KeyMatch, MatchOutcome, Matcher, Rejections, is_valid_transition};
+use crate::gaen::DiagnosisKey;
+
+/// Keys from any number of batches and files matched as one run, in the order they are added.
+///
+/// ```
+/// # use bluezone::matching::{LogIndex, MatchConfig, MatchRun, Matcher};
+/// let index = LogIndex::new(Vec::new(), 12);
+/// let matcher = Matcher::new(&index, MatchConfig::default());
+/// let mut run = MatchRun::new(&matcher);
+/// run.add(&[]);
+/// assert_eq!(run.finish().keys_matched, 0);
+/// ```
+pub struct MatchRun<'m, 'a> {
+    matcher: &'m Matcher<'a>,
+    #[cfg(feature = "parallel")]
+    pool: Option<rayon::ThreadPool>,
+    results: BTreeMap<[u8; 16], KeyMatch>,
+    keys_total: u64,
+    transitions: u64,
+    rejected: Rejections,
+}
+
+impl core::fmt::Debug for MatchRun<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MatchRun")
+            .field("keys_total", &self.keys_total)
+            .field("keys_matched", &self.results.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a run held before a file, to undo that file (see [`MatchRun::checkpoint`]).
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    results: BTreeMap<[u8; 16], KeyMatch>,
+    keys_total: u64,
+    transitions: u64,
+    rejected: Rejections,
+}
+
+impl<'m, 'a> MatchRun<'m, 'a> {
+    /// A run on the calling thread.
+    #[must_use]
+    pub const fn new(matcher: &'m Matcher<'a>) -> Self {
+        Self {
+            matcher,
+            #[cfg(feature = "parallel")]
+            pool: None,
+            results: BTreeMap::new(),
+            keys_total: 0,
+            transitions: 0,
+            rejected: Rejections {
+                outside_tolerance: 0,
+                replayed: 0,
+                tx_power_out_of_range: 0,
+                report_type_keys: 0,
+                duplicate_keys: 0,
+                invalid_transitions: 0,
+                invalid_keys: super::InvalidKeys {
+                    key_length: 0,
+                    rolling_window: 0,
+                    transmission_risk_level: 0,
+                    report_type: 0,
+                },
+            },
+        }
+    }
+
+    /// A run that evaluates each batch on `threads` threads (1 or more; 0 is taken as 1).
+    ///
+    /// # Errors
+    /// The thread pool could not be built.
+    #[cfg(feature = "parallel")]
+    pub fn with_threads(
+        matcher: &'m Matcher<'a>,
+        threads: usize,
+    ) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let mut run = Self::new(matcher);
+        if threads > 1 {
+            run.pool = Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()?,
+            );
+        }
+        Ok(run)
+    }
+
+    /// Matches a batch of keys that follow every key added before, in publication order.
+    pub fn add(&mut self, keys: &[DiagnosisKey]) {
+        #[cfg(feature = "parallel")]
+        let found = match &self.pool {
+            Some(pool) => self.matcher.find_parallel(keys, pool),
+            None => self.matcher.find(keys),
+        };
+        #[cfg(not(feature = "parallel"))]
+        let found = self.matcher.find(keys);
+        self.apply(keys, &found);
+    }
+
+    /// Counts a key of a file that the protocol does not allow (spec §export.3); returns
+    /// whether `error` was such a key rather than structural damage.
+    pub fn reject(&mut self, error: &crate::export::ExportError) -> bool {
+        self.rejected.invalid_keys.count(error)
+    }
+
+    /// What the run holds now; [`Self::restore`] goes back to it (to drop a file that turns
+    /// out not to be authentic once its last byte is read).
+    #[must_use]
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            results: self.results.clone(),
+            keys_total: self.keys_total,
+            transitions: self.transitions,
+            rejected: self.rejected,
+        }
+    }
+
+    /// Goes back to `checkpoint`.
+    pub fn restore(&mut self, checkpoint: Checkpoint) {
+        self.results = checkpoint.results;
+        self.keys_total = checkpoint.keys_total;
+        self.transitions = checkpoint.transitions;
+        self.rejected = checkpoint.rejected;
+    }
+
+    /// Keys added so far (valid ones, every copy).
+    #[must_use]
+    pub const fn keys_total(&self) -> u64 {
+        self.keys_total
+    }
+
+    /// The outcome so far.
+    #[must_use]
+    pub fn outcome(&self) -> MatchOutcome {
+        MatchOutcome {
+            keys_total: self.keys_total,
+            keys_matched: self.results.len() as u64,
+            matches: self.results.values().cloned().collect(),
+            report_type_transitions: self.transitions,
+            rejected: self.rejected,
+        }
+    }
+
+    /// The outcome of the run.
+    #[must_use]
+    pub fn finish(self) -> MatchOutcome {
+        MatchOutcome {
+            keys_total: self.keys_total,
+            keys_matched: self.results.len() as u64,
+            matches: self.results.into_values().collect(),
+            report_type_transitions: self.transitions,
+            rejected: self.rejected,
+        }
+    }
+
+    /// Applies each key of the batch, in order, with what the batch's evaluation found.
+    fn apply(&mut self, keys: &[DiagnosisKey], found: &Found) {
+        for (index, key) in keys.iter().enumerate() {
+            self.apply_one(key, found.of(index));
+        }
+    }
+
+    /// Google's loop for one key: a copy of a stored key may only change its report type; a
+    /// new key is matched when its report type allows.
+    fn apply_one(&mut self, key: &DiagnosisKey, evaluation: Option<&Evaluation>) {
+        let config = self.matcher.config();
+        self.keys_total += 1;
+        let seen = evaluation.filter(|e| e.seen);
+        if let Some(stored) = seen.and_then(|_| self.results.get_mut(&key.key_data)) {
+            let from = config.effective_report_type(stored.key.report_type);
+            let to = config.effective_report_type(key.report_type);
+            if from == to {
+                self.rejected.duplicate_keys += 1;
+            } else if is_valid_transition(from, to)
+                && stored.report_type_transitions < config.allowed_report_type_transitions
+            {
+                stored.key.report_type = to;
+                stored.report_type_transitions += 1;
+                self.transitions += 1;
+            } else {
+                self.rejected.invalid_transitions += 1;
+            }
+            return;
+        }
+        if !config.matches_report_type(key.report_type) {
+            self.rejected.report_type_keys += 1;
+            return;
+        }
+        let Some(evaluation) = seen else {
+            return;
+        };
+        self.rejected.add_sightings(&evaluation.rejected);
+        if evaluation.sightings.is_empty() {
+            return;
+        }
+        self.results.insert(
+            key.key_data,
+            KeyMatch {
+                key: *key,
+                sightings: evaluation.sightings.clone(),
+                first_report_type: key.report_type,
+                report_type_transitions: 0,
+                v1_scans: evaluation.v1_scans.clone(),
+            },
+        );
+    }
+}
+
+impl Rejections {
+    /// All sightings turned away.
+    #[must_use]
+    pub const fn sightings(&self) -> u64 {
+        self.outside_tolerance + self.replayed + self.tx_power_out_of_range
+    }
+}
+
+impl MatchOutcome {
+    /// The match of a key, by its 16 bytes.
+    #[must_use]
+    pub fn get(&self, key_data: &[u8; 16]) -> Option<&KeyMatch> {
+        self.matches
+            .binary_search_by(|m| m.key.key_data.cmp(key_data))
+            .ok()
+            .and_then(|i| self.matches.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gaen::ReportType;
+
+    #[test]
+    fn match_6_transition_table_is_googles() {
+        use ReportType::*;
+        let all = [
+            Unknown,
+            ConfirmedTest,
+            ConfirmedClinicalDiagnosis,
+            SelfReport,
+            Recursive,
+            Revoked,
+        ];
+        let allowed = [
+            (SelfReport, ConfirmedTest),
+            (SelfReport, ConfirmedClinicalDiagnosis),
+            (SelfReport, Revoked),
+            (ConfirmedClinicalDiagnosis, ConfirmedTest),
+            (ConfirmedClinicalDiagnosis, Revoked),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    is_valid_transition(from, to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+    }
+}
