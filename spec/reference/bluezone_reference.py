@@ -5,7 +5,7 @@ Written from the specification text with nothing but hashlib. It first reproduce
 identifiers captured from a real Android Bluezone 2.0.4 phone (copied under
 test-vectors/upstream/), then writes:
 
-  bluezone-captured.json    the captured and published vectors in the project's format
+  bluezone-captured.json    the captured and model vectors in the project's format
   bluezone-reference.json   identifiers across many UTC day boundaries and slot counts
 
 Usage: python3 spec/reference/bluezone_reference.py [--check]
@@ -80,7 +80,7 @@ def captured():
     up = json.loads((UPSTREAM / "bluezone-vectors.json").read_text())
     vectors = []
     for k, v in enumerate(up["vectors"]):
-        e = entry(f"{'captured' if 'captured' in v['provenance'] else 'published'} #{k}",
+        e = entry(f"{'captured' if 'captured' in v['provenance'] else 'model'} #{k}",
                   bytes.fromhex(v["base_key"]), v["base_time_s"], v["t_ms"],
                   v["slots_per_day"], provenance=v["provenance"], expect_id=v["id"])
         for field in ("daily_key", "subkey0"):
@@ -91,16 +91,18 @@ def captured():
     return {
         "kind": "bluezone-blid",
         "name": "Bluezone 2020 identifiers captured from a real Android 2.0.4 phone, and "
-                "published synthetic ones",
+                "synthetic ones from the team's own model",
         "source": {
             "evidence": "the first four identifiers were advertised by a real Android Bluezone "
                         "2.0.4 phone whose base key was in a captured upload "
-                        "(thaidn/bluezone @ 2603948); the last three were published with the "
-                        "protocol analysis as a check of the daily hash chain",
+                        "(thaidn/bluezone @ 2603948), all on its install day (day 0); the last "
+                        "three were computed by the team's own model of the algorithm "
+                        "(research notes), not captured: they are the only check of the daily "
+                        "hash chain for day 1 and later, and are not independent evidence",
             "copy": "test-vectors/upstream/bluezone-vectors.json",
             "converted_by": "spec/reference/bluezone_reference.py (ids verbatim; day, slot, "
                             "daily_key and subkey0 recomputed by the reference and checked "
-                            "where published)",
+                            "where given)",
         },
         "vectors": vectors,
     }

@@ -265,6 +265,32 @@ impl<'a> Matcher<'a> {
         found
     }
 
+    /// Whether any of the 144 identifiers from the key's rolling start (whatever its period)
+    /// is in the log at all: the test Google's prefilter applies before its tracer looks at a
+    /// key, and so at a copy of a matched key (spec §match.6).
+    pub(crate) fn logged_anywhere(&self, key: &DiagnosisKey) -> bool {
+        let rpik = self.schedule.prk(&key.key_data).expand16(RPIK_INFO);
+        let cipher = Aes128Enc::new(&Array::from(rpik));
+        let start = key.window.start().get();
+        let mut blocks = [Array::<u8, aes::cipher::consts::U16>::default(); BATCH];
+        let intervals: Vec<u32> = (0..INTERVALS_PER_DAY)
+            .map_while(|k| start.checked_add(k))
+            .collect();
+        intervals.chunks(BATCH).any(|chunk| {
+            let blocks = blocks.get_mut(..chunk.len()).unwrap_or_default();
+            for (block, &j) in blocks.iter_mut().zip(chunk) {
+                *block = Array::from(padded_data(EnIntervalNumber::new(j)));
+            }
+            cipher.encrypt_blocks(blocks);
+            blocks.iter().any(|b| {
+                !self
+                    .index
+                    .sightings_of(&RollingProximityIdentifier::from_bytes(b.0))
+                    .is_empty()
+            })
+        })
+    }
+
     /// Finds the identifiers of one key's window in the log and evaluates their sightings;
     /// `None` when none was seen within tolerance.
     fn evaluate_key(&self, key: &DiagnosisKey, scratch: &mut Scratch) -> Option<Evaluation> {

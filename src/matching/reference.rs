@@ -46,12 +46,17 @@ pub fn match_keys(
             let seen = s.unix_seconds / INTERVAL_SECONDS;
             seen.abs_diff(u64::from(interval.get())) <= u64::from(config.tolerance_intervals)
         };
-        let seen = identifiers
-            .iter()
-            .any(|(interval, _, mine)| mine.iter().any(|s| valid(*interval, s)));
+        // Google's prefilter: one of the 144 identifiers from the rolling start, whatever the
+        // period, is in the log at any time.
+        let prefiltered = (0..144u32)
+            .map_while(|k| key.window.start().get().checked_add(k))
+            .any(|j| {
+                let rpi = rpik.identifier(EnIntervalNumber::new(j));
+                sightings.iter().any(|s| s.rpi == rpi)
+            });
 
         // A copy of a stored key only asks for a report-type change.
-        if seen && let Some(previous) = stored.get_mut(&key.key_data) {
+        if prefiltered && let Some(previous) = stored.get_mut(&key.key_data) {
             let from = config.effective_report_type(previous.key.report_type);
             let to = config.effective_report_type(key.report_type);
             if from == to {
@@ -116,7 +121,8 @@ pub fn match_keys(
                     .filter_map(|s| accept(config, &aemk, interval, rpi, s)),
             );
         }
-        if !accepted.is_empty() {
+        // Stored only when the per-scan sightings are not empty (Google's `findExposures`).
+        if !v1_scans.is_empty() {
             accepted.sort();
             v1_scans.sort();
             stored.insert(

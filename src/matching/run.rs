@@ -175,13 +175,14 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         }
     }
 
-    /// Google's loop for one key: a copy of a stored key may only change its report type; a
-    /// new key is matched when its report type allows.
+    /// Google's loop for one key: a copy of a stored key that its prefilter would pass may
+    /// only change the stored report type; another key is matched when its report type
+    /// allows.
     fn apply_one(&mut self, key: &DiagnosisKey, evaluation: Option<&Evaluation>) {
-        let config = self.matcher.config();
+        let config = *self.matcher.config();
         self.keys_total += 1;
-        let seen = evaluation.filter(|e| e.seen);
-        if let Some(stored) = seen.and_then(|_| self.results.get_mut(&key.key_data)) {
+        let copy = self.results.contains_key(&key.key_data) && self.matcher.logged_anywhere(key);
+        if let Some(stored) = self.results.get_mut(&key.key_data).filter(|_| copy) {
             let from = config.effective_report_type(stored.key.report_type);
             let to = config.effective_report_type(key.report_type);
             if from == to {
@@ -201,11 +202,13 @@ impl<'m, 'a> MatchRun<'m, 'a> {
             self.rejected.report_type_keys += 1;
             return;
         }
-        let Some(evaluation) = seen else {
+        let Some(evaluation) = evaluation.filter(|e| e.seen) else {
             return;
         };
         self.rejected.add_sightings(&evaluation.rejected);
-        if evaluation.sightings.is_empty() {
+        // Google's tracer stores a result only when the per-scan sightings it scores v1 with
+        // are not empty (`findExposures` returns null otherwise).
+        if evaluation.v1_scans.is_empty() {
             return;
         }
         self.results.insert(
