@@ -99,6 +99,8 @@ macro_rules! public_bytes {
     };
 }
 
+// spec §sec.1: secrets are not `Copy`, print redacted, compare in constant time and are
+// zeroized on drop.
 /// Defines a secret fixed-size key: private bytes, redacted `Debug`, zeroized on drop,
 /// equality in constant time.
 macro_rules! secret_bytes {

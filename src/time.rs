@@ -156,6 +156,7 @@ impl fmt::Display for EnIntervalNumber {
     }
 }
 
+// spec §time.2: a rolling period of 1 to 144 intervals.
 /// `TEKRollingPeriod` of one key: how many intervals it is valid for, `1..=144`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -401,6 +402,7 @@ mod tests {
     use std::string::ToString;
 
     #[test]
+    /// Checks spec §time.1.
     fn interval_numbers_follow_the_specification() {
         // The official vectors' key was generated at 1585785600 s = interval 2642976.
         let enin = EnIntervalNumber::from_unix_seconds(1_585_785_600).unwrap();
@@ -427,6 +429,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §time.2, §time.3.
     fn windows_never_name_an_interval_past_the_range() {
         let full = RollingPeriod::FULL_DAY;
         assert!(RollingWindow::new(EnIntervalNumber::new(u32::MAX - 143), full).is_ok());
@@ -445,6 +448,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §time.3.
     fn unaligned_window_offsets() {
         let window = RollingWindow::new(
             EnIntervalNumber::new(2_646_801),

@@ -65,6 +65,7 @@ proptest! {
 
 /// Every proper prefix of a valid payload is refused, and every extension past 31 bytes too.
 #[test]
+/// Checks spec §adv.1, §adv.3.
 fn every_truncation_and_extension_is_refused() {
     let payload = valid_payload();
     for len in 0..payload.len() {

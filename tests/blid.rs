@@ -116,6 +116,7 @@ proptest! {
 }
 
 #[test]
+/// Checks spec §blid.8.1.
 fn a_planted_sighting_is_found_and_a_neighbours_slot_is_not() {
     let entry = F0Entry {
         daily_key: DailyKey::from_bytes([9; 32]),
@@ -188,6 +189,7 @@ fn f1_for(history: &[HistoryLine], entry: &F0Entry) -> f1::F1Verdict {
 }
 
 #[test]
+/// Checks spec §blid.8.2, §blid.8.3.
 fn f1_needs_close_and_long_enough() {
     let entry = F0Entry {
         daily_key: DailyKey::from_bytes([3; 32]),
@@ -227,6 +229,7 @@ fn f1_needs_close_and_long_enough() {
 }
 
 #[test]
+/// Checks spec §blid.8.3.
 fn f1_ignores_sightings_older_than_the_look_back() {
     let entry = F0Entry {
         daily_key: DailyKey::from_bytes([4; 32]),

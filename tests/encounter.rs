@@ -92,6 +92,7 @@ fn read_back(bytes: &[u8]) -> (Vec<Sighting>, Vec<Damage>) {
 }
 
 #[test]
+/// Checks spec §enc.1, §enc.2.
 fn a_cut_at_every_byte_keeps_every_complete_record() {
     let records = sightings(24, 18_500);
     let (bytes, ranges) = segment(&records);
@@ -134,6 +135,7 @@ fn a_cut_at_every_byte_keeps_every_complete_record() {
 }
 
 #[test]
+/// Checks spec §enc.2.
 fn a_bit_flip_in_any_frame_loses_that_frame_only_and_is_reported() {
     let records = sightings(12, 18_501);
     let (bytes, ranges) = segment(&records);
@@ -227,6 +229,7 @@ fn records_of(log: &EncounterLog) -> (Vec<Sighting>, Vec<Damage>) {
 }
 
 #[test]
+/// Checks spec §enc.3.
 fn the_log_appends_after_a_torn_tail_without_losing_anything() {
     let dir = scratch("log-torn-tail");
     let first = sightings(10, 18_600);
@@ -257,6 +260,7 @@ fn the_log_appends_after_a_torn_tail_without_losing_anything() {
 }
 
 #[test]
+/// Checks spec §enc.3.
 fn retention_deletes_old_days_and_rewrites_only_the_cut_off_day() {
     let dir = scratch("log-retention");
     let mut log = EncounterLog::open(&dir).unwrap();
@@ -386,6 +390,7 @@ proptest! {
 }
 
 #[test]
+/// Checks spec §enc.4.
 fn csv_errors_name_line_and_column() {
     use bluezone::encounter::csv::{CsvLineError, parse_csv};
     let good = "1596866191,e23f352fa09307a85d4194912443180d,484dc151,-63";

@@ -116,6 +116,7 @@ fn registry_for(sample: &Value) -> PublicKeyRegistry {
 }
 
 #[test]
+/// Checks spec §export.2, §export.3, §export.4.
 fn every_sample_parses_to_its_manifest() {
     for sample in manifest() {
         let file = sample["file"].as_str().unwrap();
@@ -232,6 +233,7 @@ fn every_sample_parses_to_its_manifest() {
 }
 
 #[test]
+/// Checks spec §export.5, §export.5.1, §export.5.2, §export.5.3.
 fn the_three_signed_samples_verify_with_their_keys_by_id_and_version() {
     let cases = [
         (
@@ -314,6 +316,7 @@ fn the_three_signed_samples_verify_with_their_keys_by_id_and_version() {
 }
 
 #[test]
+/// Checks spec §export.5.1.
 fn every_single_byte_change_of_a_signed_export_fails_verification() {
     for sample in manifest()
         .iter()
@@ -475,6 +478,7 @@ fn padding_sign_zip_and_verify_round_trip() {
 }
 
 #[test]
+/// Checks spec §export.1.
 fn a_zip_bomb_and_a_missing_signature_are_refused() {
     let zeros = vec![0u8; 8 << 20];
     let zip = bluezone::export::archive::write(Cursor::new(Vec::new()), &zeros, None)
@@ -504,6 +508,7 @@ fn a_zip_bomb_and_a_missing_signature_are_refused() {
 }
 
 #[test]
+/// Checks spec §export.2.
 fn malformed_fields_have_typed_errors() {
     use bluezone::export::ExportError;
     let header = bluezone::export::EXPORT_HEADER.to_vec();

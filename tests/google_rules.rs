@@ -136,6 +136,7 @@ fn assert_case(case: &Value, got: &Value, threads: usize) {
 }
 
 #[test]
+/// Checks spec §match.2, §match.2.6, §match.5, §match.6, §risk.1, §risk.2, §risk.3, §risk.3.1, §risk.3.2, §risk.3.4, §risk.4.
 fn match_2_match_5_match_6_risk_1_to_4_equal_an_independent_transcription_of_googles_engine() {
     let cases = vectors();
     assert!(cases.len() >= 19, "{} cases", cases.len());

@@ -64,6 +64,7 @@ proptest! {
 }
 
 #[test]
+/// Checks spec §sec.2, §gaen.2.
 fn keys_from_a_seeded_rng_are_reproducible_and_distinct() {
     let window = RollingWindow::day_of(EnIntervalNumber::new(2_650_000));
     let mut rng = ChaCha20Rng::seed_from_u64(7);

@@ -233,6 +233,7 @@ fn scenarios_are_not_vacuous() {
 }
 
 #[test]
+/// Checks spec §match.2, §match.3, §match.4.
 fn the_official_vectors_planted_in_a_log_are_all_found() {
     let key_data: [u8; 16] =
         bluezone::hex::decode_array("75c734c6dd1a782de7a965da5eb93125").unwrap();

@@ -47,6 +47,7 @@ fn sighting(unix_seconds: u64, attenuation: u8, previous: u64) -> MatchedSightin
 }
 
 #[test]
+/// Checks spec §risk.3.2.
 fn the_weighted_attenuation_example_of_the_api_documentation() {
     // exposure_result.proto: t=0:1, t=10:4, t=50:5 with scan interval 6 → 188 / 56 = 3.36 → 3.
     assert_eq!(weighted_attenuation(&[(0, 1), (10, 4), (50, 5)], 6), 3);
@@ -57,6 +58,7 @@ fn the_weighted_attenuation_example_of_the_api_documentation() {
 }
 
 #[test]
+/// Checks spec §risk.1, §risk.1.2.
 fn scan_instances_and_windows_follow_the_engine() {
     let t0 = DAY * 86_400 + 3_600;
     let sightings = [
@@ -99,6 +101,7 @@ fn scan_instances_and_windows_follow_the_engine() {
 }
 
 #[test]
+/// Checks spec §risk.1.3.
 fn infectiousness_from_the_published_map() {
     let mut config = WindowConfig::default();
     config.set_infectiousness_map("0x0555555555555555").unwrap();
@@ -201,6 +204,7 @@ fn risk_2_daily_summaries_weight_and_filter() {
 }
 
 #[test]
+/// Checks spec §risk.3.1, §risk.3.3.
 fn v1_exposures_buckets_and_both_boundary_conventions() {
     let t0 = DAY * 86_400 + 3_600;
     // Scans every 5 minutes for 20 minutes at 50, 50, 74, 74, 80 dB.

@@ -24,6 +24,7 @@ fn vector_files() -> Vec<PathBuf> {
 }
 
 #[test]
+/// Checks spec §gaen.3–§gaen.6 (gaen-crypto), §adv.2 and §adv.3 (gaen-advertisement), §blid.1–§blid.4 (bluezone-blid), §enc.1 and §enc.2 (encounter-record), §risk.1 (risk-windows) and §risk.3.2 (risk-weighted-attenuation).
 fn every_vector_file_passes_and_none_is_empty() {
     let files = vector_files();
     assert!(

@@ -66,6 +66,7 @@ pub struct AdStructures<'a> {
 }
 
 impl<'a> AdStructures<'a> {
+    // spec §adv.1: AD structures, walked strictly.
     /// Starts walking `payload`.
     ///
     /// # Errors
@@ -139,6 +140,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §adv.1.
     fn walks_terminates_and_rejects() {
         assert_eq!(collect(&[]), Ok(std::vec![]));
         assert_eq!(

@@ -42,6 +42,7 @@ pub const AD_TYPE_COMPLETE_UUID128_LIST: u8 = 0x07;
 /// Length of the Android advertisement this crate encodes.
 pub const ANDROID_ADVERTISEMENT_LEN: usize = 23;
 
+// spec §blid.5.1: the Android advertisement.
 /// Encodes the Android advertisement for `id`.
 #[must_use]
 pub fn encode_android(id: &BluezoneId, flags: u8) -> [u8; ANDROID_ADVERTISEMENT_LEN] {
@@ -73,6 +74,7 @@ pub const fn characteristic_value(id: &BluezoneId) -> [u8; 12] {
     id.to_bytes()
 }
 
+// spec §blid.5.2: iOS phones serve the identifier over GATT.
 /// Reads a GATT characteristic value; the app accepted exactly 12 bytes.
 ///
 /// # Errors
@@ -175,6 +177,7 @@ impl<'a> BluezoneFacts<'a> {
     }
 }
 
+// spec §blid.5.3: reading the Android advertisement.
 /// Reads the identifier from an Android Bluezone advertisement: the `0x4E56` UUID must be
 /// listed and the `0x22B5` manufacturer data must hold exactly 12 bytes; Flags and other
 /// structures are ignored.
@@ -202,6 +205,7 @@ mod tests {
     use super::*;
 
     #[test]
+    /// Checks spec §blid.5, §blid.5.1, §blid.5.3.
     fn the_documented_android_payload() {
         let id: BluezoneId = "B9A665D754FE65E665D76A45".parse().unwrap();
         let payload = encode_android(&id, 0x02);
@@ -218,6 +222,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.5.2, §blid.5.4.
     fn classification() {
         use crate::ble::{AdvertisementKind, classify};
         let id: BluezoneId = "B9A665D754FE65E665D76A45".parse().unwrap();
@@ -261,6 +266,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.5.2.
     fn uuids_are_little_endian_on_air() {
         let on_air = IOS_SERVICE_UUID.to_le_bytes();
         assert_eq!(on_air[0], 0x67);

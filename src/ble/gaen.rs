@@ -62,6 +62,7 @@ impl ExposureNotificationAdvertisement {
         out
     }
 
+    // spec §adv.2: the advertisement as the Bluetooth Specification v1.2 lays it out.
     /// The 31-byte legacy advertising payload, Flags first, the UUID list before the service
     /// data as the specification requires.
     #[must_use]
@@ -106,6 +107,7 @@ impl ExposureNotificationAdvertisement {
         })
     }
 
+    // spec §adv.3: reading an advertisement, with its error classes.
     /// Finds the Exposure Notification service data in any legacy advertising payload.
     ///
     /// Structures may come in any order; Flags and the UUID list may be missing (some Android
@@ -169,6 +171,7 @@ mod tests {
     use std::string::ToString;
 
     #[test]
+    /// Checks spec §adv.2, §adv.3.
     fn captured_iphone_advertisement_round_trips() {
         // secdev/scapy test/contrib/exposure_notification.uts, iOS 13.5.
         let payload: [u8; 31] = crate::hex::decode_array(

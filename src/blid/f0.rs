@@ -187,6 +187,7 @@ pub struct F0Entry {
     pub time_end: u64,
 }
 
+// spec §blid.7.2: the F0 list pushed to every phone.
 /// The F0 list pushed to every phone: `{"data":[{"daily_key","time_start","max","time_end"}]}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct F0List {
@@ -278,6 +279,7 @@ impl F0List {
     }
 }
 
+// spec §blid.7.1: InfoF, what a confirmed case uploaded.
 /// What a phone uploaded when reporting: its base key and base time, and the daily key and
 /// start of the oldest day it reports (spec §blid.7). The base key in it lets the receiver
 /// compute every identifier the phone ever sent or will send.
@@ -359,6 +361,7 @@ mod tests {
     const CAPTURED_INFO_F: &str = "{\"base_id\":\"4C5224B397F8AB3896781D5AA0F3119F280513F1B592CA280EBDED6357E21084\",\"time\":1596844800,\"daily_key\":\"4C5224B397F8AB3896781D5AA0F3119F280513F1B592CA280EBDED6357E21084\",\"time_start\":1596844800}";
 
     #[test]
+    /// Checks spec §blid.7, §blid.7.1.
     fn captured_info_f_round_trips() {
         let info = InfoF::from_json(CAPTURED_INFO_F).unwrap();
         assert_eq!(info.base_key.base_time_s(), 1_596_844_800);
@@ -369,6 +372,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.7, §blid.7.2.
     fn f0_lists_read_write_and_refuse_with_paths() {
         let key = "AB".repeat(32);
         let text = std::format!(

@@ -34,6 +34,7 @@ impl Platform {
     }
 }
 
+// spec §blid.8.2: the app's closeness thresholds.
 /// The weakest RSSI (dBm) still counted as close, per scanner → advertiser pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

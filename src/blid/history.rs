@@ -184,6 +184,7 @@ mod tests {
     use std::vec::Vec;
 
     #[test]
+    /// Checks spec §blid.6.
     fn the_captured_line_round_trips() {
         let text = "B9A665D754FE65E665D76A45\t7C3DEC4246EA6F90E38EA254\t-71\t1596866191387";
         let line = HistoryLine::parse(text).unwrap();
@@ -196,6 +197,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.6.
     fn errors_name_the_line_and_field() {
         let good = "B9A665D754FE65E665D76A45\t7C3DEC4246EA6F90E38EA254\t-71\t1596866191387";
         let text = std::format!("{good}\n{good}\r\n{good}\t9\n");

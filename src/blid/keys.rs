@@ -337,6 +337,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.1, §blid.2, §blid.3.
     fn captured_identifier() {
         // Advertised by a real Android Bluezone 2.0.4 phone (thaidn/bluezone).
         let id = captured_key()
@@ -346,6 +347,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.4.
     fn instants_before_or_far_after_the_base_day_are_errors() {
         let key = captured_key();
         assert_eq!(
@@ -367,6 +369,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.4.
     fn uneven_slot_counts_refuse_the_leftover() {
         let seven = SlotsPerDay::new(7).unwrap();
         // 86400000 / 7 = 12342857 ms: seven slots cover 0..=86399998 and leave the last ms over.
@@ -380,6 +383,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §blid.2, §blid.3, §blid.4.
     fn a_whole_day_matches_slot_by_slot() {
         let key = captured_key();
         let mut out = [BluezoneId::default(); 96];

@@ -109,6 +109,7 @@ fn app_loop(
     ControlFlow::Continue(())
 }
 
+// spec §blid.8.1: the app's check, literally.
 /// The check the app ran when an F0 list arrived, as shipped: `true` as soon as any logged
 /// sighting lies in the window of any F0 identifier. No RSSI or duration threshold.
 ///

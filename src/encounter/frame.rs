@@ -419,6 +419,7 @@ mod tests {
     use super::*;
 
     #[test]
+    /// Checks spec §enc.2.
     fn another_version_with_a_valid_checksum_is_refused() {
         let mut v2 = header();
         v2[8] = 2;

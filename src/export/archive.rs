@@ -1,4 +1,4 @@
-//! The `export.zip` container (spec §export.6): members found by name, decompression bounded.
+//! The `export.zip` container (spec §export.1): members found by name, decompression bounded.
 
 use std::io::{self, Read, Seek, Write};
 use std::string::{String, ToString};
@@ -119,6 +119,7 @@ impl<R: Read + Seek> ExportArchive<R> {
         Self::open_with_limits(reader, ZipLimits::default())
     }
 
+    // spec §export.1: members by name, each at most once, decompression bounded.
     /// Opens an archive with the given limits.
     ///
     /// # Errors

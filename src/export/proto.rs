@@ -209,6 +209,7 @@ mod tests {
     use super::*;
 
     #[test]
+    /// Checks spec §export.2.
     fn varints() {
         assert_eq!(varint(&[0x00], 0), Ok((0, 1)));
         assert_eq!(varint(&[0xAC, 0x02], 0), Ok((300, 2)));
@@ -228,6 +229,7 @@ mod tests {
 
     #[cfg(feature = "alloc")]
     #[test]
+    /// Checks spec §export.2.
     fn varints_round_trip() {
         let minus_one = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];
         let mut out = alloc::vec::Vec::new();

@@ -151,6 +151,7 @@ mod tests {
     use super::*;
 
     #[test]
+    /// Checks spec §export.7.
     fn base64_decodes_the_server_sample() {
         assert_eq!(
             base64("Fy/EgOWYSQw0F3YEM5sVQw==").map(|b| crate::hex::Hex(&b).to_string()),

@@ -312,6 +312,7 @@ fn check_one(
     if candidates.peek().is_none() {
         return SignatureStatus::NoKey;
     }
+    // spec §export.5.1: which digest the signature covers, by the algorithm named.
     let digest: &[u8] = match info.and_then(|i| i.signature_algorithm.as_deref()) {
         None | Some(ECDSA_WITH_SHA256 | LEGACY_ECDSA_P256_SHA256) => &digests.sha256,
         Some(ECDSA_WITH_SHA512) => &digests.sha512,

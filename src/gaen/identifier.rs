@@ -39,6 +39,7 @@ mod tests {
     use super::*;
 
     #[test]
+    /// Checks spec §gaen.4.
     fn padded_data_matches_the_live_device_capture() {
         // corona-warn-app/cwa-app-android#75: interval 2652091 padded as below.
         let expected = *b"EN-RPI\0\0\0\0\0\0\xbb\x77\x28\x00";

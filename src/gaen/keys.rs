@@ -51,6 +51,7 @@ impl TemporaryExposureKey {
         Self { key_data, window }
     }
 
+    // spec §sec.2: the caller's cryptographically secure generator.
     /// A fresh key from the caller's cryptographic random number generator.
     pub fn generate_with_rng<R: CryptoRng + ?Sized>(rng: &mut R, window: RollingWindow) -> Self {
         let mut key_data = [0u8; 16];
@@ -284,6 +285,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §gaen.3, §gaen.4, §gaen.6.
     fn official_vector_first_interval() {
         let tek = official_tek();
         let rpik = tek.rolling_proximity_identifier_key();
@@ -300,6 +302,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §gaen.4.
     fn batch_equals_one_at_a_time_across_chunk_edges() {
         let rpik = official_tek().rolling_proximity_identifier_key();
         let mut out = [RollingProximityIdentifier::default(); 37];
@@ -334,6 +337,7 @@ mod tests {
     }
 
     #[test]
+    /// Checks spec §sec.1.
     fn secrets_are_redacted_and_compare_by_value() {
         let tek = official_tek();
         let shown = std::format!("{tek:?} {:?}", tek.rolling_proximity_identifier_key());

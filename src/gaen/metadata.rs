@@ -164,6 +164,7 @@ mod tests {
     use super::*;
 
     #[test]
+    /// Checks spec §gaen.5.
     fn fields_of_real_metadata() {
         // Official vector: v1.0, +8 dBm.
         let official = Metadata::from_bytes([0x40, 0x08, 0, 0]);

@@ -291,6 +291,7 @@ impl<'a> Matcher<'a> {
         })
     }
 
+    // spec §match.1: the identifiers of the key's own window, `s … s + p − 1`.
     /// Finds the identifiers of one key's window in the log and evaluates their sightings;
     /// `None` when none was seen within tolerance.
     fn evaluate_key(&self, key: &DiagnosisKey, scratch: &mut Scratch) -> Option<Evaluation> {
@@ -557,6 +558,7 @@ mod tests {
     proptest! {
         /// The two ways of finding a key's identifiers find the same ones.
         #[test]
+        /// Checks spec §match.1, §match.4.
         fn generating_and_decrypting_agree(
             key in any::<[u8; 16]>(),
             offset in 0u32..200,

@@ -84,6 +84,7 @@ impl Default for MatchConfig {
 }
 
 impl MatchConfig {
+    // spec §match.2.5: which report types are matched.
     /// Whether keys of this report type are matched at all.
     #[must_use]
     pub const fn matches_report_type(&self, report_type: ReportType) -> bool {

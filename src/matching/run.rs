@@ -1,4 +1,4 @@
-//! One matching run over keys in publication order (spec §match.6).
+//! One matching run over keys in publication order (spec §match.2.6, §match.6).
 //!
 //! Google's engine knows a key by its 16 bytes (`ExposureMatchingTracer`,
 //! `ExposureResultStorage`): the first copy that matches is stored, and every later copy that

@@ -1,0 +1,165 @@
+//! Every section of `spec/` that states a rule is greppable from the code that implements it and
+//! from a test that checks it (spec README: "the code cites them above the functions that
+//! implement them"). A section is found in code by its id (`§match.6`), and in tests by its id or
+//! by a test named after it (`match_6_…`).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Sections that state no rule of their own, with the reason.
+const INFORMATIONAL: &[(&str, &str)] = &[
+    (
+        "§adv.4",
+        "a worked example, checked through its vector by tests/spec_examples.rs",
+    ),
+    (
+        "§gaen.1",
+        "a table of who may see which value; the rules are §sec.1 and §gaen.2–6",
+    ),
+    (
+        "§gaen.7",
+        "worked examples, checked through their vectors by tests/spec_examples.rs",
+    ),
+    (
+        "§blid.9",
+        "the weaknesses of the 2020 scheme, stated for deployers",
+    ),
+    (
+        "§blid.10",
+        "advice on migrating to GAEN; the code it names is §blid.8 and §match",
+    ),
+    (
+        "§export.6",
+        "limits worth knowing, each implemented and tested under its own section",
+    ),
+    (
+        "§risk.4.1",
+        "the calibration argument behind the F1 default of §risk.4",
+    ),
+    (
+        "§risk.4.2",
+        "why durations from scans are uncertain; the demo's margins test it",
+    ),
+    (
+        "§sec.3",
+        "linkability: obligations of the advertiser outside the crate",
+    ),
+    (
+        "§sec.4",
+        "replay and relay: the rules are §match.2's tolerance and replay window",
+    ),
+    ("§sec.5", "the cost of the tolerance: an argument, no rule"),
+    (
+        "§sec.6",
+        "the AEM is unauthenticated: the rule is §match.2's TX bounds",
+    ),
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn text_of(dirs: &[&str]) -> String {
+    let mut files = Vec::new();
+    for dir in dirs {
+        rust_files(&root().join(dir), &mut files);
+    }
+    files
+        .iter()
+        .map(|f| fs::read_to_string(f).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text of test code: test files whole, and library files from their test module on.
+fn test_text() -> String {
+    let mut text = text_of(&["tests", "cli/tests"]);
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    rust_files(&root().join("cli/src"), &mut files);
+    for f in files {
+        let source = fs::read_to_string(f).unwrap();
+        if let Some(at) = source
+            .find("#[cfg(test)]")
+            .or_else(|| source.find("#[cfg(all(test"))
+        {
+            text.push_str(&source[at..]);
+        }
+    }
+    text
+}
+
+fn sections() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chapters: Vec<_> = fs::read_dir(root().join("spec"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    chapters.sort();
+    for chapter in chapters {
+        for line in fs::read_to_string(chapter).unwrap().lines() {
+            let heading = line.trim_start_matches('#');
+            if heading.len() < line.len()
+                && let Some(id) = heading.split_whitespace().next()
+                && id.starts_with('§')
+            {
+                out.push(id.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `§match.2.5` as a test name prefix: `match_2_5`.
+fn as_name(id: &str) -> String {
+    id.trim_start_matches('§').replace('.', "_")
+}
+
+fn named(text: &str, id: &str) -> bool {
+    let name = as_name(id);
+    let cited = text.match_indices(id).any(|(at, _)| {
+        // `§match.2` is not cited by `§match.2.5`.
+        let mut after = text[at + id.len()..].chars();
+        !(after.next() == Some('.') && after.next().is_some_and(|c| c.is_ascii_digit()))
+    });
+    cited || text.contains(&format!("fn {name}_")) || text.contains(&format!("fn {name}("))
+}
+
+#[test]
+fn every_rule_of_the_spec_is_cited_by_its_code_and_named_by_a_test() {
+    let sections = sections();
+    assert!(sections.len() > 60, "{} sections", sections.len());
+    for (id, _) in INFORMATIONAL {
+        assert!(sections.iter().any(|s| s == id), "{id} is not a section");
+    }
+    let code = text_of(&["src", "cli/src"]);
+    let tests = test_text();
+    let rules = sections
+        .iter()
+        .filter(|s| !INFORMATIONAL.iter().any(|(id, _)| id == s));
+    let mut uncited = Vec::new();
+    let mut untested = Vec::new();
+    for id in rules {
+        if !named(&code, id) {
+            uncited.push(id.as_str());
+        }
+        if !named(&tests, id) {
+            untested.push(id.as_str());
+        }
+    }
+    assert!(uncited.is_empty(), "no code cites {uncited:?}");
+    assert!(untested.is_empty(), "no test names {untested:?}");
+}
