@@ -23,12 +23,16 @@ pub const AEMK_INFO: &[u8; 7] = b"EN-AEMK";
 const BATCH_BLOCKS: usize = 16;
 
 /// `HKDF-SHA256(IKM = key, salt = none, info, L = 16)` (RFC 5869; spec §gaen.3).
+///
+/// The PRK lives only in the HKDF state, whose SHA-256 states are zeroized when it is dropped
+/// (the `sha2` crate's `zeroize` feature), and the output buffer is wiped once copied out
+/// (spec §sec.1).
 pub(crate) fn hkdf_sha256_16(key: &[u8; 16], info: &[u8]) -> [u8; 16] {
-    let mut okm = [0u8; 16];
-    let expanded = Hkdf::<Sha256>::new(None, key).expand(info, &mut okm);
+    let mut okm = zeroize::Zeroizing::new([0u8; 16]);
+    let expanded = Hkdf::<Sha256>::new(None, key).expand(info, okm.as_mut_slice());
     // HKDF-SHA256 can expand up to 8160 bytes; 16 always succeeds.
     debug_assert!(expanded.is_ok());
-    okm
+    *okm
 }
 
 /// `TEK`: the 16 random bytes a phone creates for each rolling window (spec §gaen.2).
@@ -95,14 +99,48 @@ impl TemporaryExposureKey {
     }
 
     /// Publishes the key: it becomes a [`DiagnosisKey`] with the given report type and no
-    /// other export metadata (set the public fields of the result to add some).
+    /// other export metadata (set the public fields of the result to add some). This does not
+    /// check the time: a key released while its window runs lets anyone follow the phone for
+    /// the rest of it. Prefer [`Self::release_at`].
     #[must_use]
     pub fn release(self, report_type: ReportType) -> DiagnosisKey {
         let mut key = DiagnosisKey::new(self.key_data, self.window);
         key.report_type = report_type;
         key
     }
+
+    /// [`Self::release`], only once the key's window has ended at `now` (spec §sec.1): `now`
+    /// must lie after the window's last interval.
+    ///
+    /// # Errors
+    /// [`StillInUse`], with the key given back, while `now` lies within or before the window.
+    pub fn release_at(
+        self,
+        report_type: ReportType,
+        now: EnIntervalNumber,
+    ) -> Result<DiagnosisKey, StillInUse> {
+        if now <= self.window.last() {
+            return Err(StillInUse {
+                last: self.window.last(),
+                key: self,
+            });
+        }
+        Ok(self.release(report_type))
+    }
 }
+
+/// A key asked to be released while its window still runs (see
+/// [`TemporaryExposureKey::release_at`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the key is still in use until the end of interval {last}")]
+pub struct StillInUse {
+    /// The window's last interval.
+    pub last: EnIntervalNumber,
+    /// The key, unreleased.
+    pub key: TemporaryExposureKey,
+}
+
+impl TemporaryExposureKey {}
 
 impl core::fmt::Debug for TemporaryExposureKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -235,11 +273,13 @@ impl AssociatedEncryptedMetadataKey {
     /// The first 4 bytes of the AES-CTR keystream with counter block `rpi`:
     /// `AES-128(AEMK, RPI)[0..4]`. With 4-byte metadata, CTR never reaches a second block, so
     /// the counter-increment convention does not matter.
+    /// The keystream block is wiped once its 4 bytes are taken (spec §sec.1).
     fn keystream(&self, rpi: &RollingProximityIdentifier) -> [u8; 4] {
         let mut block = Array::from(rpi.to_bytes());
         Aes128::new(&Array::from(self.0)).encrypt_block(&mut block);
-        let bytes: [u8; 16] = block.into();
-        let [a, b, c, d, ..] = bytes;
+        let bytes = zeroize::Zeroizing::new(<[u8; 16]>::from(block));
+        zeroize::Zeroize::zeroize(block.as_mut_slice());
+        let [a, b, c, d, ..] = *bytes;
         [a, b, c, d]
     }
 
@@ -334,6 +374,26 @@ mod tests {
             rpik.identifiers_into(EnIntervalNumber::MAX, &mut [])
                 .is_ok()
         );
+    }
+
+    #[test]
+    /// Checks spec §sec.1: a key is released only after its window has ended.
+    fn release_waits_for_the_end_of_the_window() {
+        let window = RollingWindow::day_of(EnIntervalNumber::new(2_650_032));
+        let key = TemporaryExposureKey::from_bytes([7; 16], window);
+        let refused = key
+            .release_at(ReportType::ConfirmedTest, window.last())
+            .unwrap_err();
+        assert_eq!(refused.last, window.last());
+        let released = refused
+            .key
+            .release_at(
+                ReportType::ConfirmedTest,
+                EnIntervalNumber::new(window.last().get() + 1),
+            )
+            .unwrap();
+        assert_eq!(released.key_data, [7; 16]);
+        assert_eq!(released.report_type, ReportType::ConfirmedTest);
     }
 
     #[test]

@@ -23,6 +23,6 @@ pub use identifier::{
 };
 pub use keys::{
     AEMK_INFO, AssociatedEncryptedMetadataKey, RPIK_INFO, RollingProximityIdentifierKey,
-    TemporaryExposureKey,
+    StillInUse, TemporaryExposureKey,
 };
 pub use metadata::{CalibrationConfidence, Metadata};
