@@ -161,9 +161,10 @@ impl Report for MatchReport {
             for key in &v1.keys {
                 writeln!(
                     out,
-                    "v1 key {}: {} exposures, maximum risk {}, total {}",
+                    "v1 key {}: {} exposure{}, maximum risk {}, total {}",
                     bluezone::hex::Hex(&key.tek),
                     key.exposures.len(),
+                    if key.exposures.len() == 1 { "" } else { "s" },
                     key.maximum_risk_score,
                     key.total_risk_score
                 )?;
@@ -193,7 +194,7 @@ impl Report for MatchReport {
         if !self.zero_weights.is_empty() && !self.exposure_windows.is_empty() {
             writeln!(
                 out,
-                "note: daily scores are 0 through these weights, left at the API's default of 0 (the F1 rule does not use them): {}",
+                "note: these daily-summary weights are 0, the API's default when not set, so windows they apply to score 0 (the F1 rule does not use them): {}",
                 self.zero_weights.join(", ")
             )?;
         }
