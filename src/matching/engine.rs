@@ -194,19 +194,13 @@ impl<'a> Matcher<'a> {
     pub(crate) fn find(&self, keys: &[DiagnosisKey]) -> Found {
         let slots = sorted_slots(keys);
         let mut found = Found::new(keys.len());
-        found.absorb(self.evaluate_slots(keys, &slots, 0, slots.len()), &slots);
+        found.absorb(self.evaluate_slots(&slots, 0, slots.len()), &slots);
         found
     }
 
     /// Evaluates the slots `from..to` (whole groups); returns each seen group's first slot
     /// index with its evaluation.
-    fn evaluate_slots(
-        &self,
-        keys: &[DiagnosisKey],
-        slots: &[Slot],
-        from: usize,
-        to: usize,
-    ) -> Vec<(u32, Evaluation)> {
+    fn evaluate_slots(&self, slots: &[Slot], from: usize, to: usize) -> Vec<(u32, Evaluation)> {
         let mut scratch = Scratch::new();
         let mut out = Vec::new();
         let mut previous: Option<(u32, [u8; 16], u32)> = None;
@@ -216,12 +210,13 @@ impl<'a> Matcher<'a> {
                 continue;
             }
             previous = Some(group);
-            let Some(key) = keys.get(slot.3 as usize) else {
-                continue;
-            };
-            if let (Some(evaluation), Ok(at)) =
-                (self.evaluate_key(key, &mut scratch), u32::try_from(at))
-            {
+            // The slot holds everything the evaluation needs, so the keys are read in the
+            // slots' (sorted) order, not at random.
+            let last = slot.0.saturating_add(slot.2.saturating_sub(1));
+            if let (Some(evaluation), Ok(at)) = (
+                self.evaluate_key(&slot.1, slot.0, last, &mut scratch),
+                u32::try_from(at),
+            ) {
                 out.push((at, evaluation));
             }
         }
@@ -255,7 +250,7 @@ impl<'a> Matcher<'a> {
         let evaluated: Vec<Vec<(u32, Evaluation)>> = pool.install(|| {
             shares
                 .par_iter()
-                .map(|&(from, to)| self.evaluate_slots(keys, &slots, from, to))
+                .map(|&(from, to)| self.evaluate_slots(&slots, from, to))
                 .collect()
         });
         let mut found = Found::new(keys.len());
@@ -294,10 +289,14 @@ impl<'a> Matcher<'a> {
     // spec §match.1: the identifiers of the key's own window, `s … s + p − 1`.
     /// Finds the identifiers of one key's window in the log and evaluates their sightings;
     /// `None` when none was seen within tolerance.
-    fn evaluate_key(&self, key: &DiagnosisKey, scratch: &mut Scratch) -> Option<Evaluation> {
+    fn evaluate_key(
+        &self,
+        key_data: &[u8; 16],
+        first: u32,
+        last: u32,
+        scratch: &mut Scratch,
+    ) -> Option<Evaluation> {
         let tolerance = self.config.tolerance_intervals;
-        let first = key.window.start().get();
-        let last = key.window.last().get();
         let from = first.saturating_sub(tolerance);
         let to = last.saturating_add(tolerance);
         let span = (to - from) as usize + 1;
@@ -341,7 +340,7 @@ impl<'a> Matcher<'a> {
             return None;
         }
 
-        let prk = self.schedule.prk(&key.key_data);
+        let prk = self.schedule.prk(key_data);
         let rpik = prk.expand16(RPIK_INFO);
         scratch.hits.clear();
         let logged = self.index.entries_between(from, to);
