@@ -267,6 +267,16 @@ pub fn matching(data: &[u8]) {
             key.report_type =
                 bluezone::gaen::ReportType::try_from(i32::from(chunk[3] % 6)).expect("0..=5");
             keys.push(key);
+        } else if chunk[0] % 4 == 1 {
+            // A copy of a key (spec §match.6): the same bytes, another report type and window.
+            let mut copy = keys[usize::from(chunk[1]) % keys.len()];
+            copy.report_type =
+                bluezone::gaen::ReportType::try_from(i32::from(chunk[3] % 6)).expect("0..=5");
+            let start = copy.window.start().get() + u32::from(chunk[2] % 8);
+            let period = RollingPeriod::new(u32::from(chunk[4]) % 144 + 1).expect("1..=144");
+            copy.window =
+                RollingWindow::new(EnIntervalNumber::new(start), period).expect("in range");
+            keys.push(copy);
         } else {
             let key = keys[usize::from(chunk[0]) % keys.len()];
             let j = key.window.start().get() + u32::from(chunk[1]) % key.window.period().get();
