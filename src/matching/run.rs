@@ -100,17 +100,24 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         Ok(run)
     }
 
-    /// Matches a batch of keys that follow every key added before, in publication order.
+    /// Matches a batch of keys that follow every key added before, in publication order. A
+    /// batch of any size is taken in pieces of at most [`Self::PIECE`] keys, in order, which
+    /// gives the same outcome and bounds the working memory.
     pub fn add(&mut self, keys: &[DiagnosisKey]) {
-        #[cfg(feature = "parallel")]
-        let found = match &self.pool {
-            Some(pool) => self.matcher.find_parallel(keys, pool),
-            None => self.matcher.find(keys),
-        };
-        #[cfg(not(feature = "parallel"))]
-        let found = self.matcher.find(keys);
-        self.apply(keys, &found);
+        for piece in keys.chunks(Self::PIECE) {
+            #[cfg(feature = "parallel")]
+            let found = match &self.pool {
+                Some(pool) => self.matcher.find_parallel(piece, pool),
+                None => self.matcher.find(piece),
+            };
+            #[cfg(not(feature = "parallel"))]
+            let found = self.matcher.find(piece);
+            self.apply(piece, &found);
+        }
     }
+
+    /// The most keys evaluated together (1 Mi: 40 MB of sorted slots).
+    pub const PIECE: usize = 1 << 20;
 
     /// Counts a key of a file that the protocol does not allow (spec §export.3); returns
     /// whether `error` was such a key rather than structural damage.
