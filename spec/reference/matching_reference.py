@@ -347,8 +347,8 @@ def daily_summaries(windows, risk, today):
 
 # --- v1 (ENI KeyExposureEvaluator.findExposures, RiskScoreCalculator) -------------------------
 
-def compute_periods(points):
-    margin = SCAN_INTERVAL // 2
+def compute_periods(points, scan_interval=SCAN_INTERVAL):
+    margin = scan_interval // 2
     points = [(points[0][0] - margin, points[0][1])] + points + [(points[-1][0] + margin, points[-1][1])]
     periods = []
     previous = points[0]
@@ -753,17 +753,9 @@ def document():
 
 def weighted_attenuation(points, scan_interval):
     """computePeriods and weightAttenuationOfPeriods for any scan interval."""
-    margin = scan_interval // 2
-    points = [(points[0][0] - margin, points[0][1])] + points + [(points[-1][0] + margin, points[-1][1])]
-    total = weighted = 0
-    previous = points[0]
-    for p in points:
-        if p[0] == previous[0]:
-            continue
-        weighted += previous[1] * (p[0] - previous[0])
-        total += p[0] - previous[0]
-        previous = p
-    return java_round(weighted / total)
+    periods = compute_periods(list(points), scan_interval)
+    total = sum(p2[0] - p1[0] for p1, p2 in periods)
+    return java_round(sum(p1[1] * (p2[0] - p1[0]) for p1, p2 in periods) / total)
 
 
 def hand_computed():
