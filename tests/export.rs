@@ -730,3 +730,103 @@ fn a_bad_key_is_its_own_error_and_the_file_still_verifies_spec_export_3() {
     assert!(summary.authentic());
     assert_eq!(summary.keys, 2);
 }
+
+/// A stored (uncompressed) zip of `members`, in order.
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in members {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn replace_all(haystack: &mut [u8], from: &[u8], to: &[u8]) {
+    let mut at = 0;
+    while let Some(found) = haystack[at..].windows(from.len()).position(|w| w == from) {
+        haystack[at + found..at + found + to.len()].copy_from_slice(to);
+        at += found + from.len();
+    }
+}
+
+/// `zip` with `junk` bytes inserted before the local header of its member `index`, every
+/// offset of the central directory and its end record moved to match: a member a reader of
+/// local headers could find and the central directory does not list.
+fn with_hidden_bytes(zip: &[u8], index: usize, junk: &[u8]) -> Vec<u8> {
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let u16_at = |b: &[u8], at: usize| usize::from(u16::from_le_bytes([b[at], b[at + 1]]));
+    let eocd = zip.len() - 22;
+    assert_eq!(u32_at(zip, eocd), 0x0605_4b50);
+    let cd_start = u32_at(zip, eocd + 16) as usize;
+    let mut entries = Vec::new();
+    let mut at = cd_start;
+    while u32_at(zip, at) == 0x0201_4b50 {
+        entries.push(at);
+        at += 46 + u16_at(zip, at + 28) + u16_at(zip, at + 30) + u16_at(zip, at + 32);
+    }
+    let insert_at = u32_at(zip, entries[index] + 42) as usize;
+    let mut out = zip[..insert_at].to_vec();
+    out.extend_from_slice(junk);
+    out.extend_from_slice(&zip[insert_at..]);
+    let shift = junk.len() as u32;
+    for entry in entries {
+        let entry = entry + junk.len();
+        let offset = u32_at(&out, entry + 42);
+        if offset as usize >= insert_at {
+            out[entry + 42..entry + 46].copy_from_slice(&(offset + shift).to_le_bytes());
+        }
+    }
+    let eocd = out.len() - 22;
+    let moved = (cd_start as u32 + shift).to_le_bytes();
+    out[eocd + 16..eocd + 20].copy_from_slice(&moved);
+    out
+}
+
+#[test]
+/// Checks spec §export.1: an archive is read one way. A repeated member name, a member other
+/// than export.bin and export.sig, and bytes no listed member accounts for are each refused,
+/// so a reader that walks local headers (as Google's does) cannot see another file than this
+/// one; a zip of the same members, as they are, still opens and verifies.
+fn export_1_repeated_extra_and_hidden_members_are_refused() {
+    let (bin, sig) = load("google-internals-sample_diagnosis_key_file.zip");
+    let sig = sig.unwrap();
+    let (tampered, _) = load("google-internals-cpp-testdata-export.bin");
+    // The audit's archive: a tampered export.bin, the real signature, then the real export.bin.
+    let mut repeated = zip_of(&[
+        ("export.bin", &tampered),
+        ("export.sig", &sig),
+        ("export.biX", &bin),
+    ]);
+    replace_all(&mut repeated, b"export.biX", b"export.bin");
+    assert!(matches!(
+        ExportArchive::open(Cursor::new(repeated)),
+        Err(ArchiveError::DuplicateMember)
+    ));
+    let extra = zip_of(&[
+        ("export.bin", &bin),
+        ("export.sig", &sig),
+        ("notes.txt", b"hello"),
+    ]);
+    match ExportArchive::open(Cursor::new(extra)) {
+        Err(e @ ArchiveError::UnexpectedMember(_)) => {
+            assert_eq!(e.class(), "unexpected-member");
+            assert!(e.to_string().contains("\"notes.txt\""), "{e}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let good = zip_of(&[("export.bin", &bin), ("export.sig", &sig)]);
+    let hidden = with_hidden_bytes(&good, 1, &[0x55; 40]);
+    assert!(matches!(
+        ExportArchive::open(Cursor::new(hidden)),
+        Err(ArchiveError::HiddenBytes { bytes: 40, .. })
+    ));
+    // Within one data descriptor's length a gap is allowed; a local header never fits there.
+    let small = with_hidden_bytes(&good, 1, &[0; 12]);
+    assert!(ExportArchive::open(Cursor::new(small)).is_ok());
+    let mut archive = ExportArchive::open(Cursor::new(good)).unwrap();
+    let (read_bin, read_sig) = archive.read_signed().unwrap();
+    assert_eq!((read_bin, read_sig), (bin, sig));
+}

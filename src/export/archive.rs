@@ -44,9 +44,25 @@ pub enum ArchiveError {
     /// A member the caller needs is missing.
     #[error("the archive has no {0}")]
     MissingMember(&'static str),
-    /// A member appears more than once.
-    #[error("the archive holds {0} more than once")]
-    DuplicateMember(&'static str),
+    /// A member name appears more than once in the central directory.
+    #[error(
+        "the archive holds a member name more than once: refused, as Google's reader refuses it"
+    )]
+    DuplicateMember,
+    /// A member other than `export.bin` and `export.sig`.
+    #[error("the archive holds {0:?}, which is neither export.bin nor export.sig: refused")]
+    UnexpectedMember(String),
+    /// Bytes between or before the members that no central-directory entry accounts for: a
+    /// reader that walks the local headers (as Google's does) could see another member there.
+    #[error(
+        "the archive has {bytes} bytes at offset {offset} that belong to no listed member: refused"
+    )]
+    HiddenBytes {
+        /// Where they start.
+        offset: u64,
+        /// How many.
+        bytes: u64,
+    },
     /// A member decompresses to more than the limits allow.
     #[error("{member} decompresses to more than {limit} bytes: refused")]
     TooLarge {
@@ -60,6 +76,22 @@ pub enum ArchiveError {
     Io(#[from] io::Error),
 }
 
+impl ArchiveError {
+    /// A stable kebab-case label for the kind of failure (spec §export.1).
+    #[must_use]
+    pub const fn class(&self) -> &'static str {
+        match self {
+            Self::Zip(_) => "zip",
+            Self::MissingMember(_) => "missing-member",
+            Self::DuplicateMember => "duplicate-member",
+            Self::UnexpectedMember(_) => "unexpected-member",
+            Self::HiddenBytes { .. } => "hidden-bytes",
+            Self::TooLarge { .. } => "too-large",
+            Self::Io(_) => "io",
+        }
+    }
+}
+
 impl From<zip::result::ZipError> for ArchiveError {
     fn from(error: zip::result::ZipError) -> Self {
         match error {
@@ -67,6 +99,48 @@ impl From<zip::result::ZipError> for ArchiveError {
             other => Self::Zip(other.to_string()),
         }
     }
+}
+
+/// A data descriptor after a member's data takes at most this many bytes (ZIP64, with its
+/// optional signature).
+const MAX_DESCRIPTOR: u64 = 24;
+
+/// Every byte from the start of the archive to its central directory belongs to a listed
+/// member (local header, data, data descriptor), so that the members the central directory
+/// names are the only ones a reader of local headers can find.
+fn check_contiguous<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<(), ArchiveError> {
+    let mut spans = Vec::with_capacity(zip.len());
+    for index in 0..zip.len() {
+        let file = zip.by_index_raw(index)?;
+        let data = file
+            .data_start()
+            .ok_or_else(|| ArchiveError::Zip(String::from("a member has no data offset")))?;
+        spans.push((
+            file.header_start(),
+            data.saturating_add(file.compressed_size()),
+        ));
+    }
+    spans.sort_unstable();
+    let mut at = zip.offset();
+    for (start, end) in spans.into_iter().chain(core::iter::once((
+        zip.central_directory_start(),
+        zip.central_directory_start(),
+    ))) {
+        // A gap up to one data descriptor is allowed after a member (not before the first).
+        let allowed = if at == zip.offset() {
+            0
+        } else {
+            MAX_DESCRIPTOR
+        };
+        if start < at || start - at > allowed {
+            return Err(ArchiveError::HiddenBytes {
+                offset: at.min(start),
+                bytes: start.abs_diff(at),
+            });
+        }
+        at = end;
+    }
+    Ok(())
 }
 
 /// Whether a member's name, as the zip crate decodes it, is `wanted`.
@@ -125,12 +199,22 @@ impl<R: Read + Seek> ExportArchive<R> {
     /// # Errors
     /// As [`Self::open`].
     pub fn open_with_limits(reader: R, limits: ZipLimits) -> Result<Self, ArchiveError> {
-        let zip = ZipArchive::new(reader)?;
-        for member in [EXPORT_BIN, EXPORT_SIG] {
-            if zip.file_names().filter(|n| names(n, member)).count() > 1 {
-                return Err(ArchiveError::DuplicateMember(member));
-            }
+        let mut zip = ZipArchive::new(reader)?;
+        // The zip crate keeps one entry per name, so a repeated name must be asked for.
+        if zip.has_duplicate_names() {
+            return Err(ArchiveError::DuplicateMember);
         }
+        if let Some(other) = zip
+            .file_names()
+            .find(|n| !names(n, EXPORT_BIN) && !names(n, EXPORT_SIG))
+        {
+            let shown = match other {
+                Ok(name) => name.chars().take(64).collect(),
+                Err(_) => String::from("a name that is not UTF-8"),
+            };
+            return Err(ArchiveError::UnexpectedMember(shown));
+        }
+        check_contiguous(&mut zip)?;
         Ok(Self { zip, limits })
     }
 
