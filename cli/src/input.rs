@@ -12,6 +12,18 @@ use bluezone::export::verify::PublicKeyRegistry;
 
 use crate::error::{CliError, Context, Source};
 
+/// The most threads a command starts: far more than any machine this runs on has cores, far
+/// fewer than would exhaust one.
+pub const MAX_THREADS: u64 = 256;
+
+/// A count option bounded to `min..=max`: anything else is a usage error that states the
+/// range, never a panic, an exhausted machine or a silent clamp.
+pub fn bounded(min: u64, max: u64) -> impl clap::builder::TypedValueParser<Value = usize> {
+    clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(min..=max), |v| {
+        usize::try_from(v).unwrap_or(usize::MAX)
+    })
+}
+
 /// A whole text file.
 pub fn read_text(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).in_file(path)

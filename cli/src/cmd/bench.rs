@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::Context;
+use crate::input::{MAX_THREADS, bounded};
 use crate::output::{Elapsed, Progress, Report, Status, emit};
 
 /// Measurements.
@@ -42,15 +43,15 @@ impl From<WorkloadArg> for Workload {
 /// `bench match`.
 #[derive(clap::Args)]
 pub struct MatchArgs {
-    /// Diagnosis keys to match.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Diagnosis keys to match (1 to 10 000 000: they are held in memory, 36 bytes each).
+    #[arg(long, default_value_t = 1_000_000, value_parser = bounded(1, 10_000_000))]
     keys: usize,
     /// typical: a phone's 14 days (50 000 sightings); dense: every interval busy
     /// (1 000 000 identifiers).
     #[arg(long, value_enum, default_value_t = WorkloadArg::Typical)]
     workload: WorkloadArg,
-    /// Threads for the matcher (the baseline and the floor run on one).
-    #[arg(long, default_value_t = 1)]
+    /// Threads for the matcher (the baseline and the floor run on one; 1 to 256).
+    #[arg(long, default_value_t = 1, value_parser = bounded(1, MAX_THREADS))]
     threads: usize,
     /// Print one JSON document.
     #[arg(long)]

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
-use crate::input::{KeyArgs, read_text};
+use crate::input::{KeyArgs, bounded, read_text};
 use crate::output::{Progress, Report, Status, emit, instant};
 
 /// Key export files.
@@ -57,8 +57,9 @@ pub struct BuildArgs {
     /// Region, for example an MCC such as 452.
     #[arg(long, default_value = "")]
     region: String,
-    /// Pad with random keys up to this many keys (the reference server uses 1000).
-    #[arg(long, default_value_t = 0)]
+    /// Pad with random keys up to this many keys (the reference server uses 1000; at most
+    /// 1 000 000, twice the reference server's largest file).
+    #[arg(long, default_value_t = 0, value_parser = bounded(0, 1_000_000))]
     pad_to: usize,
     /// Where to write the archive.
     #[arg(long)]

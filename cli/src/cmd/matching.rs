@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::Context;
-use crate::input::{gaen_sightings, read_text};
+use crate::input::{MAX_THREADS, bounded, gaen_sightings, read_text};
 use crate::output::{Elapsed, Progress, Report, Status, date, emit, instant};
 
 /// `match`.
@@ -29,8 +29,8 @@ pub struct Args {
     /// must carry a valid signature by one of them.
     #[arg(long)]
     public_key: Vec<PathBuf>,
-    /// Threads (0: all cores).
-    #[arg(long, default_value_t = 0)]
+    /// Threads (0: all cores; at most 256).
+    #[arg(long, default_value_t = 0, value_parser = bounded(0, MAX_THREADS))]
     threads: usize,
     /// Risk settings as JSON (`{"windows":…,"daily_summaries":…,"v1":…,"f1":…}`, the fields
     /// of `bluezone::risk::RiskConfig`; missing fields take their defaults, unknown ones are

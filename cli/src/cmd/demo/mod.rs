@@ -22,6 +22,7 @@ use rand_chacha::rand_core::SeedableRng;
 
 use super::Outcome;
 use crate::error::Context;
+use crate::input::bounded;
 use crate::output::{Progress, Status, emit};
 use phones::{Kind, Phone};
 use report::DemoReport;
@@ -30,11 +31,11 @@ use town::{FIRST_DAY, uniform};
 /// `demo`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// People in the town.
-    #[arg(long, default_value_t = 2000)]
+    /// People in the town (2 to 20 000).
+    #[arg(long, default_value_t = 2000, value_parser = bounded(2, 20_000))]
     people: usize,
-    /// Days simulated (1..=14).
-    #[arg(long, default_value_t = 14)]
+    /// Days simulated (1 to 14).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=14))]
     days: u64,
     /// Seed of the simulation.
     #[arg(long, default_value_t = 2021)]
@@ -53,7 +54,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     let started = Instant::now();
     progress.phase("deriving every phone's keys and identifiers");
     let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
-    let (people, days) = (args.people.max(2), args.days.clamp(1, 14));
+    let (people, days) = (args.people, args.days);
     let folder = args.out.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("bluezone-demo-{}", std::process::id()))
     });
