@@ -830,3 +830,86 @@ fn export_1_repeated_extra_and_hidden_members_are_refused() {
     let (read_bin, read_sig) = archive.read_signed().unwrap();
     assert_eq!((read_bin, read_sig), (bin, sig));
 }
+
+#[test]
+/// Checks spec §export.5.2 and §export.5.3: Google's policy. A file co-signed by a key the
+/// phone does not know is authentic through the key it knows, under its exact name or a
+/// wildcard; a cosign set needs every member; rotation alternatives need one set; a failing
+/// signature no set needs changes nothing.
+fn export_5_3_cosign_sets_rotation_and_unknown_co_signers() {
+    use bluezone::export::verify::PolicyError;
+    use bluezone::export::verify::p256::ecdsa::SigningKey;
+    use bluezone::export::{ExportFile, Signer, write_signed};
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+    let a = SigningKey::from_slice(&[11u8; 32]).unwrap();
+    let b = SigningKey::from_slice(&[12u8; 32]).unwrap();
+    let c = SigningKey::from_slice(&[13u8; 32]).unwrap();
+    let signer = |key, key_id| Signer {
+        key,
+        key_id,
+        key_version: "v1",
+    };
+    let key = DiagnosisKey::new(
+        [3; 16],
+        bluezone::RollingWindow::day_of(bluezone::EnIntervalNumber::new(2_650_032)),
+    );
+    let file_signed_by = |signers: &[Signer<'_>]| {
+        write_signed(
+            Cursor::new(Vec::new()),
+            &ExportMetadata::default(),
+            vec![key],
+            0,
+            &mut ChaCha20Rng::seed_from_u64(1),
+            signers,
+        )
+        .unwrap()
+        .out
+        .into_inner()
+    };
+    let authentic = |zip: &[u8], registry: &PublicKeyRegistry| {
+        let mut file = ExportFile::open(Cursor::new(zip.to_vec())).unwrap();
+        let summary = file.keys(Some(registry)).unwrap().finish().unwrap();
+        summary.verification.unwrap()
+    };
+    let a_and_unknown = file_signed_by(&[signer(&a, "310"), signer(&c, "999")]);
+    let only_a = file_signed_by(&[signer(&a, "310")]);
+    let only_b = file_signed_by(&[signer(&b, "311")]);
+    let a_and_b = file_signed_by(&[signer(&a, "310"), signer(&b, "311")]);
+
+    // The audit's case: co-signed by an unknown key, trusted key by name or as a wildcard.
+    for (id, version) in [(Some("310"), Some("v1")), (None, None)] {
+        let mut registry = PublicKeyRegistry::new();
+        registry.add(id, version, *a.verifying_key());
+        let verdict = authentic(&a_and_unknown, &registry);
+        assert!(verdict.authentic, "{id:?}: {verdict}");
+        assert_eq!(verdict.by_set, Some(0));
+    }
+
+    // A cosign set: A and B together.
+    let mut together = PublicKeyRegistry::new();
+    let ia = together.add(Some("310"), Some("v1"), *a.verifying_key());
+    let ib = together.add(Some("311"), Some("v1"), *b.verifying_key());
+    together.add_cosign_set(&[ia, ib]).unwrap();
+    assert!(!authentic(&only_a, &together).authentic);
+    assert!(authentic(&a_and_b, &together).authentic);
+
+    // Rotation in Google's notation: A and B, or B alone.
+    let mut rotation = together.clone();
+    rotation.set_policy("310-v1&311-v1|311-v1").unwrap();
+    assert_eq!(rotation.sets(), vec![vec![0, 1], vec![1]]);
+    assert!(!authentic(&only_a, &rotation).authentic);
+    let verdict = authentic(&only_b, &rotation);
+    assert!(verdict.authentic);
+    assert_eq!(verdict.by_set, Some(1));
+    assert_eq!(
+        rotation.set_policy("310-v1&999-v1"),
+        Err(PolicyError::UnknownKey("999-v1".into()))
+    );
+    assert_eq!(rotation.set_policy("310-v1|"), Err(PolicyError::EmptySet));
+
+    // Exact names: the trusted key under another version verifies nothing.
+    let mut renamed = PublicKeyRegistry::new();
+    renamed.add(Some("310"), Some("v2"), *a.verifying_key());
+    assert!(!authentic(&only_a, &renamed).authentic);
+}

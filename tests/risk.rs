@@ -351,8 +351,9 @@ proptest! {
 }
 
 /// §risk.5: one call from the companion sample (an export file and the sightings the
-/// Corona-Warn-Companion project published for it) to its four matches; with a registry, an
-/// unsigned file stops the check and names the file.
+/// Corona-Warn-Companion project published for it) to its four matches; without a registry
+/// the check is refused unless unauthentic files are allowed, and with one an unsigned file
+/// stops the check and names the file.
 #[cfg(feature = "export")]
 #[test]
 fn check_exposure_matches_the_companion_sample_and_refuses_unsigned_files_spec_risk_5() {
@@ -365,13 +366,20 @@ fn check_exposure_matches_the_companion_sample_and_refuses_unsigned_files_spec_r
         .collect::<Result<_, _>>()
         .unwrap();
     let zip = samples.join("companion-demo_dks.zip");
-    let report = check_exposure(
+    // Without a registry nothing can be verified: refused unless allowed explicitly.
+    let refused = check_exposure(
         &[&zip],
         sightings.clone(),
         &CheckSettings::default(),
         |_, _| {},
     )
-    .unwrap();
+    .unwrap_err();
+    assert!(matches!(refused, CheckError::NoRegistry), "{refused}");
+    let unchecked = CheckSettings {
+        allow_unauthentic: true,
+        ..CheckSettings::default()
+    };
+    let report = check_exposure(&[&zip], sightings.clone(), &unchecked, |_, _| {}).unwrap();
     assert_eq!(report.outcome.keys_total, 2392);
     assert_eq!(report.outcome.keys_matched, 4);
     assert_eq!(report.sightings, 534);
@@ -384,7 +392,7 @@ fn check_exposure_matches_the_companion_sample_and_refuses_unsigned_files_spec_r
         registry: Some(&registry),
         ..CheckSettings::default()
     };
-    let refused = check_exposure(&[&zip], sightings, &settings, |_, _| {}).unwrap_err();
+    let refused = check_exposure(&[&zip], sightings.clone(), &settings, |_, _| {}).unwrap_err();
     assert!(
         matches!(refused, CheckError::NotAuthentic { .. }),
         "{refused}"
@@ -393,4 +401,14 @@ fn check_exposure_matches_the_companion_sample_and_refuses_unsigned_files_spec_r
         refused.to_string().contains("companion-demo_dks.zip"),
         "{refused}"
     );
+    // Allowed, the unsigned file is matched and reported as not authentic.
+    let reported = CheckSettings {
+        registry: Some(&registry),
+        allow_unauthentic: true,
+        ..CheckSettings::default()
+    };
+    let report = check_exposure(&[&zip], sightings, &reported, |_, _| {}).unwrap();
+    assert_eq!(report.outcome.keys_matched, 4);
+    assert!(!report.files[0].summary.authentic());
+    assert!(report.files[0].summary.verification.is_some());
 }

@@ -390,6 +390,7 @@ fn match_reproduces_the_companion_sample_exactly() {
     std::fs::write(dir.join("encounters.csv"), csv).unwrap();
     let output = run(&[
         "match",
+        "--allow-unsigned",
         "--keys",
         samples.join("companion-demo_dks.zip").to_str().unwrap(),
         "--encounters",

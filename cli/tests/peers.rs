@@ -187,6 +187,7 @@ fn export_inspect_and_verify_give_the_peers_values() {
             let encounters = p("sightings/mh-diagnosis-keys-readme-sightings.csv");
             bluezone(&[
                 "match",
+                "--allow-unsigned",
                 "--keys",
                 path_str(&file),
                 "--encounters",
@@ -260,6 +261,7 @@ fn match_6_every_peer_key_is_found_once_with_its_fields() {
         if REFUSED_WITH_CONTENT_SIG.contains(&id) {
             refused_for_content_sig(&[
                 "match",
+                "--allow-unsigned",
                 "--keys",
                 path_str(&file),
                 "--encounters",
@@ -270,6 +272,7 @@ fn match_6_every_peer_key_is_found_once_with_its_fields() {
         }
         let got = json_of(&[
             "match",
+            "--allow-unsigned",
             "--keys",
             path_str(&file),
             "--encounters",
@@ -431,7 +434,11 @@ fn gaen_day_reproduces_the_peers_rows() {
 fn match_2_a_real_phone_s_match_is_reproduced_sighting_by_sighting() {
     for scenario in load("checks.json")["match_scenarios"].as_array().unwrap() {
         let id = &scenario["id"];
-        let mut args = vec!["match".to_string(), "--keys".to_string()];
+        let mut args = vec![
+            "match".to_string(),
+            "--allow-unsigned".to_string(),
+            "--keys".to_string(),
+        ];
         for k in scenario["keys"].as_array().unwrap() {
             args.push(path_str(&p(k.as_str().unwrap())).to_string());
         }

@@ -123,26 +123,110 @@ pub struct RegisteredKey {
     pub key: VerifyingKey,
 }
 
-/// The public keys a phone trusts, by key id and version.
+/// The public keys a phone trusts, by key id and version, and which of them must sign
+/// together (spec §export.5.2).
+///
+/// Google's `SignatureVerifier` takes keys as *cosign sets* joined by *rotation
+/// alternatives*: `A&B|C` accepts a file that both A and B signed, or that C signed. Here the
+/// sets are declared with [`Self::add_cosign_set`] or [`Self::set_policy`]; a registry that
+/// declares none treats every key as an alternative of its own.
 #[derive(Clone, Debug, Default)]
 pub struct PublicKeyRegistry {
     keys: Vec<RegisteredKey>,
+    sets: Vec<Vec<usize>>,
+}
+
+/// A signature policy that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A cosign set with no key.
+    #[error("a cosign set names no key")]
+    EmptySet,
+    /// A set names a key the registry does not hold.
+    #[error("the policy names {0:?}, which no registered key is called (id-version)")]
+    UnknownKey(String),
 }
 
 impl PublicKeyRegistry {
     /// An empty registry.
     #[must_use]
     pub const fn new() -> Self {
-        Self { keys: Vec::new() }
+        Self {
+            keys: Vec::new(),
+            sets: Vec::new(),
+        }
     }
 
-    /// Adds a key.
-    pub fn add(&mut self, id: Option<&str>, version: Option<&str>, key: VerifyingKey) {
+    /// Adds a key and returns its index (for [`Self::add_cosign_set`]).
+    pub fn add(&mut self, id: Option<&str>, version: Option<&str>, key: VerifyingKey) -> usize {
         self.keys.push(RegisteredKey {
             id: id.map(ToString::to_string),
             version: version.map(ToString::to_string),
             key,
         });
+        self.keys.len() - 1
+    }
+
+    /// Declares that the keys at `members` sign together: through this set a file is
+    /// authentic only when each of them verified one of its signatures. Sets are alternatives
+    /// of each other (key rotation).
+    ///
+    /// # Errors
+    /// [`PolicyError`] for an empty set or an index no key has.
+    pub fn add_cosign_set(&mut self, members: &[usize]) -> Result<(), PolicyError> {
+        if members.is_empty() {
+            return Err(PolicyError::EmptySet);
+        }
+        if let Some(bad) = members.iter().find(|m| **m >= self.keys.len()) {
+            return Err(PolicyError::UnknownKey(std::format!("key #{bad}")));
+        }
+        self.sets.push(members.to_vec());
+        Ok(())
+    }
+
+    /// Declares the sets in Google's notation over the keys' names `id-version`:
+    /// `310-v1&311-v1|312-v1` (cosign with `&`, alternatives with `|`). Replaces any sets
+    /// declared before.
+    ///
+    /// # Errors
+    /// [`PolicyError`] for an empty set or a name no registered key has.
+    pub fn set_policy(&mut self, policy: &str) -> Result<(), PolicyError> {
+        let mut sets = Vec::new();
+        for alternative in policy.split('|') {
+            let mut set = Vec::new();
+            for name in alternative.split('&').map(str::trim) {
+                if name.is_empty() {
+                    return Err(PolicyError::EmptySet);
+                }
+                let index = self
+                    .keys
+                    .iter()
+                    .position(|k| {
+                        let full = std::format!(
+                            "{}-{}",
+                            k.id.as_deref().unwrap_or(""),
+                            k.version.as_deref().unwrap_or("")
+                        );
+                        full == name
+                    })
+                    .ok_or_else(|| PolicyError::UnknownKey(name.to_string()))?;
+                set.push(index);
+            }
+            sets.push(set);
+        }
+        self.sets = sets;
+        Ok(())
+    }
+
+    /// The cosign sets in force: those declared, or every key on its own.
+    #[must_use]
+    pub fn sets(&self) -> Vec<Vec<usize>> {
+        if self.sets.is_empty() {
+            (0..self.keys.len()).map(|k| std::vec![k]).collect()
+        } else {
+            self.sets.clone()
+        }
     }
 
     /// Adds a key from a PEM `PUBLIC KEY` (X.509 SubjectPublicKeyInfo) block.
@@ -190,14 +274,16 @@ impl PublicKeyRegistry {
 
     /// The keys that may have made a signature with `info` (spec §export.5.2): those whose id
     /// and version are unset or equal to the signature's; a signature that names no key id
-    /// is checked against the only registered key, if there is exactly one.
+    /// is checked against the only registered key when it is also the file's only signature
+    /// (Google's rule for early files).
     fn candidates<'a>(
         &'a self,
         info: Option<&'a SignatureInfo>,
+        only_signature: bool,
     ) -> impl Iterator<Item = (usize, &'a RegisteredKey)> {
         let id = info.and_then(|i| i.verification_key_id.as_deref());
         let version = info.and_then(|i| i.verification_key_version.as_deref());
-        let only_one = self.keys.len() == 1;
+        let only_one = self.keys.len() == 1 && only_signature;
         self.keys.iter().enumerate().filter(move |(_, k)| {
             if id.is_none() && only_one {
                 return true;
@@ -249,9 +335,12 @@ pub struct Verification {
     pub signatures: Vec<SignatureStatus>,
     /// Whether `export.sig` has as many signatures as `export.bin` has `signature_infos`.
     pub counts_match: bool,
-    /// The verdict (spec §export.5.3): the counts match, at least one signature is from a
-    /// registered key, and every signature from a registered key verifies.
+    /// The verdict (spec §export.5.3): the counts match and, for some cosign set of the
+    /// registry, every key of the set verified one of the signatures.
     pub authentic: bool,
+    /// The cosign set that made the file authentic (its index in
+    /// [`PublicKeyRegistry::sets`]).
+    pub by_set: Option<usize>,
 }
 
 impl core::fmt::Display for Verification {
@@ -284,21 +373,24 @@ pub fn verify(
     signatures: &[TekSignature],
     registry: &PublicKeyRegistry,
 ) -> Verification {
+    let only_signature = signatures.len() == 1;
     let statuses: Vec<SignatureStatus> = signatures
         .iter()
-        .map(|s| check_one(digests, s, registry))
+        .map(|s| check_one(digests, s, registry, only_signature))
         .collect();
     let counts_match = signature_infos_in_bin == signatures.len();
-    let claimed = statuses.iter().filter(|s| **s != SignatureStatus::NoKey);
-    let authentic = counts_match
-        && claimed.clone().count() > 0
-        && claimed
-            .into_iter()
-            .all(|s| matches!(s, SignatureStatus::Verified { .. }));
+    let verified = |key: usize| statuses.contains(&SignatureStatus::Verified { key });
+    // Signatures no set needs are ignored, valid or not: they neither help nor hurt.
+    let by_set = registry
+        .sets()
+        .iter()
+        .position(|set| !set.is_empty() && set.iter().all(|k| verified(*k)))
+        .filter(|_| counts_match);
     Verification {
         signatures: statuses,
         counts_match,
-        authentic,
+        authentic: by_set.is_some(),
+        by_set,
     }
 }
 
@@ -306,9 +398,10 @@ fn check_one(
     digests: &ExportDigests,
     signature: &TekSignature,
     registry: &PublicKeyRegistry,
+    only_signature: bool,
 ) -> SignatureStatus {
     let info = signature.signature_info.as_ref();
-    let mut candidates = registry.candidates(info).peekable();
+    let mut candidates = registry.candidates(info, only_signature).peekable();
     if candidates.peek().is_none() {
         return SignatureStatus::NoKey;
     }

@@ -93,22 +93,39 @@ where
     }
 }
 
+/// Whether the keys of a file count only when it is authentic (spec §match.5).
+#[cfg(feature = "export")]
+#[derive(Clone, Copy, Debug)]
+pub enum Authenticity<'r> {
+    /// Verified against the registry, and a file that is not authentic leaves nothing in the
+    /// run: only authentic keys are matched. What a phone does.
+    Required(&'r PublicKeyRegistry),
+    /// Verified against the registry and reported in the summary; the keys count either way.
+    Reported(&'r PublicKeyRegistry),
+    /// Not verified: the caller vouches for the file (a test, or a file checked elsewhere).
+    Unchecked,
+}
+
 #[cfg(feature = "export")]
 /// Matches every key and revised key of one opened export file (zip or bare `export.bin`), in
-/// file order, and, when `registry` is given, verifies its signatures from the same bytes, in
-/// one pass (spec §export.8).
+/// file order, verifying its signatures from the same bytes in the same pass (spec §export.8).
 ///
-/// When a registry is given and the file turns out not to be authentic, nothing of it stays in
-/// the run: the run is as it was before the file.
+/// With [`Authenticity::Required`], a file that turns out not to be authentic once its last
+/// byte is read leaves nothing in the run: the run is as it was before the file, and the
+/// summary says why.
 ///
 /// # Errors
 /// A member is missing or malformed; the run is then as it was before the file.
 pub fn match_export<R: Read + Seek>(
     run: &mut MatchRun<'_, '_>,
     file: &mut ExportFile<R>,
-    registry: Option<&PublicKeyRegistry>,
+    authenticity: Authenticity<'_>,
     progress: impl FnMut(u64),
 ) -> Result<ExportSummary, MatchStreamError> {
+    let registry = match authenticity {
+        Authenticity::Required(r) | Authenticity::Reported(r) => Some(r),
+        Authenticity::Unchecked => None,
+    };
     let before = run.checkpoint();
     let result = (|| {
         let mut keys = file.keys(registry)?;
@@ -116,7 +133,11 @@ pub fn match_export<R: Read + Seek>(
         Ok(keys.finish()?)
     })();
     match result {
-        Ok(summary) if registry.is_none() || summary.authentic() => Ok(summary),
+        Ok(summary)
+            if summary.authentic() || !matches!(authenticity, Authenticity::Required(_)) =>
+        {
+            Ok(summary)
+        }
         other => {
             run.restore(before);
             other

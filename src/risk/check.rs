@@ -13,15 +13,20 @@ use super::{RiskConfig, RiskReport, assess};
 use crate::encounter::GaenSighting;
 use crate::export::verify::{PublicKeyRegistry, Verification};
 use crate::export::{ExportFile, ExportFormat, ExportSummary};
-use crate::matching::stream::{MatchStreamError, match_export};
+use crate::matching::stream::{Authenticity, MatchStreamError, match_export};
 use crate::matching::{LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher};
 
 /// What an exposure check needs besides the files and the sightings.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckSettings<'a> {
-    /// The health authority's keys. When given, every file must be authentic; without it,
-    /// signatures are not checked.
+    /// The health authority's keys, with which every file is verified in the same pass as it
+    /// is matched.
     pub registry: Option<&'a PublicKeyRegistry>,
+    /// Match files that are not authentic too (unsigned, signed by no key of the registry, or
+    /// read without a registry), each reported as such in [`FileCheck::summary`]. Off by
+    /// default: without it a file that is not authentic stops the check, and a check without
+    /// a registry is refused.
+    pub allow_unauthentic: bool,
     /// The matching rules; the log is indexed with the same tolerance.
     pub matching: MatchConfig,
     /// Windows, scores and the F1 rule.
@@ -81,7 +86,12 @@ pub enum CheckError {
         /// The error.
         source: MatchStreamError,
     },
-    /// A registry was given and a file is not authentic; its keys were not used.
+    /// No registry, and unauthentic files were not allowed: nothing could be verified.
+    #[error(
+        "no public key to verify the export files with: give the health authority's key, or allow unauthentic files explicitly"
+    )]
+    NoRegistry,
+    /// A file is not authentic; its keys were not used.
     #[error("{}: not authentic: {}", path.display(), describe(verification))]
     NotAuthentic {
         /// The file.
@@ -114,6 +124,12 @@ pub fn check_exposure<P: AsRef<Path>>(
     mut progress: impl FnMut(&Path, u64),
 ) -> Result<ExposureReport, CheckError> {
     settings.risk.validate()?;
+    let authenticity = match (settings.registry, settings.allow_unauthentic) {
+        (Some(registry), false) => Authenticity::Required(registry),
+        (Some(registry), true) => Authenticity::Reported(registry),
+        (None, true) => Authenticity::Unchecked,
+        (None, false) => return Err(CheckError::NoRegistry),
+    };
     let now_unix_seconds = settings
         .now_unix_seconds
         .unwrap_or_else(|| sightings.iter().map(|s| s.unix_seconds).max().unwrap_or(0));
@@ -142,11 +158,11 @@ pub fn check_exposure<P: AsRef<Path>>(
         let mut file = ExportFile::open(BufReader::new(reader))
             .map_err(|e| in_file(MatchStreamError::File(e)))?;
         let format = file.format();
-        let summary = match_export(&mut run, &mut file, settings.registry, |read| {
+        let summary = match_export(&mut run, &mut file, authenticity, |read| {
             progress(path, read)
         })
         .map_err(in_file)?;
-        if settings.registry.is_some() && !summary.authentic() {
+        if matches!(authenticity, Authenticity::Required(_)) && !summary.authentic() {
             return Err(CheckError::NotAuthentic {
                 path: path.to_path_buf(),
                 verification: Box::new(summary.verification.filter(|_| summary.signatures > 0)),

@@ -12,7 +12,7 @@ use bluezone::risk::{
 use serde::Serialize;
 
 use super::Outcome;
-use crate::error::Context;
+use crate::error::{CliError, Context};
 use crate::input::{MAX_THREADS, bounded, gaen_sightings, read_text};
 use crate::output::{Elapsed, Progress, Report, Status, date, emit, instant};
 
@@ -25,10 +25,22 @@ pub struct Args {
     /// An encounter log folder, or a CSV `unix_seconds,rpi,aem,rssi`.
     #[arg(long)]
     encounters: PathBuf,
-    /// Health authority public keys (PEM), the option repeated for each; with any, every file
-    /// must carry a valid signature by one of them.
+    /// Health authority public keys (PEM), the option repeated for each: every file must be
+    /// authentic under one of them (a file co-signed by other keys too is); only authentic
+    /// keys are matched.
     #[arg(long)]
     public_key: Vec<PathBuf>,
+    /// The verification_key_id the key answers to (with one --public-key); any when omitted.
+    #[arg(long, requires = "public_key")]
+    key_id: Option<String>,
+    /// The verification_key_version the key answers to (with one --public-key); any when
+    /// omitted.
+    #[arg(long, requires = "public_key")]
+    key_version: Option<String>,
+    /// Match files that are not authentic too: unsigned, signed by none of the keys given, or
+    /// read without --public-key. The output names every file matched this way.
+    #[arg(long)]
+    allow_unsigned: bool,
     /// Threads (0: all cores; at most 256).
     #[arg(long, default_value_t = 0, value_parser = bounded(0, MAX_THREADS))]
     threads: usize,
@@ -58,6 +70,8 @@ struct F1 {
 struct MatchReport {
     now_unix_seconds: u64,
     files: Vec<PathBuf>,
+    /// Files matched without being authentic (`--allow-unsigned`).
+    unauthentic_files: Vec<PathBuf>,
     sightings: usize,
     keys_total: u64,
     keys_matched: u64,
@@ -87,6 +101,13 @@ impl Report for MatchReport {
             Elapsed(self.elapsed),
             self.sightings
         )?;
+        for file in &self.unauthentic_files {
+            writeln!(
+                out,
+                "matched without a valid signature (--allow-unsigned): {}",
+                file.display()
+            )?;
+        }
         for m in &self.matches {
             let first = m.sightings.first().map_or(0, |s| s.unix_seconds);
             let last = m.sightings.last().map_or(0, |s| s.unix_seconds);
@@ -208,11 +229,28 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         Some(path) => serde_json::from_str(&read_text(path)?).in_file(path)?,
         None => RiskConfig::default(),
     };
+    if args.public_key.len() > 1 && (args.key_id.is_some() || args.key_version.is_some()) {
+        return Err(CliError::Option {
+            option: "--key-id",
+            source: "names the one key of --public-key; with several keys, leave the names open"
+                .into(),
+        });
+    }
     let mut registry = PublicKeyRegistry::new();
     for path in &args.public_key {
         registry
-            .add_pem(None, None, &read_text(path)?)
+            .add_pem(
+                args.key_id.as_deref(),
+                args.key_version.as_deref(),
+                &read_text(path)?,
+            )
             .in_file(path)?;
+    }
+    if args.public_key.is_empty() && !args.allow_unsigned {
+        return Err(CliError::Option {
+            option: "--public-key",
+            source: "is needed to match only authentic files: give the health authority's key, or --allow-unsigned to match files nobody verified".into(),
+        });
     }
     let progress = Progress::new("match");
     progress.phase("reading the encounters");
@@ -221,6 +259,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     let started = std::time::Instant::now();
     let settings = CheckSettings {
         registry: (!args.public_key.is_empty()).then_some(&registry),
+        allow_unauthentic: args.allow_unsigned,
         matching: MatchConfig::default(),
         risk,
         threads: args.threads,
@@ -233,6 +272,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     let report = MatchReport {
         now_unix_seconds: checked.now_unix_seconds,
         files: checked.files.iter().map(|f| f.path.clone()).collect(),
+        unauthentic_files: checked
+            .files
+            .iter()
+            .filter(|f| !f.summary.authentic())
+            .map(|f| f.path.clone())
+            .collect(),
         sightings: checked.sightings,
         keys_total: checked.outcome.keys_total,
         keys_matched: checked.outcome.keys_matched,
