@@ -29,7 +29,17 @@ pub enum Workload {
     /// Every interval of the 14 days holds sightings: 1 000 000 distinct identifiers, two
     /// sightings each.
     Dense,
+    /// A crowd: 80 000 random identifiers, one sighting each, over the waking hours of the 14
+    /// days; the honest counterpart of [`Self::Flooded`].
+    Crowd,
+    /// A beacon flooding the phone with 80 000 identifiers it chose to share their first 8
+    /// bytes (the audit's attack on an index keyed by the identifiers' own bytes), at the
+    /// same times as [`Self::Crowd`].
+    Flooded,
 }
+
+/// Identifiers in the [`Workload::Crowd`] and [`Workload::Flooded`] logs.
+pub const CROWD: u32 = 80_000;
 
 /// A log, keys spread over the same 14 days, and the keys planted to match.
 #[derive(Clone, Debug)]
@@ -94,6 +104,28 @@ impl Scenario {
                             });
                         }
                     }
+                }
+            }
+            Workload::Crowd | Workload::Flooded => {
+                for n in 0..CROWD {
+                    let day = n % DAYS;
+                    let interval = first_interval + day * INTERVALS_PER_DAY + 42 + (n / DAYS) % 96;
+                    let rpi = if workload == Workload::Flooded {
+                        let mut chosen = [0u8; 16];
+                        if let Some(tail) = chosen.get_mut(8..) {
+                            tail.copy_from_slice(&u64::from(n).to_be_bytes());
+                        }
+                        RollingProximityIdentifier::from_bytes(chosen)
+                    } else {
+                        random_rpi(rng)
+                    };
+                    sightings.push(GaenSighting {
+                        unix_seconds: u64::from(interval) * 600 + u64::from(rng.next_u32() % 600),
+                        rpi,
+                        aem: AssociatedEncryptedMetadata::from_bytes(rng.next_u32().to_le_bytes()),
+                        rssi: -80,
+                        previous_scan_unix_seconds: 0,
+                    });
                 }
             }
             Workload::Dense => {

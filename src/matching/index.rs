@@ -12,38 +12,49 @@ pub(crate) fn interval_of(unix_seconds: u64) -> Option<u32> {
     u32::try_from(unix_seconds / INTERVAL_SECONDS).ok()
 }
 
-#[inline]
-fn halves(rpi: &RollingProximityIdentifier) -> (u64, u64) {
-    let [
-        a0,
-        a1,
-        a2,
-        a3,
-        a4,
-        a5,
-        a6,
-        a7,
-        b0,
-        b1,
-        b2,
-        b3,
-        b4,
-        b5,
-        b6,
-        b7,
-    ] = rpi.to_bytes();
-    (
-        u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
-        u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
-    )
+/// The index's secret: random odd multipliers of a multiply-shift hash over the identifier's
+/// two halves (spec §match.3). Logged identifiers are untrusted (anyone can broadcast chosen
+/// bytes), so where an identifier lands in a filter is decided by a hash the sender cannot
+/// compute: without the secret, chosen identifiers spread like random ones.
+#[derive(Clone, Copy)]
+pub(crate) struct IndexKeys([u64; 4]);
+
+impl core::fmt::Debug for IndexKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("IndexKeys(..)")
+    }
+}
+
+impl IndexKeys {
+    fn from_secret(secret: [u8; 32]) -> Self {
+        let mut keys = [0u64; 4];
+        for (key, chunk) in keys.iter_mut().zip(secret.chunks_exact(8)) {
+            let bytes: [u8; 8] = chunk.try_into().unwrap_or_default();
+            *key = u64::from_le_bytes(bytes) | 1;
+        }
+        Self(keys)
+    }
+
+    /// Two 64-bit hashes of the identifier: the filter word and the six bits in it.
+    #[inline]
+    fn hash(&self, rpi: &[u8; 16]) -> (u64, u64) {
+        let (high, low) = rpi.split_at(8);
+        let high = u64::from_le_bytes(high.try_into().unwrap_or_default());
+        let low = u64::from_le_bytes(low.try_into().unwrap_or_default());
+        let [a, b, c, d] = self.0;
+        (
+            high.wrapping_mul(a).wrapping_add(low.wrapping_mul(b)),
+            high.wrapping_mul(c).wrapping_add(low.wrapping_mul(d)),
+        )
+    }
 }
 
 /// A blocked Bloom filter: one 64-bit word per probe, six bits per identifier, about 16 bits
-/// of filter per identifier. Identifiers are AES outputs, so their own bytes are the hashes.
+/// of filter per identifier, placed by the index's keyed hash.
 #[derive(Clone, Debug)]
 struct DayFilter {
     words: Vec<u64>,
-    mask: u64,
+    shift: u32,
 }
 
 impl DayFilter {
@@ -51,24 +62,26 @@ impl DayFilter {
         let words = (identifiers / 4).max(8).next_power_of_two();
         Self {
             words: alloc::vec![0; words],
-            mask: words as u64 - 1,
+            shift: 64 - words.trailing_zeros(),
         }
     }
 
+    /// Six bit positions from the high bits of the second hash (multiply-shift hashes are
+    /// best in their high bits).
     #[inline]
-    fn bits(low: u64) -> u64 {
-        (1u64 << (low & 63))
-            | (1u64 << ((low >> 6) & 63))
-            | (1u64 << ((low >> 12) & 63))
-            | (1u64 << ((low >> 18) & 63))
-            | (1u64 << ((low >> 24) & 63))
-            | (1u64 << ((low >> 30) & 63))
+    const fn bits(hash: u64) -> u64 {
+        (1u64 << (hash >> 58))
+            | (1u64 << ((hash >> 52) & 63))
+            | (1u64 << ((hash >> 46) & 63))
+            | (1u64 << ((hash >> 40) & 63))
+            | (1u64 << ((hash >> 34) & 63))
+            | (1u64 << ((hash >> 28) & 63))
     }
 
-    fn insert(&mut self, rpi: &RollingProximityIdentifier) {
-        let (high, low) = halves(rpi);
-        if let Some(word) = self.words.get_mut((high & self.mask) as usize) {
-            *word |= Self::bits(low);
+    fn insert(&mut self, keys: &IndexKeys, rpi: &RollingProximityIdentifier) {
+        let (word, bits) = keys.hash(&rpi.to_bytes());
+        if let Some(word) = self.words.get_mut((word >> self.shift) as usize) {
+            *word |= Self::bits(bits);
         }
     }
 }
@@ -77,19 +90,18 @@ impl DayFilter {
 #[derive(Clone, Copy)]
 pub(crate) struct FilterRef<'a> {
     words: &'a [u64],
-    mask: u64,
+    shift: u32,
+    keys: &'a IndexKeys,
 }
 
 impl FilterRef<'_> {
     /// Whether the identifier with these bytes may be in the filter.
     #[inline]
     pub(crate) fn may_contain(self, rpi: &[u8; 16]) -> bool {
-        let (high, low) = rpi.split_at(8);
-        let high = u64::from_le_bytes(high.try_into().unwrap_or_default());
-        let low = u64::from_le_bytes(low.try_into().unwrap_or_default());
-        let bits = DayFilter::bits(low);
+        let (word, bits) = self.keys.hash(rpi);
+        let bits = DayFilter::bits(bits);
         self.words
-            .get((high & self.mask) as usize)
+            .get((word >> self.shift) as usize)
             .is_some_and(|word| word & bits == bits)
     }
 }
@@ -117,10 +129,8 @@ pub struct IndexStats {
 pub struct LogIndex {
     /// Sightings sorted by (identifier, time, …): each identifier's sightings are contiguous.
     sightings: Vec<GaenSighting>,
-    /// Open-addressing table: slot → 1 + index into `identifiers`, 0 when empty.
-    slots: Vec<u32>,
-    slot_mask: u64,
-    /// Distinct identifiers: (identifier, first sighting index, count).
+    /// Distinct identifiers, sorted: (identifier, first sighting index, count). Found by
+    /// binary search, which no choice of identifiers can slow down.
     identifiers: Vec<(RollingProximityIdentifier, u32, u32)>,
     /// Intervals holding sightings, ascending.
     intervals: Vec<u32>,
@@ -128,15 +138,37 @@ pub struct LogIndex {
     entries: Vec<(u32, RollingProximityIdentifier)>,
     /// Per UTC day d, the identifiers seen in intervals [144d − 12, 144d + 155].
     filters: Vec<(u32, DayFilter)>,
+    keys: IndexKeys,
     tolerance: u32,
     stats: IndexStats,
 }
 
 impl LogIndex {
     /// Indexes GAEN sightings for matching with a tolerance of `tolerance_intervals` (the
-    /// day filters cover it; use the value of the [`super::MatchConfig`] you match with).
+    /// day filters cover it; use the value of the [`super::MatchConfig`] you match with), keyed
+    /// with a fresh random secret from the standard library's hasher seeds.
+    #[cfg(feature = "std")]
     #[must_use]
-    pub fn new(mut sightings: Vec<GaenSighting>, tolerance_intervals: u32) -> Self {
+    pub fn new(sightings: Vec<GaenSighting>, tolerance_intervals: u32) -> Self {
+        use core::hash::BuildHasher;
+        let seeds = std::collections::hash_map::RandomState::new();
+        let mut secret = [0u8; 32];
+        for (n, chunk) in (0u64..).zip(secret.chunks_exact_mut(8)) {
+            chunk.copy_from_slice(&seeds.hash_one(n).to_le_bytes());
+        }
+        Self::with_secret(sightings, tolerance_intervals, secret)
+    }
+
+    /// [`Self::new`] with the caller's secret: 32 bytes from a random source the senders of
+    /// identifiers cannot predict (firmware passes its TRNG's). The secret decides only where
+    /// identifiers land in the filters, never what matches (spec §match.3).
+    #[must_use]
+    pub fn with_secret(
+        mut sightings: Vec<GaenSighting>,
+        tolerance_intervals: u32,
+        secret: [u8; 32],
+    ) -> Self {
+        let keys = IndexKeys::from_secret(secret);
         sightings.sort_unstable_by(|a, b| {
             (
                 a.rpi,
@@ -158,19 +190,6 @@ impl LogIndex {
             match identifiers.last_mut() {
                 Some((rpi, _, count)) if *rpi == s.rpi => *count += 1,
                 _ => identifiers.push((s.rpi, index as u32, 1)),
-            }
-        }
-        let slot_count = (identifiers.len() * 2).max(16).next_power_of_two();
-        let slot_mask = slot_count as u64 - 1;
-        let mut slots = alloc::vec![0u32; slot_count];
-        for (index, (rpi, _, _)) in identifiers.iter().enumerate() {
-            let mut slot = halves(rpi).0 & slot_mask;
-            while let Some(taken) = slots.get_mut(slot as usize) {
-                if *taken == 0 {
-                    *taken = index as u32 + 1;
-                    break;
-                }
-                slot = (slot + 1) & slot_mask;
             }
         }
 
@@ -215,7 +234,7 @@ impl LogIndex {
             };
             let mut filter = DayFilter::with_capacity(group.len());
             for (_, rpi) in group {
-                filter.insert(rpi);
+                filter.insert(&keys, rpi);
             }
             filters.push((day, filter));
         }
@@ -230,12 +249,11 @@ impl LogIndex {
         };
         Self {
             sightings,
-            slots,
-            slot_mask,
             identifiers,
             intervals,
             entries,
             filters,
+            keys,
             tolerance: tolerance_intervals,
             stats,
         }
@@ -257,21 +275,19 @@ impl LogIndex {
     #[must_use]
     #[inline]
     pub fn sightings_of(&self, rpi: &RollingProximityIdentifier) -> &[GaenSighting] {
-        let mut slot = halves(rpi).0 & self.slot_mask;
-        loop {
-            match self.slots.get(slot as usize).copied() {
-                None | Some(0) => return &[],
-                Some(index) => {
-                    if let Some((found, start, count)) = self.identifiers.get(index as usize - 1)
-                        && found == rpi
-                    {
-                        let (start, count) = (*start as usize, *count as usize);
-                        return self.sightings.get(start..start + count).unwrap_or_default();
-                    }
-                }
-            }
-            slot = (slot + 1) & self.slot_mask;
-        }
+        let Ok(at) = self
+            .identifiers
+            .binary_search_by(|(found, _, _)| found.cmp(rpi))
+        else {
+            return &[];
+        };
+        self.identifiers
+            .get(at)
+            .and_then(|&(_, start, count)| {
+                self.sightings
+                    .get(start as usize..start as usize + count as usize)
+            })
+            .unwrap_or_default()
     }
 
     /// Marks, in `occupied`, which intervals of `[from, from + occupied.len())` hold
@@ -307,7 +323,80 @@ impl LogIndex {
         let position = self.filters.binary_search_by_key(&day, |(d, _)| *d).ok()?;
         self.filters.get(position).map(|(_, f)| FilterRef {
             words: &f.words,
-            mask: f.mask,
+            shift: f.shift,
+            keys: &self.keys,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gaen::AssociatedEncryptedMetadata;
+
+    fn sighting(rpi: [u8; 16], n: u64) -> GaenSighting {
+        GaenSighting {
+            unix_seconds: 2_650_032 * 600 + 25_200 + n % 57_600,
+            rpi: RollingProximityIdentifier::from_bytes(rpi),
+            aem: AssociatedEncryptedMetadata::default(),
+            rssi: -80,
+            previous_scan_unix_seconds: 0,
+        }
+    }
+
+    /// The share of filter words with a bit set, over every day filter.
+    fn words_used(index: &LogIndex) -> f64 {
+        let (used, all) = index.filters.iter().fold((0, 0), |(u, a), (_, f)| {
+            (
+                u + f.words.iter().filter(|w| **w != 0).count(),
+                a + f.words.len(),
+            )
+        });
+        used as f64 / all as f64
+    }
+
+    /// Checks spec §match.3: identifiers a sender chose to share their first 8 bytes spread
+    /// over the filters like random ones, so they cost what random ones cost; and they are all
+    /// found.
+    #[test]
+    fn match_3_chosen_identifiers_spread_like_random_ones() {
+        let n = 20_000u64;
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut random = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state
+        };
+        let chosen: Vec<GaenSighting> = (0..n)
+            .map(|k| {
+                let mut rpi = [0u8; 16];
+                rpi[8..].copy_from_slice(&k.to_be_bytes());
+                sighting(rpi, k * 3)
+            })
+            .collect();
+        let honest: Vec<GaenSighting> = (0..n)
+            .map(|k| {
+                let mut rpi = [0u8; 16];
+                rpi[..8].copy_from_slice(&random().to_le_bytes());
+                rpi[8..].copy_from_slice(&random().to_le_bytes());
+                sighting(rpi, k * 3)
+            })
+            .collect();
+        let secret = [7u8; 32];
+        let flooded = LogIndex::with_secret(chosen.clone(), 12, secret);
+        let crowd = LogIndex::with_secret(honest, 12, secret);
+        let (f, c) = (words_used(&flooded), words_used(&crowd));
+        // At least as spread as random identifiers (consecutive ones spread more evenly).
+        assert!(f >= 0.95 * c, "flooded {f:.3}, crowd {c:.3}");
+        for s in &chosen {
+            assert_eq!(flooded.sightings_of(&s.rpi).len(), 1);
+        }
+        // Every chosen identifier passes its day's filter: no false negative.
+        for s in &chosen {
+            let day = (s.unix_seconds / 86_400) as u32;
+            let filter = flooded.day_filter(day).expect("a filter for the day");
+            assert!(filter.may_contain(&s.rpi.to_bytes()));
+        }
     }
 }

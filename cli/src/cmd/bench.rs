@@ -29,6 +29,10 @@ pub enum WorkloadArg {
     Typical,
     /// Every interval busy (1 000 000 identifiers).
     Dense,
+    /// 80 000 random identifiers, one sighting each.
+    Crowd,
+    /// 80 000 identifiers a beacon chose to share their first 8 bytes.
+    Flooded,
 }
 
 impl From<WorkloadArg> for Workload {
@@ -36,6 +40,8 @@ impl From<WorkloadArg> for Workload {
         match workload {
             WorkloadArg::Typical => Self::Typical,
             WorkloadArg::Dense => Self::Dense,
+            WorkloadArg::Crowd => Self::Crowd,
+            WorkloadArg::Flooded => Self::Flooded,
         }
     }
 }
@@ -47,7 +53,8 @@ pub struct MatchArgs {
     #[arg(long, default_value_t = 1_000_000, value_parser = bounded(1, 10_000_000))]
     keys: usize,
     /// typical: a phone's 14 days (50 000 sightings); dense: every interval busy
-    /// (1 000 000 identifiers).
+    /// (1 000 000 identifiers); crowd and flooded: 80 000 random identifiers, or 80 000 that
+    /// share their first 8 bytes (hostile input must cost what honest input costs).
     #[arg(long, value_enum, default_value_t = WorkloadArg::Typical)]
     workload: WorkloadArg,
     /// Threads for the matcher (the baseline and the floor run on one; 1 to 256).
@@ -88,6 +95,8 @@ impl Report for BenchReport {
         let workload = match self.workload {
             WorkloadArg::Typical => "typical",
             WorkloadArg::Dense => "dense",
+            WorkloadArg::Crowd => "crowd",
+            WorkloadArg::Flooded => "flooded",
         };
         writeln!(
             out,
