@@ -420,3 +420,55 @@ fn csv_errors_name_line_and_column() {
     assert_eq!(results[1].unwrap_err().line, 3);
     assert_eq!(results.len(), 3);
 }
+
+#[test]
+/// Checks spec §enc.3: a folder without segments is not a log; a segment whose header is
+/// unreadable is lost alone, reported, and the other segments are read; an empty segment is
+/// reported.
+fn enc_3_a_folder_is_a_log_only_with_segments_and_one_bad_header_loses_one_segment() {
+    use bluezone::encounter::log::LogError;
+    let dir = scratch("not-a-log");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
+    assert!(matches!(
+        EncounterLog::open_existing(&dir),
+        Err(LogError::NotALog(_))
+    ));
+    let dir = scratch("one-bad-header");
+    let mut log = EncounterLog::open(&dir).unwrap();
+    let days = [18_400u64, 18_401, 18_402];
+    let records: Vec<Sighting> = days
+        .iter()
+        .map(|day| {
+            Sighting::Gaen(GaenSighting {
+                unix_seconds: day * 86_400 + 3_600,
+                rpi: RollingProximityIdentifier::from_bytes([*day as u8; 16]),
+                aem: AssociatedEncryptedMetadata::from_bytes([1, 2, 3, 4]),
+                rssi: -60,
+                previous_scan_unix_seconds: 0,
+            })
+        })
+        .collect();
+    log.append_all(&records).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    // The magic of the middle day's segment overwritten, and an empty segment beside them.
+    let middle = dir.join("day-18401.bzlog");
+    let mut bytes = std::fs::read(&middle).unwrap();
+    bytes[..4].copy_from_slice(&[0xff; 4]);
+    std::fs::write(&middle, &bytes).unwrap();
+    std::fs::write(dir.join("day-18399.bzlog"), b"").unwrap();
+    let log = EncounterLog::open_existing(&dir).unwrap();
+    let mut damage = Vec::new();
+    let found = log
+        .sightings(|segment, d| damage.push((segment.to_path_buf(), *d)))
+        .unwrap();
+    let days_read: Vec<u64> = found.gaen.iter().map(|s| s.unix_seconds / 86_400).collect();
+    assert_eq!(days_read, vec![18_400, 18_402]);
+    assert_eq!(damage.len(), 2, "{damage:?}");
+    assert_eq!(damage[0].1.kind, DamageKind::Empty);
+    assert!(damage[0].0.ends_with("day-18399.bzlog"));
+    assert_eq!(damage[1].1.kind, DamageKind::Segment);
+    assert_eq!(damage[1].1.len, bytes.len() as u64);
+    assert!(damage[1].0.ends_with("day-18401.bzlog"));
+}

@@ -46,22 +46,74 @@ pub fn numbered_lines(
 
 /// The GAEN sightings of a CSV file, in order.
 pub fn csv_sightings(path: &Path) -> impl Iterator<Item = Result<GaenSighting, CliError>> + '_ {
+    numbered_csv_sightings(path).map(|item| item.map(|(_, s)| s))
+}
+
+/// The GAEN sightings of a CSV file, in order, with their line numbers.
+pub fn numbered_csv_sightings(
+    path: &Path,
+) -> impl Iterator<Item = Result<(usize, GaenSighting), CliError>> + '_ {
     numbered_lines(path)
         .map(move |line| {
             let (number, text) = line?;
-            csv_sighting(number, &text).in_file(path)
+            csv_sighting(number, &text)
+                .in_file(path)
+                .map(|s| s.map(|s| (number, s)))
         })
         .filter_map(Result::transpose)
 }
 
-/// The sightings of a Bluezone contact history, in order.
+/// The sightings of a Bluezone contact history, in order, with their line numbers.
 pub fn history_sightings(
     path: &Path,
     unit: TimeUnit,
-) -> impl Iterator<Item = Result<Sighting, CliError>> + '_ {
+) -> impl Iterator<Item = Result<(usize, Sighting), CliError>> + '_ {
     numbered_lines(path).map(move |line| {
         let (number, text) = line?;
-        history_sighting(number, &text, unit).in_file(path)
+        history_sighting(number, &text, unit)
+            .in_file(path)
+            .map(|s| (number, s))
+    })
+}
+
+/// 2020-01-01T00:00:00Z: no exposure-notification app ran before.
+pub const EARLIEST_SIGHTING: u64 = 1_577_836_800;
+
+/// A sighting dated before 2020 or after tomorrow: refused on import, with the usual cause.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "line {line}: {unix_seconds} s is {when}; sightings lie between 2020 and now plus a day ({hint})"
+)]
+pub struct ImplausibleTime {
+    line: usize,
+    unix_seconds: u64,
+    when: &'static str,
+    hint: &'static str,
+}
+
+/// Checks that a sighting's time is plausible: from 2020 to `now` plus a day.
+///
+/// # Errors
+/// [`ImplausibleTime`], naming the line and suggesting the usual cause.
+pub fn plausible_time(line: usize, unix_seconds: u64, now: u64) -> Result<(), ImplausibleTime> {
+    let (when, hint) = if unix_seconds < EARLIEST_SIGHTING {
+        (
+            "before 2020",
+            "usually seconds read as milliseconds: an iOS history needs --unit s",
+        )
+    } else if unix_seconds > now.saturating_add(86_400) {
+        (
+            "later than tomorrow",
+            "usually milliseconds read as seconds: an Android history needs --unit ms, and a CSV holds Unix seconds",
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ImplausibleTime {
+        line,
+        unix_seconds,
+        when,
+        hint,
     })
 }
 
@@ -105,12 +157,12 @@ pub fn history_sighting(number: usize, line: &str, unit: TimeUnit) -> Result<Sig
 #[error("no such log folder")]
 pub struct NoLog;
 
-/// An existing log folder, opened.
+/// An existing log folder, opened: a folder without any segment is not a log.
 pub fn open_existing_log(dir: &Path) -> Result<EncounterLog, CliError> {
     if !dir.is_dir() {
         return Err(NoLog).in_file(dir);
     }
-    EncounterLog::open(dir).in_file(dir)
+    EncounterLog::open_existing(dir).in_file(dir)
 }
 
 /// Prints a damaged stretch of a log on stderr: damage is reported, never dropped silently.

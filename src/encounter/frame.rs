@@ -220,6 +220,8 @@ impl core::fmt::Display for Damage {
             DamageKind::Header => "damaged header",
             DamageKind::Frames => "damaged frames",
             DamageKind::TornTail => "torn tail (incomplete last write)",
+            DamageKind::Segment => "not a readable segment, skipped whole",
+            DamageKind::Empty => "empty segment",
         };
         write!(f, "{what}: {} bytes at offset {}", self.len, self.offset)
     }
@@ -236,6 +238,12 @@ pub enum DamageKind {
     Frames,
     /// An incomplete frame (or header) at the end: a write cut off by a crash or power loss.
     TornTail,
+    /// A whole segment file that does not start with a segment header (its magic is
+    /// damaged, or it is another file under a segment's name): that segment is lost, the
+    /// others are read (spec §enc.3).
+    Segment,
+    /// A segment file of zero bytes: nothing was ever written to it.
+    Empty,
 }
 
 /// The scanning state shared by the in-memory and the streaming readers: where it is, and

@@ -46,6 +46,10 @@ pub enum LogError {
     /// A file with the segment extension whose name is not `day-N.bzlog`.
     #[error("{}: a .bzlog file whose name is not day-<number>.bzlog", .0.display())]
     SegmentName(PathBuf),
+    /// A folder with no segment at all, read as a log: a typo, a parent folder or another
+    /// folder, not an empty log (spec §enc.3).
+    #[error("not an encounter log: the folder holds no day-<number>.bzlog segment")]
+    NotALog(PathBuf),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
@@ -221,6 +225,25 @@ impl EncounterLog {
             open: None,
             repairs: Vec::new(),
         })
+    }
+
+    /// Opens an existing log for reading: the folder must hold at least one segment. A log
+    /// that was never written has none and cannot be told from any other folder, so it is
+    /// refused too (spec §enc.3).
+    ///
+    /// # Errors
+    /// [`LogError::NotALog`] for a folder without segments; [`LogError`] when it cannot be
+    /// listed.
+    pub fn open_existing(dir: impl Into<PathBuf>) -> Result<Self, LogError> {
+        let log = Self {
+            dir: dir.into(),
+            open: None,
+            repairs: Vec::new(),
+        };
+        if log.segments()?.is_empty() {
+            return Err(LogError::NotALog(log.dir));
+        }
+        Ok(log)
     }
 
     /// The folder.
@@ -528,11 +551,33 @@ impl Iterator for LogReader {
                 }
             }
             let (_, path) = self.segments.pop()?;
-            let opened = File::open(&path)
-                .map_err(io_error(&path))
-                .and_then(|f| SegmentReader::new(f).map_err(|e| segment_error(&path, e)));
-            match opened {
+            let whole = |kind, len| {
+                Some(Ok(LogItem::Damage {
+                    segment: path.clone(),
+                    damage: Damage {
+                        offset: 0,
+                        len,
+                        kind,
+                    },
+                }))
+            };
+            let (file, len) = match File::open(&path).and_then(|f| {
+                let len = f.metadata()?.len();
+                Ok((f, len))
+            }) {
+                Ok(opened) => opened,
+                Err(e) => return Some(Err(io_error(&path)(e))),
+            };
+            if len == 0 {
+                return whole(DamageKind::Empty, 0);
+            }
+            match SegmentReader::new(file).map_err(|e| segment_error(&path, e)) {
                 Ok(reader) => self.current = Some((path, reader)),
+                // One unreadable header loses that segment only (spec §enc.3).
+                Err(LogError::Segment {
+                    error: SegmentError::NotASegment,
+                    ..
+                }) => return whole(DamageKind::Segment, len),
                 Err(e) => return Some(Err(e)),
             }
         }

@@ -12,7 +12,10 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
-use crate::input::{Unit, csv_sightings, history_sightings, open_existing_log, report_damage};
+use crate::input::{
+    Unit, history_sightings, numbered_csv_sightings, open_existing_log, plausible_time,
+    report_damage,
+};
 use crate::output::{Progress, Report, Status, emit, instant};
 
 /// The encounter log.
@@ -130,23 +133,36 @@ impl Report for ImportReport {
 struct EmptyCsv;
 
 /// Every sighting of the inputs, in order: the CSV file's, then the history's.
+///
+/// Each sighting's time must lie between 2020 and `now` plus a day (spec §enc.3): a time
+/// outside is refused with its line, since it is almost always milliseconds read as seconds.
 fn sightings(
     args: &ImportArgs,
     unit: TimeUnit,
+    now: u64,
 ) -> impl Iterator<Item = Result<Sighting, CliError>> + '_ {
-    let csv = args
-        .csv
-        .iter()
-        .flat_map(|path| csv_sightings(path).map(|s| s.map(Sighting::Gaen)));
-    let history = args
-        .history
-        .iter()
-        .flat_map(move |path| history_sightings(path, unit));
+    let csv = args.csv.iter().flat_map(move |path| {
+        numbered_csv_sightings(path).map(move |item| {
+            let (line, s) = item?;
+            plausible_time(line, s.unix_seconds, now).in_file(path)?;
+            Ok(Sighting::Gaen(s))
+        })
+    });
+    let history = args.history.iter().flat_map(move |path| {
+        history_sightings(path, unit).map(move |item| {
+            let (line, s) = item?;
+            plausible_time(line, s.unix_seconds(), now).in_file(path)?;
+            Ok(s)
+        })
+    });
     csv.chain(history)
 }
 
 fn import(args: &ImportArgs, out: &mut dyn Write) -> Outcome {
     let unit = TimeUnit::from(args.unit);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let progress = Progress::new("log import");
     // First pass: check every line, so a bad file writes nothing.
     progress.phase("checking every line");
@@ -156,7 +172,7 @@ fn import(args: &ImportArgs, out: &mut dyn Write) -> Outcome {
         return Err(EmptyCsv).in_file(path);
     }
     let (mut gaen, mut bluezone) = (0usize, 0usize);
-    for sighting in sightings(args, unit) {
+    for sighting in sightings(args, unit, now) {
         match sighting? {
             Sighting::Gaen(_) => gaen += 1,
             Sighting::Bluezone(_) => bluezone += 1,
@@ -175,7 +191,7 @@ fn import(args: &ImportArgs, out: &mut dyn Write) -> Outcome {
         batch.clear();
         Ok::<(), CliError>(())
     };
-    for sighting in sightings(args, unit) {
+    for sighting in sightings(args, unit, now) {
         batch.push(sighting?);
         if batch.len() == batch.capacity() {
             flush(&mut log, &mut batch)?;
