@@ -3,6 +3,7 @@
 
 mod cmd;
 mod error;
+mod files;
 mod input;
 mod output;
 

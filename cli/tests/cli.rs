@@ -456,6 +456,8 @@ fn match_reproduces_the_companion_sample_exactly() {
 #[test]
 fn a_small_demo_agrees_with_its_ground_truth() {
     let dir = scratch("cli-demo");
+    // A fresh folder each run: --out refuses one that holds an earlier town.
+    let _ = std::fs::remove_dir_all(dir.join("town"));
     let out = run(&[
         "demo",
         "--people",
@@ -489,4 +491,35 @@ fn a_small_demo_agrees_with_its_ground_truth() {
         dir.join("town/logs/phone-00000").to_str().unwrap(),
     ]);
     assert!(check.status.success());
+}
+
+/// An interrupted demo removes its temporary folder (and says so), wherever it was.
+#[test]
+fn an_interrupted_demo_removes_its_temporary_folder() {
+    let tmp = scratch("cli-interrupt");
+    let demo = Command::new(env!("CARGO_BIN_EXE_bluezone"))
+        .args(["demo", "--people", "2000", "--days", "14"])
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let folder = tmp.join(format!("bluezone-demo-{}", demo.id()));
+    // Wait until the run has started writing, then interrupt it.
+    for _ in 0..200 {
+        if folder.join("logs").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = demo.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!folder.exists(), "{} is left", folder.display());
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
+use crate::files::write_atomically;
 use crate::input::{KeyArgs, bounded, read_text};
 use crate::output::{Progress, Report, Status, emit, instant};
 
@@ -283,32 +284,23 @@ fn build(args: &BuildArgs, out: &mut dyn Write) -> Outcome {
     let count = keys.len();
     let mut rng = rand_from_os()?;
     progress.phase("signing and writing");
-    let file = std::fs::File::create(&args.out).in_file(&args.out)?;
     let signer = Signer {
         key: &signing,
         key_id: &args.key_id,
         key_version: &args.key_version,
     };
-    let written = write_signed(
-        std::io::BufWriter::new(file),
-        &metadata,
-        keys,
-        args.pad_to,
-        &mut rng,
-        &[signer],
-    )
-    .in_file(&args.out)?;
-    written
-        .out
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)
-        .and_then(|f| f.sync_all())
-        .in_file(&args.out)?;
+    // Beside the target, synced and renamed: an interrupted or disk-full run leaves the old
+    // file or none.
+    let padded = write_atomically(&args.out, |file| {
+        let written = write_signed(file, &metadata, keys, args.pad_to, &mut rng, &[signer])
+            .in_file(&args.out)?;
+        Ok(written.keys)
+    })?;
     drop(progress);
     let report = BuildReport {
         file: args.out.clone(),
         keys: count,
-        keys_with_padding: written.keys,
+        keys_with_padding: padded,
         key_id: args.key_id.clone(),
         key_version: args.key_version.clone(),
     };

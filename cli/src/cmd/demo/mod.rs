@@ -15,13 +15,14 @@ mod truth;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 use super::Outcome;
-use crate::error::Context;
+use crate::error::{CliError, Context};
 use crate::input::bounded;
 use crate::output::{Progress, Status, emit};
 use phones::{Kind, Phone};
@@ -40,13 +41,46 @@ pub struct Args {
     /// Seed of the simulation.
     #[arg(long, default_value_t = 2021)]
     seed: u64,
-    /// Keep the generated logs, export.zip and f0.json in this folder.
+    /// Keep the generated logs, export.zip and f0.json in this folder (new or empty).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
 }
+
+/// Set by the interrupt handler; the demo's loops check it and stop.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Stops the run when it was interrupted.
+pub(crate) fn check_interrupt() -> Result<(), CliError> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(Interrupted).in_environment("the demo");
+    }
+    Ok(())
+}
+
+/// The user interrupted the run.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; the temporary folder was removed")]
+struct Interrupted;
+
+/// A folder removed when dropped.
+struct TemporaryFolder(PathBuf);
+
+impl Drop for TemporaryFolder {
+    fn drop(&mut self) {
+        // A temporary folder of our own: nothing in it is worth an error.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `--out` names a folder that already holds something.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "not empty: the demo writes a fresh town's logs and files, so --out must be a new or empty folder"
+)]
+struct OutNotEmpty;
 
 /// Runs `demo`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
@@ -55,9 +89,21 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     progress.phase("deriving every phone's keys and identifiers");
     let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
     let (people, days) = (args.people, args.days);
-    let folder = args.out.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("bluezone-demo-{}", std::process::id()))
-    });
+    let folder = match &args.out {
+        Some(out) => {
+            // Old logs in the folder would be mixed with this run's.
+            if std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some()) {
+                return Err(OutNotEmpty).in_file(out);
+            }
+            out.clone()
+        }
+        None => std::env::temp_dir().join(format!("bluezone-demo-{}", std::process::id())),
+    };
+    // A temporary folder of our own is removed however the run ends: done, failed or
+    // interrupted (the phases check for an interrupt and unwind to here).
+    let _temporary = args.out.is_none().then(|| TemporaryFolder(folder.clone()));
+    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst))
+        .in_environment("the interrupt handler")?;
     std::fs::create_dir_all(&folder).in_file(&folder)?;
 
     let phones: Vec<Phone> = (0..people)
@@ -85,6 +131,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     let mut warned = vec![false; people];
     let mut warnings = Vec::new();
     for (person, phone) in phones.iter().enumerate() {
+        check_interrupt()?;
         if is_positive.get(person).copied().unwrap_or(false) {
             continue;
         }
@@ -98,10 +145,6 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     }
     let matching = matching_started.elapsed();
     let ground_truth = truth::compare(&phones, &is_positive, &warned, &close);
-    if args.out.is_none() {
-        // A temporary folder of our own: nothing in it is worth an error.
-        let _ = std::fs::remove_dir_all(&folder);
-    }
     drop(progress);
     let report = DemoReport {
         people,

@@ -2,6 +2,7 @@
 //! cases' signed export and F0 list, and every phone's own verify, match and F1 decision, all
 //! with the library's one-shot verbs.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bluezone::blid::f1::{self, F1Rule, RssiThresholds};
@@ -22,6 +23,7 @@ use serde::Serialize;
 use super::phones::{Kind, Phone, TX_POWER};
 use super::town::{Contact, FIRST_DAY, attenuation};
 use crate::error::{CliError, Context};
+use crate::files::write_atomically;
 
 /// Seconds between two scans of a phone.
 pub const SCAN_SECONDS: u64 = 300;
@@ -86,6 +88,7 @@ pub fn log_folder(logs: &Path, person: usize) -> PathBuf {
 /// Writes every phone's sightings, in time order, into its own encounter log.
 pub fn write_logs(logs: &Path, sightings: &mut [Vec<Sighting>]) -> Result<(), CliError> {
     for (person, phone) in sightings.iter_mut().enumerate() {
+        super::check_interrupt()?;
         phone.sort_by_key(Sighting::unix_seconds);
         let folder = log_folder(logs, person);
         let mut log = EncounterLog::open(&folder).in_file(&folder)?;
@@ -140,26 +143,16 @@ pub fn publish(
         ..ExportMetadata::default()
     };
     let export_path = folder.join("export.zip");
-    let file = std::fs::File::create(&export_path).in_file(&export_path)?;
     let signer = Signer {
         key: &signing,
         key_id: KEY_ID,
         key_version: KEY_VERSION,
     };
-    let written = write_signed(
-        std::io::BufWriter::new(file),
-        &metadata,
-        keys,
-        1000,
-        rng,
-        &[signer],
-    )
-    .in_file(&export_path)?;
-    written
-        .out
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)
-        .in_file(&export_path)?;
+    let export_keys = write_atomically(&export_path, |file| {
+        let written =
+            write_signed(file, &metadata, keys, 1000, rng, &[signer]).in_file(&export_path)?;
+        Ok(written.keys)
+    })?;
     let f0 = F0List {
         entries: cases()
             .filter(|p| p.kind == Kind::Bluezone)
@@ -177,12 +170,14 @@ pub fn publish(
             .collect(),
     };
     let f0_path = folder.join("f0.json");
-    std::fs::write(&f0_path, f0.to_json()).in_file(&f0_path)?;
+    write_atomically(&f0_path, |file| {
+        file.write_all(f0.to_json().as_bytes()).in_file(&f0_path)
+    })?;
     let mut registry = PublicKeyRegistry::new();
     registry.add(Some(KEY_ID), Some(KEY_VERSION), *signing.verifying_key());
     Ok(Publication {
         export_path,
-        export_keys: written.keys,
+        export_keys,
         f0,
         registry,
     })
