@@ -786,7 +786,7 @@ fn with_hidden_bytes(zip: &[u8], index: usize, junk: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-/// Checks spec §export.1: an archive is read one way. A repeated member name, a member other
+/// Checks spec §export.1 and §sec.11: an archive is read one way. A repeated member name, a member other
 /// than export.bin and export.sig, and bytes no listed member accounts for are each refused,
 /// so a reader that walks local headers (as Google's does) cannot see another file than this
 /// one; a zip of the same members, as they are, still opens and verifies.

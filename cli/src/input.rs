@@ -16,6 +16,7 @@ use crate::error::{CliError, Context, Source};
 /// fewer than would exhaust one.
 pub const MAX_THREADS: u64 = 256;
 
+// spec §sec.11: the tool's numbers are bounded.
 /// A count option bounded to `min..=max`: anything else is a usage error that states the
 /// range, never a panic, an exhausted machine or a silent clamp.
 pub fn bounded(min: u64, max: u64) -> impl clap::builder::TypedValueParser<Value = usize> {

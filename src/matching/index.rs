@@ -12,6 +12,7 @@ pub(crate) fn interval_of(unix_seconds: u64) -> Option<u32> {
     u32::try_from(unix_seconds / INTERVAL_SECONDS).ok()
 }
 
+// spec §match.3, §sec.11: chosen identifiers cost what random ones cost.
 /// The index's secret: random odd multipliers of a multiply-shift hash over the identifier's
 /// two halves (spec §match.3). Logged identifiers are untrusted (anyone can broadcast chosen
 /// bytes), so where an identifier lands in a filter is decided by a hash the sender cannot
@@ -355,7 +356,7 @@ mod tests {
         used as f64 / all as f64
     }
 
-    /// Checks spec §match.3: identifiers a sender chose to share their first 8 bytes spread
+    /// Checks spec §match.3 and §sec.11: identifiers a sender chose to share their first 8 bytes spread
     /// over the filters like random ones, so they cost what random ones cost; and they are all
     /// found.
     #[test]
