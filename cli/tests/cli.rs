@@ -491,6 +491,36 @@ fn a_small_demo_agrees_with_its_ground_truth() {
         dir.join("town/logs/phone-00000").to_str().unwrap(),
     ]);
     assert!(check.status.success());
+    // Its public key verifies its export, and truth.json names its cases and protocols.
+    let town = dir.join("town");
+    let verify = run(&[
+        "export",
+        "verify",
+        town.join("export.zip").to_str().unwrap(),
+        "--public-key",
+        town.join("public-key.pem").to_str().unwrap(),
+        "--key-id",
+        "452",
+        "--key-version",
+        "v1",
+    ]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(town.join("truth.json")).unwrap()).unwrap();
+    assert_eq!(kept["people"], 400);
+    assert_eq!(kept["protocols"].as_array().unwrap().len(), 400);
+    assert_eq!(
+        kept["positives"].as_array().unwrap().len() as u64,
+        report["positives"].as_u64().unwrap()
+    );
+    assert_eq!(
+        kept["warned"].as_array().unwrap().len() as u64,
+        report["warned"].as_u64().unwrap()
+    );
 }
 
 /// An interrupted demo removes its temporary folder (and says so), wherever it was.

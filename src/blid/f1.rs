@@ -62,6 +62,17 @@ impl Default for RssiThresholds {
 }
 
 impl RssiThresholds {
+    /// One threshold for every scanner → advertiser pair.
+    #[must_use]
+    pub const fn all(dbm: i8) -> Self {
+        Self {
+            android_to_android: dbm,
+            android_to_ios: dbm,
+            ios_to_android: dbm,
+            ios_to_ios: dbm,
+        }
+    }
+
     /// The threshold for a pair. With the advertiser unknown (the history file does not say),
     /// the lower of the scanner's two thresholds, so that a close contact with either kind of
     /// phone counts: the rule errs towards warning.

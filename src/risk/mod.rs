@@ -165,6 +165,9 @@ impl RiskConfig {
     pub fn validate(&self) -> Result<(), RiskConfigError> {
         self.windows.validate()?;
         self.daily_summaries.validate()?;
+        if self.f1.lookback_days == 0 {
+            return Err(RiskConfigError::LookBack);
+        }
         self.v1
             .as_ref()
             .map_or(Ok(()), ExposureConfigurationV1::validate)

@@ -39,6 +39,9 @@ pub enum RiskConfigError {
     /// A window cut outside 1..=1800 seconds, or a random range that is empty.
     #[error("window cuts must lie in 1..=1800 seconds, minimum not above maximum")]
     WindowCut,
+    /// An F1 look-back of no day, which could never warn.
+    #[error("the F1 look-back must be at least 1 day")]
+    LookBack,
 }
 
 /// Where exposure windows are cut (spec §risk.1.2).

@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use bluezone::blid::f1::{self, DailyExposure, F1Rule};
+use bluezone::blid::f1::{self, DailyExposure, F1Rule, RssiThresholds};
 use bluezone::blid::matching::ContactIndex;
 use bluezone::blid::{BaseKey, BluezoneId, F0List, SlotsPerDay, TimeUnit, parse_history};
 use serde::Serialize;
 
 use super::Outcome;
 use crate::error::Context;
-use crate::input::{Unit, read_text};
+use crate::input::{Unit, plausible_time, read_text};
 use crate::output::{Report, Status, date, emit};
 
 /// Bluezone 2020 identifiers.
@@ -57,6 +57,9 @@ pub struct MatchArgs {
     /// "Now" for the 14-day look-back, Unix seconds; the newest sighting when omitted.
     #[arg(long)]
     now: Option<u64>,
+    /// One RSSI threshold for closeness, dBm, instead of the app's four (the demo uses −70).
+    #[arg(long, allow_negative_numbers = true)]
+    close_rssi: Option<i8>,
     /// Print one JSON document instead of text.
     #[arg(long)]
     json: bool,
@@ -181,6 +184,15 @@ fn matches(args: &MatchArgs, out: &mut dyn Write) -> Outcome {
     let history = parse_history(&read_text(&args.history)?)
         .collect::<Result<Vec<_>, _>>()
         .in_file(&args.history)?;
+    // A history read in the wrong unit matches nothing: say so, with the line, rather than
+    // report no contact.
+    let now_clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for (line, row) in history.iter().enumerate() {
+        plausible_time(line + 1, row.timestamp / unit.per_second(), now_clock)
+            .in_file(&args.history)?;
+    }
     let found = ContactIndex::new(&history).matches(&f0, unit);
     let now = args.now.unwrap_or_else(|| {
         history
@@ -189,7 +201,10 @@ fn matches(args: &MatchArgs, out: &mut dyn Write) -> Outcome {
             .max()
             .unwrap_or(0)
     });
-    let rule = F1Rule::bluezone(unit);
+    let mut rule = F1Rule::bluezone(unit);
+    if let Some(dbm) = args.close_rssi {
+        rule.thresholds = RssiThresholds::all(dbm);
+    }
     let verdict = f1::decide(&found, unit, &rule, now);
     let report = MatchReport {
         f0_entries: f0.entries.len(),

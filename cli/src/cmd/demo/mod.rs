@@ -23,6 +23,7 @@ use rand_chacha::rand_core::SeedableRng;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
+use crate::files;
 use crate::input::bounded;
 use crate::output::{Progress, Status, emit};
 use phones::{Kind, Phone};
@@ -145,6 +146,32 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     }
     let matching = matching_started.elapsed();
     let ground_truth = truth::compare(&phones, &is_positive, &warned, &close);
+    if args.out.is_some() {
+        // What a reader of the kept files needs to check them against the run.
+        let truth_path = folder.join("truth.json");
+        let truth = serde_json::json!({
+            "seed": args.seed,
+            "people": people,
+            "days": days,
+            "positives": positives,
+            "protocols": phones
+                .iter()
+                .map(|p| if p.kind == Kind::Gaen { "gaen" } else { "bluezone" })
+                .collect::<Vec<_>>(),
+            "warned": warned
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| **w)
+                .map(|(person, _)| person)
+                .collect::<Vec<_>>(),
+            "key_id": protocol::KEY_ID,
+            "key_version": protocol::KEY_VERSION,
+            "bluezone_close_rssi_dbm": protocol::BLUEZONE_CLOSE_RSSI,
+        });
+        files::write_atomically(&truth_path, |file| {
+            serde_json::to_writer_pretty(&mut *file, &truth).in_file(&truth_path)
+        })?;
+    }
     drop(progress);
     let report = DemoReport {
         people,

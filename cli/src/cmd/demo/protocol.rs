@@ -13,6 +13,7 @@ use bluezone::encounter::{BluezoneSighting, GaenSighting, Sighting};
 use bluezone::export::bin::ExportMetadata;
 use bluezone::export::verify::PublicKeyRegistry;
 use bluezone::export::verify::p256::ecdsa::SigningKey;
+use bluezone::export::verify::p256::pkcs8::{EncodePublicKey, LineEnding};
 use bluezone::export::{Signer, write_signed};
 use bluezone::gaen::ReportType;
 use bluezone::risk::{CheckSettings, check_exposure};
@@ -108,8 +109,12 @@ pub struct Publication {
 }
 
 /// The region and key names of the demo's health authority.
-const KEY_ID: &str = "452";
-const KEY_VERSION: &str = "v1";
+pub const KEY_ID: &str = "452";
+pub const KEY_VERSION: &str = "v1";
+
+/// The RSSI at or above which the demo's Bluezone phones count a sighting as close, dBm
+/// (`blid match --close-rssi` reproduces it).
+pub const BLUEZONE_CLOSE_RSSI: i8 = -70;
 
 /// The cases' keys: a signed `export.zip` for GAEN cases (padded to 1000 keys, as the reference
 /// server does), an F0 list for Bluezone cases.
@@ -173,6 +178,16 @@ pub fn publish(
     write_atomically(&f0_path, |file| {
         file.write_all(f0.to_json().as_bytes()).in_file(&f0_path)
     })?;
+    // The health authority's public key, so that the kept files can be checked with the tool
+    // (`export verify`, `match --public-key`).
+    let pem_path = folder.join("public-key.pem");
+    let pem = signing
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .in_environment("the demo's public key")?;
+    write_atomically(&pem_path, |file| {
+        file.write_all(pem.as_bytes()).in_file(&pem_path)
+    })?;
     let mut registry = PublicKeyRegistry::new();
     registry.add(Some(KEY_ID), Some(KEY_VERSION), *signing.verifying_key());
     Ok(Publication {
@@ -205,12 +220,7 @@ struct Damaged;
 /// −15 − 55 dB = −70 dBm.
 fn bluezone_rule() -> F1Rule {
     F1Rule {
-        thresholds: RssiThresholds {
-            android_to_android: -70,
-            android_to_ios: -70,
-            ios_to_android: -70,
-            ios_to_ios: -70,
-        },
+        thresholds: RssiThresholds::all(BLUEZONE_CLOSE_RSSI),
         ..F1Rule::bluezone(TimeUnit::Milliseconds)
     }
 }

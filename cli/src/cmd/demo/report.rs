@@ -114,6 +114,8 @@ impl Report for DemoReport {
             "{}",
             if self.agrees_with_ground_truth {
                 "The warnings agree with the ground truth."
+            } else if self.ground_truth.tested_nothing() {
+                "Nothing was tested: no one had an observable close contact with a case in this town (try another --seed, or more people or days)."
             } else {
                 "The warnings DISAGREE with the ground truth."
             }
@@ -121,7 +123,7 @@ impl Report for DemoReport {
         if let Some(path) = &self.folder {
             writeln!(
                 out,
-                "Files kept in {}: logs/, export.zip, f0.json.",
+                "Files kept in {}: logs/, export.zip, public-key.pem, f0.json, truth.json (check them with export verify, match --public-key, blid match --close-rssi -70).",
                 path.display()
             )?;
         }

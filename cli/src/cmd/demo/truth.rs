@@ -57,9 +57,15 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Whether the warnings agree with the truth: no planted contact missed, no false warning.
+    /// Whether the warnings agree with the truth: no planted contact missed, no false warning,
+    /// and at least one planted contact that could be observed, so that something was tested.
     pub const fn agrees(&self) -> bool {
-        self.planted_missed == 0 && self.false_warnings == 0
+        self.planted_missed == 0 && self.false_warnings == 0 && self.planted_found > 0
+    }
+
+    /// Whether the town held nothing to test: no observable close contact with a case.
+    pub const fn tested_nothing(&self) -> bool {
+        self.planted_found + self.planted_missed == 0
     }
 }
 
