@@ -52,7 +52,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     rssi: -62,
                     previous_scan_unix_seconds: t - 300,
                 }))?,
-                other => println!("{t}: not logged as GAEN: {other:?}"),
+                AdvertisementKind::BluezoneAndroid(id) => {
+                    println!("{t}: a Bluezone Android phone, identifier {id}: not logged as GAEN");
+                }
+                AdvertisementKind::BluezoneIos(_) => {
+                    println!("{t}: a Bluezone iPhone (identifier over GATT): not logged as GAEN");
+                }
+                _ => println!("{t}: not an advertisement we know"),
             }
         }
     }
