@@ -180,6 +180,42 @@ pub fn gaen_sightings(path: &Path) -> Result<Vec<GaenSighting>, CliError> {
     csv_sightings(path).collect()
 }
 
+/// A registry file: the health authorities' keys by name, and how they must sign.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryFile {
+    keys: Vec<RegistryKey>,
+    #[serde(default)]
+    policy: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryKey {
+    id: String,
+    version: String,
+    pem: PathBuf,
+}
+
+/// Reads a registry file (JSON): `{"keys": [{"id": "310", "version": "v1", "pem":
+/// "310.pem"}, …], "policy": "310-v1&311-v1|312-v1"}`, PEM paths relative to the file, the
+/// policy in Google's notation (optional: every key on its own).
+pub fn registry_file(path: &Path) -> Result<PublicKeyRegistry, CliError> {
+    let file: RegistryFile = serde_json::from_str(&read_text(path)?).in_file(path)?;
+    let folder = path.parent().unwrap_or_else(|| Path::new(""));
+    let mut registry = PublicKeyRegistry::new();
+    for key in &file.keys {
+        let pem = folder.join(&key.pem);
+        registry
+            .add_pem(Some(&key.id), Some(&key.version), &read_text(&pem)?)
+            .in_file(&pem)?;
+    }
+    if let Some(policy) = &file.policy {
+        registry.set_policy(policy).in_file(path)?;
+    }
+    Ok(registry)
+}
+
 /// A public key for verification, named as signatures name it.
 #[derive(clap::Args, Debug)]
 pub struct KeyArgs {

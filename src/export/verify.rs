@@ -347,6 +347,15 @@ impl core::fmt::Display for Verification {
     /// For people: `valid` or `INVALID`, a count mismatch, then each signature's status.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(if self.authentic { "valid" } else { "INVALID" })?;
+        let verified_some = self
+            .signatures
+            .iter()
+            .any(|s| matches!(s, SignatureStatus::Verified { .. }));
+        if !self.authentic && self.counts_match && verified_some {
+            f.write_str(
+                " (no cosign set is complete: a set needs a valid signature from each of its keys)",
+            )?;
+        }
         if !self.counts_match {
             write!(
                 f,

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
-use crate::input::{MAX_THREADS, bounded, gaen_sightings, read_text};
+use crate::input::{MAX_THREADS, bounded, gaen_sightings, read_text, registry_file};
 use crate::output::{Elapsed, Progress, Report, Status, date, emit, instant};
 
 /// `match`.
@@ -37,6 +37,10 @@ pub struct Args {
     /// omitted.
     #[arg(long, requires = "public_key")]
     key_version: Option<String>,
+    /// A registry file instead of --public-key: several named keys and the policy they sign
+    /// under (`{"keys":[{"id":…,"version":…,"pem":…}],"policy":"A&B|C"}`).
+    #[arg(long, conflicts_with = "public_key")]
+    registry: Option<PathBuf>,
     /// Match files that are not authentic too: unsigned, signed by none of the keys given, or
     /// read without --public-key. The output names every file matched this way.
     #[arg(long)]
@@ -246,7 +250,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
             )
             .in_file(path)?;
     }
-    if args.public_key.is_empty() && !args.allow_unsigned {
+    if let Some(path) = &args.registry {
+        registry = registry_file(path)?;
+    }
+    let have_keys = !args.public_key.is_empty() || args.registry.is_some();
+    if !have_keys && !args.allow_unsigned {
         return Err(CliError::Option {
             option: "--public-key",
             source: "is needed to match only authentic files: give the health authority's key, or --allow-unsigned to match files nobody verified".into(),
@@ -258,7 +266,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     progress.phase("matching");
     let started = std::time::Instant::now();
     let settings = CheckSettings {
-        registry: (!args.public_key.is_empty()).then_some(&registry),
+        registry: have_keys.then_some(&registry),
         allow_unauthentic: args.allow_unsigned,
         matching: MatchConfig::default(),
         risk,
