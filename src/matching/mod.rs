@@ -23,7 +23,7 @@ mod run;
 pub mod stream;
 
 pub use engine::Matcher;
-pub use run::MatchRun;
+pub use run::{Checkpoint, MatchRun};
 
 /// Not public API: what the benchmarks of the `bluezone` tool need from inside the matcher.
 /// It may change in any release.
