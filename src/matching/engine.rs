@@ -65,7 +65,7 @@ fn sorted_slots(keys: &[DiagnosisKey]) -> Vec<Slot> {
 
 /// The identifiers of one (key bytes, window) the log holds, and what the rules of §match.2 made
 /// of their sightings.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Evaluation {
     /// Some identifier of the window has a sighting within tolerance: the key was *seen*, and
     /// a copy of an already matched key may change its report type (§match.6).
@@ -80,7 +80,7 @@ pub(crate) struct Evaluation {
 
 /// What a batch of keys found: for each key of the batch, in its order, the index of its
 /// evaluation, if it was seen.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Found {
     pub(crate) of_key: Vec<Option<u32>>,
     pub(crate) evaluations: Vec<Evaluation>,
@@ -94,23 +94,22 @@ impl Found {
         }
     }
 
-    /// Evaluations of `slots` found by one share, joined to these.
+    /// Evaluations of `slots` found by one share, joined to these: each is given to every key
+    /// of its group (the slots with its key bytes and window).
     fn absorb(&mut self, share: Vec<(u32, Evaluation)>, slots: &[Slot]) {
         for (first, evaluation) in share {
             let Ok(at) = u32::try_from(self.evaluations.len()) else {
                 return;
             };
             self.evaluations.push(evaluation);
-            let group = slots
-                .get(first as usize..)
-                .unwrap_or_default()
+            let group = slots.get(first as usize..).unwrap_or_default();
+            let Some(&(start, key, period, _)) = group.first() else {
+                continue;
+            };
+            for slot in group
                 .iter()
-                .take_while(|s| {
-                    slots
-                        .get(first as usize)
-                        .is_some_and(|f| (f.0, f.1, f.2) == (s.0, s.1, s.2))
-                });
-            for slot in group {
+                .take_while(|s| (s.0, s.1, s.2) == (start, key, period))
+            {
                 if let Some(entry) = self.of_key.get_mut(slot.3 as usize) {
                     *entry = Some(at);
                 }
@@ -119,9 +118,9 @@ impl Found {
     }
 
     /// The evaluation of the key at `index` of the batch.
-    pub(crate) fn of(&self, index: usize) -> Option<&Evaluation> {
+    pub(crate) fn of_mut(&mut self, index: usize) -> Option<&mut Evaluation> {
         let at = (*self.of_key.get(index)?)?;
-        self.evaluations.get(at as usize)
+        self.evaluations.get_mut(at as usize)
     }
 }
 

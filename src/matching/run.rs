@@ -10,7 +10,7 @@
 
 use alloc::collections::BTreeMap;
 
-use super::engine::{Evaluation, Found};
+use super::engine::Evaluation;
 use super::{KeyMatch, MatchOutcome, Matcher, Rejections, is_valid_transition};
 use crate::gaen::DiagnosisKey;
 
@@ -28,23 +28,21 @@ pub struct MatchRun<'m, 'a> {
     matcher: &'m Matcher<'a>,
     #[cfg(feature = "parallel")]
     pool: Option<rayon::ThreadPool>,
-    results: BTreeMap<[u8; 16], KeyMatch>,
-    keys_total: u64,
-    transitions: u64,
-    rejected: Rejections,
+    state: Checkpoint,
 }
 
 impl core::fmt::Debug for MatchRun<'_, '_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MatchRun")
-            .field("keys_total", &self.keys_total)
-            .field("keys_matched", &self.results.len())
+            .field("keys_total", &self.state.keys_total)
+            .field("keys_matched", &self.state.results.len())
             .finish_non_exhaustive()
     }
 }
 
-/// What a run held before a file, to undo that file (see [`MatchRun::checkpoint`]).
-#[derive(Clone, Debug)]
+/// Everything a run holds: the matched keys and the counts. A copy of it is a checkpoint, to
+/// undo a file (see [`MatchRun::checkpoint`]).
+#[derive(Clone, Debug, Default)]
 pub struct Checkpoint {
     results: BTreeMap<[u8; 16], KeyMatch>,
     keys_total: u64,
@@ -52,31 +50,27 @@ pub struct Checkpoint {
     rejected: Rejections,
 }
 
+impl Checkpoint {
+    fn into_outcome(self) -> MatchOutcome {
+        MatchOutcome {
+            keys_total: self.keys_total,
+            keys_matched: self.results.len() as u64,
+            matches: self.results.into_values().collect(),
+            report_type_transitions: self.transitions,
+            rejected: self.rejected,
+        }
+    }
+}
+
 impl<'m, 'a> MatchRun<'m, 'a> {
     /// A run on the calling thread.
     #[must_use]
-    pub const fn new(matcher: &'m Matcher<'a>) -> Self {
+    pub fn new(matcher: &'m Matcher<'a>) -> Self {
         Self {
             matcher,
             #[cfg(feature = "parallel")]
             pool: None,
-            results: BTreeMap::new(),
-            keys_total: 0,
-            transitions: 0,
-            rejected: Rejections {
-                outside_tolerance: 0,
-                replayed: 0,
-                tx_power_out_of_range: 0,
-                report_type_keys: 0,
-                duplicate_keys: 0,
-                invalid_transitions: 0,
-                invalid_keys: super::InvalidKeys {
-                    key_length: 0,
-                    rolling_window: 0,
-                    transmission_risk_level: 0,
-                    report_type: 0,
-                },
-            },
+            state: Checkpoint::default(),
         }
     }
 
@@ -106,13 +100,15 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     pub fn add(&mut self, keys: &[DiagnosisKey]) {
         for piece in keys.chunks(Self::PIECE) {
             #[cfg(feature = "parallel")]
-            let found = match &self.pool {
+            let mut found = match &self.pool {
                 Some(pool) => self.matcher.find_parallel(piece, pool),
                 None => self.matcher.find(piece),
             };
             #[cfg(not(feature = "parallel"))]
-            let found = self.matcher.find(piece);
-            self.apply(piece, &found);
+            let mut found = self.matcher.find(piece);
+            for (index, key) in piece.iter().enumerate() {
+                self.apply(key, found.of_mut(index));
+            }
         }
     }
 
@@ -122,131 +118,85 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// Counts a key of a file that the protocol does not allow (spec §export.3); returns
     /// whether `error` was such a key rather than structural damage.
     pub fn reject(&mut self, error: &crate::export::ExportError) -> bool {
-        self.rejected.invalid_keys.count(error)
+        self.state.rejected.invalid_keys.count(error)
     }
 
     /// What the run holds now; [`Self::restore`] goes back to it (to drop a file that turns
     /// out not to be authentic once its last byte is read).
     #[must_use]
     pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            results: self.results.clone(),
-            keys_total: self.keys_total,
-            transitions: self.transitions,
-            rejected: self.rejected,
-        }
+        self.state.clone()
     }
 
     /// Goes back to `checkpoint`.
     pub fn restore(&mut self, checkpoint: Checkpoint) {
-        self.results = checkpoint.results;
-        self.keys_total = checkpoint.keys_total;
-        self.transitions = checkpoint.transitions;
-        self.rejected = checkpoint.rejected;
-    }
-
-    /// Keys added so far (valid ones, every copy).
-    #[must_use]
-    pub const fn keys_total(&self) -> u64 {
-        self.keys_total
+        self.state = checkpoint;
     }
 
     /// The outcome so far.
     #[must_use]
     pub fn outcome(&self) -> MatchOutcome {
-        MatchOutcome {
-            keys_total: self.keys_total,
-            keys_matched: self.results.len() as u64,
-            matches: self.results.values().cloned().collect(),
-            report_type_transitions: self.transitions,
-            rejected: self.rejected,
-        }
+        self.state.clone().into_outcome()
     }
 
     /// The outcome of the run.
     #[must_use]
     pub fn finish(self) -> MatchOutcome {
-        MatchOutcome {
-            keys_total: self.keys_total,
-            keys_matched: self.results.len() as u64,
-            matches: self.results.into_values().collect(),
-            report_type_transitions: self.transitions,
-            rejected: self.rejected,
-        }
-    }
-
-    /// Applies each key of the batch, in order, with what the batch's evaluation found.
-    fn apply(&mut self, keys: &[DiagnosisKey], found: &Found) {
-        for (index, key) in keys.iter().enumerate() {
-            self.apply_one(key, found.of(index));
-        }
+        self.state.into_outcome()
     }
 
     /// Google's loop for one key: a copy of a stored key that its prefilter would pass may
     /// only change the stored report type; another key is matched when its report type
     /// allows.
-    fn apply_one(&mut self, key: &DiagnosisKey, evaluation: Option<&Evaluation>) {
-        let config = *self.matcher.config();
-        self.keys_total += 1;
-        let copy = self.results.contains_key(&key.key_data) && self.matcher.logged_anywhere(key);
-        if let Some(stored) = self.results.get_mut(&key.key_data).filter(|_| copy) {
+    fn apply(&mut self, key: &DiagnosisKey, evaluation: Option<&mut Evaluation>) {
+        let config = self.matcher.config();
+        let state = &mut self.state;
+        state.keys_total += 1;
+        if let Some(stored) = state
+            .results
+            .get_mut(&key.key_data)
+            .filter(|_| self.matcher.logged_anywhere(key))
+        {
             let from = config.effective_report_type(stored.key.report_type);
             let to = config.effective_report_type(key.report_type);
             if from == to {
-                self.rejected.duplicate_keys += 1;
+                state.rejected.duplicate_keys += 1;
             } else if is_valid_transition(from, to)
                 && stored.report_type_transitions < config.allowed_report_type_transitions
             {
                 stored.key.report_type = to;
                 stored.report_type_transitions += 1;
-                self.transitions += 1;
+                state.transitions += 1;
             } else {
-                self.rejected.invalid_transitions += 1;
+                state.rejected.invalid_transitions += 1;
             }
             return;
         }
         if !config.matches_report_type(key.report_type) {
-            self.rejected.report_type_keys += 1;
+            state.rejected.report_type_keys += 1;
             return;
         }
         let Some(evaluation) = evaluation.filter(|e| e.seen) else {
             return;
         };
-        self.rejected.add_sightings(&evaluation.rejected);
+        state.rejected.add_sightings(&evaluation.rejected);
         // Google's tracer stores a result only when the per-scan sightings it scores v1 with
         // are not empty (`findExposures` returns null otherwise).
         if evaluation.v1_scans.is_empty() {
             return;
         }
-        self.results.insert(
+        // Stored once: every later key of this (key bytes, window) is a copy, so the
+        // evaluation's sightings can move into the result.
+        state.results.insert(
             key.key_data,
             KeyMatch {
                 key: *key,
-                sightings: evaluation.sightings.clone(),
+                sightings: core::mem::take(&mut evaluation.sightings),
                 first_report_type: key.report_type,
                 report_type_transitions: 0,
-                v1_scans: evaluation.v1_scans.clone(),
+                v1_scans: core::mem::take(&mut evaluation.v1_scans),
             },
         );
-    }
-}
-
-impl Rejections {
-    /// All sightings turned away.
-    #[must_use]
-    pub const fn sightings(&self) -> u64 {
-        self.outside_tolerance + self.replayed + self.tx_power_out_of_range
-    }
-}
-
-impl MatchOutcome {
-    /// The match of a key, by its 16 bytes.
-    #[must_use]
-    pub fn get(&self, key_data: &[u8; 16]) -> Option<&KeyMatch> {
-        self.matches
-            .binary_search_by(|m| m.key.key_data.cmp(key_data))
-            .ok()
-            .and_then(|i| self.matches.get(i))
     }
 }
 
