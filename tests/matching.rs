@@ -280,3 +280,184 @@ fn the_official_vectors_planted_in_a_log_are_all_found() {
         assert_eq!(s.attenuation, 78);
     }
 }
+
+/// The match state (spec §state): files fed over many runs give what one run gives.
+#[cfg(feature = "export")]
+mod state {
+    use super::*;
+    use bluezone::export::bin::{ExportMetadata, encode};
+    use bluezone::matching::state::{Fed, MatchState, StateOptions};
+    use bluezone::matching::stream::Authenticity;
+    use std::path::PathBuf;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Each file its own bytes (its start timestamp is its number), as daily files are.
+    fn write_files(dir: &std::path::Path, files: &[&[DiagnosisKey]]) -> Vec<PathBuf> {
+        files
+            .iter()
+            .enumerate()
+            .map(|(n, keys)| {
+                let metadata = ExportMetadata {
+                    start_timestamp: Some(n as u64),
+                    ..ExportMetadata::default()
+                };
+                let path = dir.join(format!("{n}.bin"));
+                std::fs::write(&path, encode(&metadata, keys, &[])).unwrap();
+                path
+            })
+            .collect()
+    }
+
+    fn cut_points(mut cuts: Vec<usize>, len: usize) -> Vec<usize> {
+        cuts.iter_mut().for_each(|c| *c %= len + 1);
+        cuts.push(0);
+        cuts.push(len);
+        cuts.sort_unstable();
+        cuts
+    }
+
+    /// What feeding the files in runs exercised.
+    #[derive(Default)]
+    struct Exercised {
+        runs: usize,
+        keys_skipped: u64,
+        pending: usize,
+        matches_pending: usize,
+        rechecked: u64,
+    }
+
+    /// Splits `keys` into files at `file_cuts` and the files into runs at `run_cuts`, feeds
+    /// them to a new state at `now`, and returns the state's outcome.
+    fn feed_in_runs(
+        keys: &[DiagnosisKey],
+        sightings: &[GaenSighting],
+        config: MatchConfig,
+        file_cuts: Vec<usize>,
+        run_cuts: Vec<usize>,
+        now: u64,
+    ) -> (MatchOutcome, Exercised) {
+        let dir = scratch(&format!(
+            "state-property-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let files_dir = dir.join("files");
+        std::fs::create_dir_all(&files_dir).unwrap();
+        let cuts = cut_points(file_cuts, keys.len());
+        let files: Vec<&[DiagnosisKey]> = cuts.windows(2).map(|w| &keys[w[0]..w[1]]).collect();
+        let paths = write_files(&files_dir, &files);
+        let runs = cut_points(run_cuts, paths.len());
+        let index = LogIndex::new(sightings.to_vec(), config.tolerance_intervals);
+        let matcher = Matcher::new(&index, config);
+        let options = StateOptions { keep_days: 60 };
+        let state_dir = dir.join("state");
+        let mut exercised = Exercised::default();
+        for group in runs.windows(2) {
+            let mut state = MatchState::open(&state_dir, config, options).unwrap();
+            let summary = state.summary();
+            exercised.runs += 1;
+            exercised.pending += summary.keys_pending;
+            exercised.matches_pending += summary.matches_pending;
+            #[cfg(feature = "parallel")]
+            let run = MatchRun::with_threads(&matcher, 2).unwrap();
+            #[cfg(not(feature = "parallel"))]
+            let run = MatchRun::new(&matcher);
+            let mut run = state.begin(run, now).unwrap();
+            exercised.rechecked += run.rechecked();
+            for path in &paths[group[0]..group[1]] {
+                match run.feed(path, Authenticity::Unchecked, |_| {}).unwrap() {
+                    Fed::Read { keys_skipped, .. } => exercised.keys_skipped += keys_skipped,
+                    other => panic!("{other:?}"),
+                }
+            }
+            run.commit().unwrap();
+        }
+        let outcome = MatchState::open(&state_dir, config, options)
+            .unwrap()
+            .outcome();
+        std::fs::remove_dir_all(&dir).unwrap();
+        (outcome, exercised)
+    }
+
+    fn now_strategy() -> impl Strategy<Value = u64> {
+        prop::sample::select(vec![-50i64, 60, 150, 290, 600])
+            .prop_map(|offset| ((i64::from(BASE) + offset) * 600) as u64)
+    }
+
+    fn cuts_strategy() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+        (
+            prop::collection::vec(any::<usize>(), 0..4),
+            prop::collection::vec(any::<usize>(), 0..3),
+        )
+    }
+
+    /// The keys, and as often as not every key once more, as the next daily file serves them
+    /// again.
+    fn served(keys: Vec<DiagnosisKey>, again: bool) -> Vec<DiagnosisKey> {
+        let mut all = keys.clone();
+        if again {
+            all.extend(keys);
+        }
+        all
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        /// §state.3, §state.2: keys in files, fed in runs of any split with a state, give
+        /// exactly the outcome of one run over every key, copies with other report types and
+        /// windows, revocations and keys whose window the log does not cover yet included.
+        #[test]
+        fn state_3_files_fed_over_many_runs_give_one_run(
+            (keys, sightings, config) in scenario(),
+            (file_cuts, run_cuts) in cuts_strategy(),
+            now in now_strategy(),
+            again in any::<bool>(),
+        ) {
+            let keys = served(keys, again);
+            let whole = production(&keys, &sightings, config);
+            let (outcome, _) = feed_in_runs(&keys, &sightings, config, file_cuts, run_cuts, now);
+            prop_assert_eq!(outcome, whole);
+        }
+    }
+
+    #[test]
+    fn state_property_is_not_vacuous() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let mut runner = TestRunner::deterministic();
+        let mut totals = Exercised::default();
+        let mut split = 0;
+        for _ in 0..200 {
+            let (keys, sightings, config) = scenario().new_tree(&mut runner).unwrap().current();
+            let (file_cuts, run_cuts) = cuts_strategy().new_tree(&mut runner).unwrap().current();
+            let now = now_strategy().new_tree(&mut runner).unwrap().current();
+            let keys = served(keys, true);
+            let (_, e) = feed_in_runs(&keys, &sightings, config, file_cuts, run_cuts, now);
+            split += usize::from(e.runs > 1);
+            totals.keys_skipped += e.keys_skipped;
+            totals.pending += e.pending;
+            totals.matches_pending += e.matches_pending;
+            totals.rechecked += e.rechecked;
+        }
+        assert!(split > 60, "{split} of 200 cases ran more than once");
+        assert!(
+            totals.keys_skipped > 20,
+            "{} keys skipped",
+            totals.keys_skipped
+        );
+        assert!(totals.pending > 20, "{} keys pending", totals.pending);
+        assert!(
+            totals.matches_pending > 10,
+            "{} matches pending",
+            totals.matches_pending
+        );
+        assert!(totals.rechecked > 20, "{} re-checked", totals.rechecked);
+    }
+}

@@ -412,3 +412,72 @@ fn check_exposure_matches_the_companion_sample_and_refuses_unsigned_files_spec_r
     assert!(!report.files[0].summary.authentic());
     assert!(report.files[0].summary.verification.is_some());
 }
+
+/// §state.5: with a match state, the report covers every stored result: a day after the
+/// companion sample's file was read, a check of an unrelated file still warns, where the same
+/// check without the state does not; a later file cannot revoke a confirmed test (§match.6).
+#[cfg(feature = "export")]
+#[test]
+fn state_5_the_report_covers_every_stored_result() {
+    use bluezone::export::bin::{ExportMetadata, encode};
+    use bluezone::gaen::ReportType;
+    use bluezone::risk::{CheckSettings, check_exposure};
+    let samples =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
+    let csv = std::fs::read_to_string(samples.join("companion-demo-encounters.csv")).unwrap();
+    let sightings: Vec<_> = bluezone::encounter::csv::parse_csv(&csv)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let scratch = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state-5");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let state = scratch.join("state");
+    let with_state = CheckSettings {
+        allow_unauthentic: true,
+        state: Some(&state),
+        ..CheckSettings::default()
+    };
+    let day1 = check_exposure(
+        &[samples.join("companion-demo_dks.zip")],
+        sightings.clone(),
+        &with_state,
+        |_, _| {},
+    )
+    .unwrap();
+    assert!(day1.risk.f1.f1);
+    let unrelated = samples.join("immuni-it-222-export.bin");
+    let day2 = check_exposure(
+        core::slice::from_ref(&unrelated),
+        sightings.clone(),
+        &with_state,
+        |_, _| {},
+    )
+    .unwrap();
+    assert!(day2.risk.f1.f1);
+    assert_eq!(day2.outcome.keys_matched, 4);
+    assert_eq!(day2.risk.f1.days, day1.risk.f1.days);
+    let stateless = CheckSettings {
+        allow_unauthentic: true,
+        ..CheckSettings::default()
+    };
+    let alone = check_exposure(&[&unrelated], sightings.clone(), &stateless, |_, _| {}).unwrap();
+    assert!(!alone.risk.f1.f1);
+    // The four matched keys served again as REVOKED: CONFIRMED_TEST cannot be revoked.
+    let revoked: Vec<DiagnosisKey> = day1
+        .outcome
+        .matches
+        .iter()
+        .map(|m| DiagnosisKey {
+            report_type: ReportType::Revoked,
+            ..m.key
+        })
+        .collect();
+    let path = scratch.join("revoked.bin");
+    std::fs::write(&path, encode(&ExportMetadata::default(), &revoked, &[])).unwrap();
+    let day3 = check_exposure(&[&path], sightings, &with_state, |_, _| {}).unwrap();
+    assert_eq!(day3.outcome.rejected.invalid_transitions, 4);
+    assert!(day3.risk.f1.f1);
+    let state = day3.state.unwrap();
+    assert_eq!(state.summary.files_read, 3);
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

@@ -64,6 +64,10 @@ const INFORMATIONAL: &[(&str, &str)] = &[
         "what an integrator may reveal: the integrator's obligations",
     ),
     (
+        "§state.8",
+        "what a run costs: the bounds of §state.2, §state.3 and §state.6 added up",
+    ),
+    (
         "§sec.10",
         "side channels of the backends the crate uses, and what is not defended",
     ),
@@ -96,14 +100,20 @@ fn text_of(dirs: &[&str]) -> String {
         .join("\n")
 }
 
-/// The text of test code: test files whole, and library files from their test module on.
+/// The text of test code: test files whole, and library files from their test module on (a
+/// `tests.rs` under `src/` whole).
 fn test_text() -> String {
     let mut text = text_of(&["tests", "cli/tests"]);
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
     rust_files(&root().join("cli/src"), &mut files);
     for f in files {
-        let source = fs::read_to_string(f).unwrap();
+        let source = fs::read_to_string(&f).unwrap();
+        // A library's test module in a file of its own is test code whole.
+        if f.file_name().is_some_and(|n| n == "tests.rs") {
+            text.push_str(&source);
+            continue;
+        }
         if let Some(at) = source
             .find("#[cfg(test)]")
             .or_else(|| source.find("#[cfg(all(test"))

@@ -52,6 +52,9 @@ enum Command {
     Bench(cmd::bench::Command),
     /// Match diagnosis keys from export files against an encounter log or CSV.
     Match(cmd::matching::Args),
+    /// Match-state folders: what `match --state` remembers across days.
+    #[command(subcommand)]
+    State(cmd::state::Command),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Export(command) => cmd::export::run(command, &mut out),
         Command::Bench(command) => cmd::bench::run(command, &mut out),
         Command::Match(args) => cmd::matching::run(args, &mut out),
+        Command::State(command) => cmd::state::run(command, &mut out),
     }
     .and_then(|status| {
         out.flush().map_err(CliError::Output)?;

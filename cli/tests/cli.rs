@@ -553,3 +553,92 @@ fn an_interrupted_demo_removes_its_temporary_folder() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(!folder.exists(), "{} is left", folder.display());
 }
+
+/// spec §state: `match --state` over two days, `state inspect`, damage and the rebuild.
+#[test]
+fn state_3_match_with_a_state_skips_what_it_read_and_reports_everything_stored() {
+    let dir = scratch("cli-state");
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let state_arg = state.display().to_string();
+    let zip = "test-vectors/export-samples/companion-demo_dks.zip";
+    let bin = "test-vectors/export-samples/immuni-it-222-export.bin";
+    let csv = "test-vectors/export-samples/companion-demo-encounters.csv";
+    let json = |output: &Output| -> serde_json::Value {
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_str(&stdout(output)).unwrap()
+    };
+    let common = [
+        "match",
+        "--allow-unsigned",
+        "--encounters",
+        csv,
+        "--state",
+        &state_arg,
+        "--json",
+    ];
+    let day1 = json(&run(&[&common[..], &["--keys", zip]].concat()));
+    assert_eq!(day1["keys_matched"], 4);
+    assert_eq!(day1["f1"]["f1"], true);
+    assert_eq!(day1["state"]["summary"]["files_read"], 1);
+
+    // The next day: the same file again is skipped whole, the new one read; the report still
+    // holds the four matches and the warning.
+    let day2 = json(&run(&[&common[..], &["--keys", zip, bin]].concat()));
+    assert_eq!(day2["state"]["already_read"][0], zip);
+    assert_eq!(day2["files"].as_array().unwrap().len(), 1);
+    assert_eq!(day2["keys_matched"], 4);
+    assert_eq!(day2["f1"]["f1"], true);
+    assert_eq!(day2["keys_total"], day1["keys_total"].as_u64().unwrap() + 3);
+
+    let inspect = run(&["state", "inspect", &state_arg]);
+    assert!(inspect.status.success());
+    let text = stdout(&inspect);
+    assert!(text.contains("files read: 2"), "{text}");
+    assert!(text.contains("damage: none"), "{text}");
+    let inspected = json(&run(&["state", "inspect", &state_arg, "--json"]));
+    assert_eq!(inspected["summary"]["keys_matched"], 4);
+    assert_eq!(inspected["damage"].as_array().unwrap().len(), 0);
+
+    // A damaged manifest: refused with the file named, found by inspect (exit 1), and rebuilt.
+    let manifest = state.join("MANIFEST");
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&manifest, bytes).unwrap();
+    let refused = run(&[&common[..], &["--keys", zip]].concat());
+    assert!(!refused.status.success());
+    let message = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        message.contains("MANIFEST: checksum mismatch; rebuild the state"),
+        "{message}"
+    );
+    let inspect = run(&["state", "inspect", &state_arg]);
+    assert_eq!(inspect.status.code(), Some(1));
+    assert!(stdout(&inspect).contains("damaged:"));
+    let rebuilt = json(&run(&[
+        &common[..],
+        &["--rebuild-state", "--keys", zip, bin],
+    ]
+    .concat()));
+    assert_eq!(rebuilt["keys_total"], day2["keys_total"]);
+    assert_eq!(rebuilt["matches"], day2["matches"]);
+
+    // A folder of other files is never taken for a state.
+    let refused = run(&[
+        "match",
+        "--allow-unsigned",
+        "--encounters",
+        csv,
+        "--keys",
+        zip,
+        "--state",
+        "test-vectors",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8(refused.stderr)
+            .unwrap()
+            .contains("not a match state")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -259,6 +259,11 @@ impl<'a> Matcher<'a> {
         found
     }
 
+    /// The index it matches against.
+    pub(crate) const fn index(&self) -> &'a LogIndex {
+        self.index
+    }
+
     /// Whether any of the 144 identifiers from the key's rolling start (whatever its period)
     /// is in the log at all: the test Google's prefilter applies before its tracer looks at a
     /// key, and so at a copy of a matched key (spec §match.6).

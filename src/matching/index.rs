@@ -272,6 +272,11 @@ impl LogIndex {
         self.tolerance
     }
 
+    /// Every sighting the index holds (the match state counts them per day, §state.2).
+    pub(crate) fn all_sightings(&self) -> &[GaenSighting] {
+        &self.sightings
+    }
+
     /// Every sighting of `rpi`, in time order.
     #[must_use]
     #[inline]

@@ -12,6 +12,8 @@
 //!   its 16 bytes, matched once, and later copies only change its report type as Google's
 //!   engine allows (spec §match.6).
 //! * [`stream`]: keys from any number of export files, in bounded memory, on all cores.
+//! * `state` (with `export`): a folder that remembers what was checked across days, so that a
+//!   daily check derives only new keys and later revisions still apply (spec `spec/state.md`).
 
 mod engine;
 mod floor;
@@ -19,6 +21,8 @@ mod hkdf;
 mod index;
 pub mod reference;
 mod run;
+#[cfg(feature = "export")]
+pub mod state;
 #[cfg(feature = "std")]
 pub mod stream;
 

@@ -9,6 +9,7 @@
 //! number of keys.
 
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 use super::engine::Evaluation;
 use super::{KeyMatch, MatchOutcome, Matcher, Rejections, is_valid_transition};
@@ -42,12 +43,25 @@ impl core::fmt::Debug for MatchRun<'_, '_> {
 
 /// Everything a run holds: the matched keys and the counts. A copy of it is a checkpoint, to
 /// undo a file (see [`MatchRun::checkpoint`]).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Checkpoint {
-    results: BTreeMap<[u8; 16], KeyMatch>,
-    keys_total: u64,
-    transitions: u64,
-    rejected: Rejections,
+    pub(crate) results: BTreeMap<[u8; 16], KeyMatch>,
+    pub(crate) keys_total: u64,
+    pub(crate) transitions: u64,
+    pub(crate) rejected: Rejections,
+}
+
+/// What applying one key did, for the match state (spec §state.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// A copy of a stored key: it changed the stored report type, or was counted.
+    Copy,
+    /// Not matched because of its report type.
+    Gated,
+    /// Matched and stored.
+    Stored,
+    /// Evaluated and not stored; `seen` when some identifier had a sighting within tolerance.
+    NotStored { seen: bool },
 }
 
 impl Checkpoint {
@@ -98,18 +112,89 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// batch of any size is taken in pieces of at most [`Self::PIECE`] keys, in order, which
     /// gives the same outcome and bounds the working memory.
     pub fn add(&mut self, keys: &[DiagnosisKey]) {
-        for piece in keys.chunks(Self::PIECE) {
-            #[cfg(feature = "parallel")]
-            let mut found = match &self.pool {
-                Some(pool) => self.matcher.find_parallel(piece, pool),
-                None => self.matcher.find(piece),
+        self.add_filtered(keys, |_| false, |_, _| {});
+    }
+
+    /// [`Self::add`] for the match state: a key for which `known(i)` holds (the state knows
+    /// it was evaluated against this log and not seen) is applied without being evaluated
+    /// again; `record(i, what)` hears what became of every other key `i` of `keys`.
+    pub(crate) fn add_filtered(
+        &mut self,
+        keys: &[DiagnosisKey],
+        known: impl Fn(usize) -> bool,
+        mut record: impl FnMut(usize, Applied),
+    ) {
+        let mut unknown: Vec<DiagnosisKey> = Vec::new();
+        for (offset, piece) in (0..).step_by(Self::PIECE).zip(keys.chunks(Self::PIECE)) {
+            let all_unknown = (0..piece.len()).all(|i| !known(offset + i));
+            let mut found = if all_unknown {
+                self.find(piece)
+            } else {
+                unknown.clear();
+                unknown.extend(
+                    piece
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| !known(offset + i))
+                        .map(|(_, key)| *key),
+                );
+                self.find(&unknown)
             };
-            #[cfg(not(feature = "parallel"))]
-            let mut found = self.matcher.find(piece);
-            for (index, key) in piece.iter().enumerate() {
-                self.apply(key, found.of_mut(index));
+            let mut next = 0;
+            for (i, key) in piece.iter().enumerate() {
+                if known(offset + i) {
+                    self.apply(key, None);
+                } else {
+                    let what = self.apply(key, found.of_mut(next));
+                    next += 1;
+                    record(offset + i, what);
+                }
             }
         }
+    }
+
+    /// Evaluates `keys` again and gives each that is stored with the same window the sightings
+    /// the log holds now (the match state's re-check of an unfinished result, §state.2). The
+    /// report type, its changes and the counts stay as they are.
+    pub(crate) fn refresh(&mut self, keys: &[DiagnosisKey]) {
+        for piece in keys.chunks(Self::PIECE) {
+            let mut found = self.find(piece);
+            for (index, key) in piece.iter().enumerate() {
+                let Some(evaluation) = found.of_mut(index) else {
+                    continue;
+                };
+                let Some(stored) = self.state.results.get_mut(&key.key_data) else {
+                    continue;
+                };
+                if stored.key.window == key.window && !evaluation.v1_scans.is_empty() {
+                    stored.sightings = core::mem::take(&mut evaluation.sightings);
+                    stored.v1_scans = core::mem::take(&mut evaluation.v1_scans);
+                }
+            }
+        }
+    }
+
+    fn find(&self, keys: &[DiagnosisKey]) -> super::engine::Found {
+        #[cfg(feature = "parallel")]
+        if let Some(pool) = &self.pool {
+            return self.matcher.find_parallel(keys, pool);
+        }
+        self.matcher.find(keys)
+    }
+
+    /// The matcher of the run.
+    pub(crate) const fn matcher(&self) -> &'m Matcher<'a> {
+        self.matcher
+    }
+
+    /// The run's state, for the match state to read.
+    pub(crate) const fn state(&self) -> &Checkpoint {
+        &self.state
+    }
+
+    /// The run's state, for the match state to age out.
+    pub(crate) const fn state_mut(&mut self) -> &mut Checkpoint {
+        &mut self.state
     }
 
     /// The most keys evaluated together (1 Mi: 40 MB of sorted slots).
@@ -148,7 +233,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// Google's loop for one key: a copy of a stored key that its prefilter would pass may
     /// only change the stored report type; another key is matched when its report type
     /// allows.
-    fn apply(&mut self, key: &DiagnosisKey, evaluation: Option<&mut Evaluation>) {
+    fn apply(&mut self, key: &DiagnosisKey, evaluation: Option<&mut Evaluation>) -> Applied {
         let config = self.matcher.config();
         let state = &mut self.state;
         state.keys_total += 1;
@@ -170,20 +255,20 @@ impl<'m, 'a> MatchRun<'m, 'a> {
             } else {
                 state.rejected.invalid_transitions += 1;
             }
-            return;
+            return Applied::Copy;
         }
         if !config.matches_report_type(key.report_type) {
             state.rejected.report_type_keys += 1;
-            return;
+            return Applied::Gated;
         }
         let Some(evaluation) = evaluation.filter(|e| e.seen) else {
-            return;
+            return Applied::NotStored { seen: false };
         };
         state.rejected.add_sightings(&evaluation.rejected);
         // Google's tracer stores a result only when the per-scan sightings it scores v1 with
         // are not empty (`findExposures` returns null otherwise).
         if evaluation.v1_scans.is_empty() {
-            return;
+            return Applied::NotStored { seen: true };
         }
         // Stored once: every later key of this (key bytes, window) is a copy, so the
         // evaluation's sightings can move into the result.
@@ -197,6 +282,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
                 v1_scans: core::mem::take(&mut evaluation.v1_scans),
             },
         );
+        Applied::Stored
     }
 }
 

@@ -13,6 +13,7 @@ use super::{RiskConfig, RiskReport, assess};
 use crate::encounter::GaenSighting;
 use crate::export::verify::{PublicKeyRegistry, Verification};
 use crate::export::{ExportFile, ExportFormat, ExportSummary};
+use crate::matching::state::{Fed, MatchState, StateError, StateOptions, StateSummary};
 use crate::matching::stream::{Authenticity, MatchStreamError, match_export};
 use crate::matching::{LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher};
 
@@ -33,8 +34,12 @@ pub struct CheckSettings<'a> {
     pub risk: RiskConfig,
     /// Matching threads (0: all cores; ignored without the `parallel` feature).
     pub threads: usize,
-    /// "Now" for look-back periods, Unix seconds; the newest sighting when `None`.
+    /// "Now" for look-back periods, Unix seconds; the newest sighting when `None`. With a
+    /// state it is also the time up to which the log is complete (spec §state.2).
     pub now_unix_seconds: Option<u64>,
+    /// A match-state folder (spec `spec/state.md`): keys and files checked before are not
+    /// derived again, and the report covers every result stored, not only these files'.
+    pub state: Option<&'a Path>,
 }
 
 /// One export file as the check read it.
@@ -48,14 +53,30 @@ pub struct FileCheck {
     pub summary: ExportSummary,
 }
 
+/// What a check with a state did besides matching (spec §state).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateCheck {
+    /// Files the state had read before: not read again.
+    pub already_read: Vec<PathBuf>,
+    /// Keys of the files read that the state had checked before, not derived again.
+    pub keys_skipped: u64,
+    /// Stored results that were not final and were evaluated again.
+    pub rechecked: u64,
+    /// What the state holds after the check.
+    pub summary: StateSummary,
+}
+
 /// The whole result of [`check_exposure`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExposureReport {
-    /// Each file, in the order given.
+    /// Each file read, in the order given.
     pub files: Vec<FileCheck>,
+    /// With a state: what it skipped and holds.
+    pub state: Option<StateCheck>,
     /// Sightings indexed.
     pub sightings: usize,
-    /// The matches of all files together (a key served by two files matched once).
+    /// The matches of all files together (a key served by two files matched once); with a
+    /// state, every result it stores and the counts over every file it read.
     pub outcome: MatchOutcome,
     /// "Now" as used for the look-back periods, Unix seconds.
     pub now_unix_seconds: u64,
@@ -102,6 +123,9 @@ pub enum CheckError {
     /// The matching threads could not be started.
     #[error("cannot start the matching threads: {0}")]
     Threads(std::string::String),
+    /// The match state could not be opened, read or written; it is as before the check.
+    #[error("match state: {0}")]
+    State(#[from] StateError),
 }
 
 fn describe(verification: &Option<Verification>) -> std::string::String {
@@ -143,7 +167,48 @@ pub fn check_exposure<P: AsRef<Path>>(
     // One rule, given once: transitions judge a missing report type as windows do.
     matching.report_type_when_missing = settings.risk.windows.report_type_when_missing;
     let matcher = Matcher::new(&index, matching);
-    let mut run = new_run(&matcher, threads)?;
+    let run = new_run(&matcher, threads)?;
+    if let Some(dir) = settings.state {
+        let mut state = MatchState::open(dir, matching, StateOptions::default())?;
+        let mut run = state.begin(run, now_unix_seconds)?;
+        let rechecked = run.rechecked();
+        let (mut checked, mut already_read, mut keys_skipped) = (Vec::new(), Vec::new(), 0);
+        for path in files {
+            let path = path.as_ref();
+            match run.feed(path, authenticity, |read| progress(path, read))? {
+                Fed::AlreadyRead => already_read.push(path.to_path_buf()),
+                Fed::Read {
+                    format,
+                    summary,
+                    keys_skipped: skipped,
+                } => {
+                    refuse_unauthentic(path, authenticity, &summary)?;
+                    keys_skipped += skipped;
+                    checked.push(FileCheck {
+                        path: path.to_path_buf(),
+                        format,
+                        summary,
+                    });
+                }
+            }
+        }
+        let outcome = run.commit()?;
+        let risk = assess(&outcome, &settings.risk, now_unix_seconds);
+        return Ok(ExposureReport {
+            files: checked,
+            state: Some(StateCheck {
+                already_read,
+                keys_skipped,
+                rechecked,
+                summary: state.summary(),
+            }),
+            sightings: count,
+            outcome,
+            now_unix_seconds,
+            risk,
+        });
+    }
+    let mut run = run;
     let mut checked = Vec::with_capacity(files.len());
     for path in files {
         let path = path.as_ref();
@@ -162,12 +227,7 @@ pub fn check_exposure<P: AsRef<Path>>(
             progress(path, read)
         })
         .map_err(in_file)?;
-        if matches!(authenticity, Authenticity::Required(_)) && !summary.authentic() {
-            return Err(CheckError::NotAuthentic {
-                path: path.to_path_buf(),
-                verification: Box::new(summary.verification.filter(|_| summary.signatures > 0)),
-            });
-        }
+        refuse_unauthentic(path, authenticity, &summary)?;
         checked.push(FileCheck {
             path: path.to_path_buf(),
             format,
@@ -178,11 +238,33 @@ pub fn check_exposure<P: AsRef<Path>>(
     let risk = assess(&outcome, &settings.risk, now_unix_seconds);
     Ok(ExposureReport {
         files: checked,
+        state: None,
         sightings: count,
         outcome,
         now_unix_seconds,
         risk,
     })
+}
+
+/// A file that is not authentic stops a check that requires authenticity (its keys were not
+/// used).
+fn refuse_unauthentic(
+    path: &Path,
+    authenticity: Authenticity<'_>,
+    summary: &ExportSummary,
+) -> Result<(), CheckError> {
+    if matches!(authenticity, Authenticity::Required(_)) && !summary.authentic() {
+        return Err(CheckError::NotAuthentic {
+            path: path.to_path_buf(),
+            verification: Box::new(
+                summary
+                    .verification
+                    .clone()
+                    .filter(|_| summary.signatures > 0),
+            ),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(feature = "parallel")]

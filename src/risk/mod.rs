@@ -15,7 +15,7 @@ pub mod windows;
 use alloc::vec::Vec;
 
 #[cfg(feature = "export")]
-pub use check::{CheckError, CheckSettings, ExposureReport, FileCheck, check_exposure};
+pub use check::{CheckError, CheckSettings, ExposureReport, FileCheck, StateCheck, check_exposure};
 pub use scoring::{
     DailySummariesConfig, DailySummary, DurationBoundaries, ExposureConfigurationV1,
     ExposureSummaryV1, ExposureV1, KeyRiskV1, RiskV1, SummaryData,

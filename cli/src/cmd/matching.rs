@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use bluezone::export::verify::PublicKeyRegistry;
+use bluezone::matching::state::{MatchState, StateSummary};
 use bluezone::matching::{KeyMatch, MatchConfig, Rejections};
 use bluezone::risk::{
     CheckSettings, DailySummary, ExposureWindow, F1Day, RiskConfig, RiskV1, check_exposure,
@@ -53,12 +54,32 @@ pub struct Args {
     /// an error; v1 scores are computed when a `v1` section is present).
     #[arg(long)]
     risk_config: Option<PathBuf>,
-    /// "Now" for look-back periods, Unix seconds; the newest sighting when omitted.
+    /// "Now" for look-back periods, Unix seconds; the newest sighting when omitted. With
+    /// --state it is also the time up to which the log is complete.
     #[arg(long)]
     now: Option<u64>,
+    /// A match-state folder, made when missing (spec/state.md): files and keys checked in
+    /// earlier runs are not read or derived again, later copies still revise or revoke what
+    /// was stored, and the report covers every result stored, not only these files'.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Remove the state first and check every file given afresh (after damage, or to start
+    /// over).
+    #[arg(long, requires = "state")]
+    rebuild_state: bool,
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Serialize)]
+struct StateOut {
+    dir: PathBuf,
+    /// Files the state had read before: skipped whole.
+    already_read: Vec<PathBuf>,
+    keys_skipped: u64,
+    rechecked: u64,
+    summary: StateSummary,
 }
 
 #[derive(Serialize)]
@@ -74,6 +95,8 @@ struct F1 {
 struct MatchReport {
     now_unix_seconds: u64,
     files: Vec<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<StateOut>,
     /// Files matched without being authentic (`--allow-unsigned`).
     unauthentic_files: Vec<PathBuf>,
     sightings: usize,
@@ -105,6 +128,25 @@ impl Report for MatchReport {
             Elapsed(self.elapsed),
             self.sightings
         )?;
+        if let Some(state) = &self.state {
+            let s = &state.summary;
+            writeln!(
+                out,
+                "state {}: {} files already read, {} keys checked before, {} results re-checked; it holds {} matched keys ({} not final), {} keys checked with no match, {} not final, from {} files",
+                state.dir.display(),
+                state.already_read.len(),
+                state.keys_skipped,
+                state.rechecked,
+                s.keys_matched,
+                s.matches_pending,
+                s.keys_checked,
+                s.keys_pending,
+                s.files_read
+            )?;
+            for file in &state.already_read {
+                writeln!(out, "already read: {}", file.display())?;
+            }
+        }
         for file in &self.unauthentic_files {
             writeln!(
                 out,
@@ -265,6 +307,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     let sightings = gaen_sightings(&args.encounters)?;
     progress.phase("matching");
     let started = std::time::Instant::now();
+    if args.rebuild_state
+        && let Some(dir) = &args.state
+    {
+        MatchState::remove(dir).map_err(bluezone::risk::CheckError::State)?;
+    }
     let settings = CheckSettings {
         registry: have_keys.then_some(&registry),
         allow_unauthentic: args.allow_unsigned,
@@ -272,6 +319,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         risk,
         threads: args.threads,
         now_unix_seconds: args.now,
+        state: args.state.as_deref(),
     };
     let checked = check_exposure(&args.keys, sightings, &settings, |_, read| {
         progress.count(read);
@@ -280,6 +328,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     let report = MatchReport {
         now_unix_seconds: checked.now_unix_seconds,
         files: checked.files.iter().map(|f| f.path.clone()).collect(),
+        state: checked.state.map(|state| StateOut {
+            dir: args.state.clone().unwrap_or_default(),
+            already_read: state.already_read,
+            keys_skipped: state.keys_skipped,
+            rechecked: state.rechecked,
+            summary: state.summary,
+        }),
         unauthentic_files: checked
             .files
             .iter()

@@ -7,6 +7,7 @@ pub mod export;
 pub mod gaen;
 pub mod log;
 pub mod matching;
+pub mod state;
 pub mod vectors;
 
 use crate::error::CliError;

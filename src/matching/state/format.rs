@@ -1,0 +1,750 @@
+//! The bytes of a match state's files (spec §state.1): the manifest and the checked-key
+//! segments. Decoding never panics, never allocates more than the bytes given can fill, and
+//! names what is wrong.
+
+use alloc::vec::Vec;
+
+use sha2::{Digest, Sha256};
+
+use crate::gaen::RollingProximityIdentifier;
+use crate::gaen::{AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType};
+use crate::matching::{InvalidKeys, KeyMatch, MatchConfig, MatchedSighting, Rejections};
+use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
+
+/// The first bytes of a manifest.
+pub(crate) const MANIFEST_MAGIC: [u8; 8] = *b"BZSTATE\0";
+/// The first bytes of a segment of checked keys.
+pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"BZCHECK\0";
+/// The only version this crate writes and reads.
+pub(crate) const VERSION: u16 = 1;
+/// A segment's header: magic, version, entry count.
+pub(crate) const SEGMENT_HEADER: usize = 8 + 2 + 8;
+/// One checked key in a segment: 12 bytes of fingerprint, then the window's start interval.
+pub(crate) const ENTRY: usize = 16;
+const KEY: usize = 16 + 4 + 4 + 1 + 1 + 1 + 4;
+const SIGHTING: usize = 8 + 4 + 16 + 1 + 4 + 4 + 1 + 1 + 8;
+
+/// What is wrong with a state file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DamageReason {
+    /// The file does not start as a state file of its kind.
+    #[error("not a match-state file (wrong magic)")]
+    Magic,
+    /// Written by a version of the format this crate does not read.
+    #[error("format version {0} (this build reads version 1)")]
+    Version(u16),
+    /// The bytes end before the structure does.
+    #[error("cut short")]
+    Truncated,
+    /// Bytes follow the end of the structure.
+    #[error("bytes after the end")]
+    Trailing,
+    /// The checksum does not match the bytes.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// A value no writer produces (named).
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+    /// Checked keys not in strictly increasing order.
+    #[error("entries out of order")]
+    Order,
+    /// A file the manifest names is missing.
+    #[error("missing")]
+    Missing,
+    /// The file could not be read.
+    #[error("unreadable")]
+    Unreadable,
+}
+
+/// A segment of checked keys, as the manifest names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentRef {
+    /// Its number: the file is `checked-<number as 16 hex digits>.seg`.
+    pub(crate) number: u64,
+    /// Its entries.
+    pub(crate) entries: u64,
+    /// CRC-32 (IEEE) of the whole file.
+    pub(crate) crc32: u32,
+}
+
+impl SegmentRef {
+    pub(crate) fn file_name(&self) -> alloc::string::String {
+        alloc::format!("checked-{:016x}.seg", self.number)
+    }
+}
+
+/// An export file already read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileRecord {
+    /// SHA-256 of its bytes.
+    pub(crate) sha256: [u8; 32],
+    /// When it was read ("now" of that check), Unix seconds.
+    pub(crate) read_at: u64,
+    /// Its valid keys.
+    pub(crate) keys: u64,
+}
+
+/// A key whose result is not final yet, kept whole to be evaluated again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) key: DiagnosisKey,
+    /// The log coverage it was last evaluated against, Unix seconds.
+    pub(crate) computed_until: u64,
+}
+
+/// A matched key and the coverage its sightings were found against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StoredMatch {
+    pub(crate) result: KeyMatch,
+    pub(crate) computed_until: u64,
+}
+
+/// Everything a manifest holds (spec §state.1.1).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Manifest {
+    pub(crate) generation: u64,
+    pub(crate) secret: [u8; 16],
+    pub(crate) config: MatchConfig,
+    pub(crate) keep_days: u32,
+    pub(crate) coverage_until: u64,
+    pub(crate) log_days: Vec<(u32, u64)>,
+    pub(crate) keys_total: u64,
+    pub(crate) transitions: u64,
+    pub(crate) rejected: Rejections,
+    pub(crate) pending_dropped: u64,
+    pub(crate) next_segment: u64,
+    pub(crate) segments: Vec<SegmentRef>,
+    pub(crate) files: Vec<FileRecord>,
+    pub(crate) matches: Vec<StoredMatch>,
+    pub(crate) pending: Vec<Pending>,
+}
+
+impl Drop for Manifest {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+    }
+}
+
+fn report_type(code: u8) -> Result<ReportType, DamageReason> {
+    ReportType::try_from(i32::from(code)).map_err(|_| DamageReason::Invalid("report type"))
+}
+
+const fn report_code(report_type: ReportType) -> u8 {
+    report_type as u8
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn count(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    fn key(&mut self, key: &DiagnosisKey) {
+        self.bytes(&key.key_data);
+        self.u32(key.window.start().get());
+        self.u32(key.window.period().get());
+        self.u8(key.transmission_risk_level);
+        self.u8(report_code(key.report_type));
+        match key.days_since_onset_of_symptoms {
+            Some(days) => {
+                self.u8(1);
+                self.bytes(&days.to_le_bytes());
+            }
+            None => {
+                self.u8(0);
+                self.bytes(&[0; 4]);
+            }
+        }
+    }
+    fn sighting(&mut self, s: &MatchedSighting) {
+        self.u64(s.unix_seconds);
+        self.u32(s.en_interval_number.get());
+        self.bytes(&s.rpi.to_bytes());
+        self.bytes(&s.rssi.to_le_bytes());
+        self.bytes(&s.aem.to_bytes());
+        self.bytes(&s.metadata.to_bytes());
+        self.bytes(&s.tx_power.to_le_bytes());
+        self.u8(s.attenuation);
+        self.u64(s.previous_scan_unix_seconds);
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DamageReason> {
+        if self.bytes.len() < n {
+            return Err(DamageReason::Truncated);
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DamageReason> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8, DamageReason> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn i8(&mut self) -> Result<i8, DamageReason> {
+        Ok(i8::from_le_bytes(self.array()?))
+    }
+    fn u16(&mut self) -> Result<u16, DamageReason> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, DamageReason> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, DamageReason> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    fn flag(&mut self, what: &'static str) -> Result<bool, DamageReason> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DamageReason::Invalid(what)),
+        }
+    }
+    /// A count of records of `size` bytes each: refused when the bytes left cannot hold them,
+    /// so that no allocation is larger than the input.
+    fn count(&mut self, size: usize) -> Result<usize, DamageReason> {
+        let n = self.u32()? as usize;
+        if n.checked_mul(size)
+            .is_none_or(|total| total > self.bytes.len())
+        {
+            return Err(DamageReason::Truncated);
+        }
+        Ok(n)
+    }
+    fn key(&mut self) -> Result<DiagnosisKey, DamageReason> {
+        let key_data = self.array()?;
+        let start = self.u32()?;
+        let period = self.u32()?;
+        let window = RollingPeriod::new(period)
+            .and_then(|p| RollingWindow::new(EnIntervalNumber::new(start), p))
+            .map_err(|_| DamageReason::Invalid("rolling window"))?;
+        let transmission_risk_level = self.u8()?;
+        if transmission_risk_level > 8 {
+            return Err(DamageReason::Invalid("transmission risk level"));
+        }
+        let report_type = report_type(self.u8()?)?;
+        let has_onset = self.flag("onset flag")?;
+        let onset = i32::from_le_bytes(self.array()?);
+        if !has_onset && onset != 0 {
+            return Err(DamageReason::Invalid("onset"));
+        }
+        Ok(DiagnosisKey {
+            key_data,
+            window,
+            transmission_risk_level,
+            report_type,
+            days_since_onset_of_symptoms: has_onset.then_some(onset),
+        })
+    }
+    fn sighting(&mut self) -> Result<MatchedSighting, DamageReason> {
+        Ok(MatchedSighting {
+            unix_seconds: self.u64()?,
+            en_interval_number: EnIntervalNumber::new(self.u32()?),
+            rpi: RollingProximityIdentifier::from_bytes(self.array()?),
+            rssi: self.i8()?,
+            aem: AssociatedEncryptedMetadata::from_bytes(self.array()?),
+            metadata: Metadata::from_bytes(self.array()?),
+            tx_power: self.i8()?,
+            attenuation: self.u8()?,
+            previous_scan_unix_seconds: self.u64()?,
+        })
+    }
+    fn sightings(&mut self) -> Result<Vec<MatchedSighting>, DamageReason> {
+        let n = self.count(SIGHTING)?;
+        (0..n).map(|_| self.sighting()).collect()
+    }
+}
+
+fn write_config(w: &mut Writer, c: &MatchConfig) {
+    w.u32(c.tolerance_intervals);
+    w.u64(c.replay_window_seconds);
+    w.bytes(&c.tx_power_min_dbm.to_le_bytes());
+    w.bytes(&c.tx_power_max_dbm.to_le_bytes());
+    w.u8(u8::from(c.match_revoked));
+    w.u8(u8::from(c.match_recursive));
+    w.u8(c.allowed_report_type_transitions);
+    w.u8(report_code(c.report_type_when_missing));
+}
+
+fn read_config(r: &mut Reader<'_>) -> Result<MatchConfig, DamageReason> {
+    Ok(MatchConfig {
+        tolerance_intervals: r.u32()?,
+        replay_window_seconds: r.u64()?,
+        tx_power_min_dbm: r.i8()?,
+        tx_power_max_dbm: r.i8()?,
+        match_revoked: r.flag("match_revoked")?,
+        match_recursive: r.flag("match_recursive")?,
+        allowed_report_type_transitions: r.u8()?,
+        report_type_when_missing: report_type(r.u8()?)?,
+    })
+}
+
+const REJECTIONS: usize = 10;
+
+fn rejection_counts(r: &Rejections) -> [u64; REJECTIONS] {
+    [
+        r.outside_tolerance,
+        r.replayed,
+        r.tx_power_out_of_range,
+        r.report_type_keys,
+        r.duplicate_keys,
+        r.invalid_transitions,
+        r.invalid_keys.key_length,
+        r.invalid_keys.rolling_window,
+        r.invalid_keys.transmission_risk_level,
+        r.invalid_keys.report_type,
+    ]
+}
+
+const fn rejections_of(c: [u64; REJECTIONS]) -> Rejections {
+    Rejections {
+        outside_tolerance: c[0],
+        replayed: c[1],
+        tx_power_out_of_range: c[2],
+        report_type_keys: c[3],
+        duplicate_keys: c[4],
+        invalid_transitions: c[5],
+        invalid_keys: InvalidKeys {
+            key_length: c[6],
+            rolling_window: c[7],
+            transmission_risk_level: c[8],
+            report_type: c[9],
+        },
+    }
+}
+
+impl Manifest {
+    /// The manifest's bytes, its SHA-256 last.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        w.bytes(&MANIFEST_MAGIC);
+        w.bytes(&VERSION.to_le_bytes());
+        w.u64(self.generation);
+        w.bytes(&self.secret);
+        write_config(&mut w, &self.config);
+        w.u32(self.keep_days);
+        w.u64(self.coverage_until);
+        w.count(self.log_days.len());
+        for &(day, count) in &self.log_days {
+            w.u32(day);
+            w.u64(count);
+        }
+        w.u64(self.keys_total);
+        w.u64(self.transitions);
+        for count in rejection_counts(&self.rejected) {
+            w.u64(count);
+        }
+        w.u64(self.pending_dropped);
+        w.u64(self.next_segment);
+        w.count(self.segments.len());
+        for s in &self.segments {
+            w.u64(s.number);
+            w.u64(s.entries);
+            w.u32(s.crc32);
+        }
+        w.count(self.files.len());
+        for f in &self.files {
+            w.bytes(&f.sha256);
+            w.u64(f.read_at);
+            w.u64(f.keys);
+        }
+        w.count(self.matches.len());
+        for m in &self.matches {
+            w.key(&m.result.key);
+            w.u8(report_code(m.result.first_report_type));
+            w.u8(m.result.report_type_transitions);
+            w.u64(m.computed_until);
+            w.count(m.result.sightings.len());
+            for s in &m.result.sightings {
+                w.sighting(s);
+            }
+            w.count(m.result.v1_scans.len());
+            for s in &m.result.v1_scans {
+                w.sighting(s);
+            }
+        }
+        w.count(self.pending.len());
+        for p in &self.pending {
+            w.key(&p.key);
+            w.u64(p.computed_until);
+        }
+        let digest: [u8; 32] = Sha256::digest(&w.0).into();
+        w.bytes(&digest);
+        w.0
+    }
+
+    /// Reads a manifest back.
+    ///
+    /// # Errors
+    /// What is wrong with `bytes`.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DamageReason> {
+        if bytes.get(..8) != Some(&MANIFEST_MAGIC[..]) {
+            return Err(DamageReason::Magic);
+        }
+        let mut r = Reader { bytes };
+        r.take(8)?;
+        let version = r.u16()?;
+        if version != VERSION {
+            return Err(DamageReason::Version(version));
+        }
+        let Some(body_len) = bytes.len().checked_sub(32) else {
+            return Err(DamageReason::Truncated);
+        };
+        let (body, digest) = bytes.split_at(body_len);
+        if Sha256::digest(body).as_slice() != digest {
+            return Err(DamageReason::Checksum);
+        }
+        let mut r = Reader {
+            bytes: body.get(10..).unwrap_or_default(),
+        };
+        let generation = r.u64()?;
+        let secret = r.array()?;
+        let config = read_config(&mut r)?;
+        let keep_days = r.u32()?;
+        let coverage_until = r.u64()?;
+        let n = r.count(12)?;
+        let mut log_days = Vec::with_capacity(n);
+        for _ in 0..n {
+            let day = r.u32()?;
+            if log_days.last().is_some_and(|&(last, _)| last >= day) {
+                return Err(DamageReason::Invalid("log days"));
+            }
+            log_days.push((day, r.u64()?));
+        }
+        let keys_total = r.u64()?;
+        let transitions = r.u64()?;
+        let mut counts = [0u64; REJECTIONS];
+        for count in &mut counts {
+            *count = r.u64()?;
+        }
+        let pending_dropped = r.u64()?;
+        let next_segment = r.u64()?;
+        let n = r.count(20)?;
+        let mut segments: Vec<SegmentRef> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let segment = SegmentRef {
+                number: r.u64()?,
+                entries: r.u64()?,
+                crc32: r.u32()?,
+            };
+            if segment.number >= next_segment || segments.iter().any(|s| s.number == segment.number)
+            {
+                return Err(DamageReason::Invalid("segment number"));
+            }
+            segments.push(segment);
+        }
+        let n = r.count(48)?;
+        let mut files = Vec::with_capacity(n);
+        for _ in 0..n {
+            files.push(FileRecord {
+                sha256: r.array()?,
+                read_at: r.u64()?,
+                keys: r.u64()?,
+            });
+        }
+        let n = r.count(KEY + 2 + 8 + 8)?;
+        let mut matches: Vec<StoredMatch> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let key = r.key()?;
+            if matches
+                .last()
+                .is_some_and(|m| m.result.key.key_data >= key.key_data)
+            {
+                return Err(DamageReason::Invalid("match order"));
+            }
+            let first_report_type = report_type(r.u8()?)?;
+            let report_type_transitions = r.u8()?;
+            let computed_until = r.u64()?;
+            let sightings = r.sightings()?;
+            let v1_scans = r.sightings()?;
+            matches.push(StoredMatch {
+                result: KeyMatch {
+                    key,
+                    sightings,
+                    first_report_type,
+                    report_type_transitions,
+                    v1_scans,
+                },
+                computed_until,
+            });
+        }
+        let n = r.count(KEY + 8)?;
+        let mut pending = Vec::with_capacity(n);
+        for _ in 0..n {
+            pending.push(Pending {
+                key: r.key()?,
+                computed_until: r.u64()?,
+            });
+        }
+        if !r.bytes.is_empty() {
+            return Err(DamageReason::Trailing);
+        }
+        Ok(Self {
+            generation,
+            secret,
+            config,
+            keep_days,
+            coverage_until,
+            log_days,
+            keys_total,
+            transitions,
+            rejected: rejections_of(counts),
+            pending_dropped,
+            next_segment,
+            segments,
+            files,
+            matches,
+            pending,
+        })
+    }
+}
+
+/// A segment's header for `entries` entries.
+pub(crate) fn segment_header(entries: u64) -> [u8; SEGMENT_HEADER] {
+    let mut out = [0u8; SEGMENT_HEADER];
+    out[..8].copy_from_slice(&SEGMENT_MAGIC);
+    out[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    out[10..].copy_from_slice(&entries.to_le_bytes());
+    out
+}
+
+/// Reads a segment header; returns its entry count.
+///
+/// # Errors
+/// A wrong magic or version, or a cut header.
+pub(crate) fn read_segment_header(bytes: &[u8]) -> Result<u64, DamageReason> {
+    let mut r = Reader { bytes };
+    if r.take(8)? != SEGMENT_MAGIC {
+        return Err(DamageReason::Magic);
+    }
+    let version = r.u16()?;
+    if version != VERSION {
+        return Err(DamageReason::Version(version));
+    }
+    r.u64()
+}
+
+/// Checks a whole segment held in memory: its header, its length and the order of its entries.
+/// Returns its entry count.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_segment(bytes: &[u8]) -> Result<u64, DamageReason> {
+    let entries = read_segment_header(bytes)?;
+    let body = bytes.get(SEGMENT_HEADER..).unwrap_or_default();
+    if u64::try_from(body.len()).ok() != entries.checked_mul(ENTRY as u64) {
+        return Err(
+            if (body.len() as u64) < entries.saturating_mul(ENTRY as u64) {
+                DamageReason::Truncated
+            } else {
+                DamageReason::Trailing
+            },
+        );
+    }
+    let mut last: Option<&[u8]> = None;
+    for entry in body.chunks_exact(ENTRY) {
+        let fingerprint = entry.get(..12).unwrap_or_default();
+        if last.is_some_and(|l| l >= fingerprint) {
+            return Err(DamageReason::Order);
+        }
+        last = Some(fingerprint);
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+
+    use super::*;
+    use crate::time::RollingPeriod;
+
+    fn sighting(n: u8) -> MatchedSighting {
+        MatchedSighting {
+            unix_seconds: 1_600_000_000 + u64::from(n),
+            en_interval_number: EnIntervalNumber::new(2_666_666),
+            rpi: RollingProximityIdentifier::from_bytes([n; 16]),
+            rssi: -70,
+            aem: AssociatedEncryptedMetadata::from_bytes([1, 2, 3, n]),
+            metadata: Metadata::v1_0(-12),
+            tx_power: -12,
+            attenuation: 58,
+            previous_scan_unix_seconds: 7,
+        }
+    }
+
+    fn key(n: u8, onset: Option<i32>) -> DiagnosisKey {
+        DiagnosisKey {
+            key_data: [n; 16],
+            window: RollingWindow::new(
+                EnIntervalNumber::new(2_666_592),
+                RollingPeriod::new(100).unwrap(),
+            )
+            .unwrap(),
+            transmission_risk_level: 4,
+            report_type: ReportType::SelfReport,
+            days_since_onset_of_symptoms: onset,
+        }
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            generation: 3,
+            secret: [9; 16],
+            config: MatchConfig::default(),
+            keep_days: 16,
+            coverage_until: 1_600_000_600,
+            log_days: alloc::vec![(18_500, 7), (18_518, 40)],
+            keys_total: 1234,
+            transitions: 2,
+            rejected: rejections_of([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+            pending_dropped: 11,
+            next_segment: 5,
+            segments: alloc::vec![
+                SegmentRef {
+                    number: 1,
+                    entries: 10,
+                    crc32: 0xDEAD_BEEF
+                },
+                SegmentRef {
+                    number: 4,
+                    entries: 0,
+                    crc32: 1
+                }
+            ],
+            files: alloc::vec![FileRecord {
+                sha256: [3; 32],
+                read_at: 1_600_000_600,
+                keys: 99
+            }],
+            matches: alloc::vec![
+                StoredMatch {
+                    result: KeyMatch {
+                        key: key(1, Some(-3)),
+                        sightings: alloc::vec![sighting(1), sighting(2)],
+                        first_report_type: ReportType::SelfReport,
+                        report_type_transitions: 1,
+                        v1_scans: alloc::vec![sighting(2)],
+                    },
+                    computed_until: 1_600_000_000,
+                },
+                StoredMatch {
+                    result: KeyMatch {
+                        key: key(2, None),
+                        sightings: alloc::vec![sighting(3)],
+                        first_report_type: ReportType::ConfirmedTest,
+                        report_type_transitions: 0,
+                        v1_scans: alloc::vec![sighting(3)],
+                    },
+                    computed_until: 1_600_000_600,
+                },
+            ],
+            pending: alloc::vec![Pending {
+                key: key(5, Some(2)),
+                computed_until: 1_600_000_600
+            }],
+        }
+    }
+
+    /// The bytes of `m` with a checksum that fits, after `edit` changed the body.
+    fn resealed(m: &Manifest, edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+        let mut bytes = m.encode();
+        bytes.truncate(bytes.len() - 32);
+        edit(&mut bytes);
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        bytes.extend_from_slice(&digest);
+        bytes
+    }
+
+    #[test]
+    fn state_1_1_a_manifest_reads_back_and_every_cut_or_flip_is_refused() {
+        let m = manifest();
+        let bytes = m.encode();
+        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+        for cut in 0..bytes.len() {
+            assert!(Manifest::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        for at in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x10;
+            assert!(Manifest::decode(&flipped).is_err(), "flip at {at}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Manifest::decode(&longer).is_err());
+    }
+
+    #[test]
+    fn state_1_1_values_no_writer_produces_are_refused_even_with_a_good_checksum() {
+        let m = manifest();
+        let plain = m.encode();
+        assert_eq!(
+            Manifest::decode(&resealed(&m, |b| b[8] = 2)),
+            Err(DamageReason::Version(2))
+        );
+        // report_type_when_missing (offset 51) outside 0..=5.
+        assert_eq!(plain[51], 1);
+        assert_eq!(
+            Manifest::decode(&resealed(&m, |b| b[51] = 6)),
+            Err(DamageReason::Invalid("report type"))
+        );
+        // match_revoked (offset 48) neither 0 nor 1.
+        assert_eq!(
+            Manifest::decode(&resealed(&m, |b| b[48] = 2)),
+            Err(DamageReason::Invalid("match_revoked"))
+        );
+        // A huge count of log days: refused before anything is allocated.
+        assert_eq!(
+            Manifest::decode(&resealed(&m, |b| b[64..68].copy_from_slice(&[0xFF; 4]))),
+            Err(DamageReason::Truncated)
+        );
+        // Bytes after the structure.
+        assert_eq!(
+            Manifest::decode(&resealed(&m, |b| b.push(0))),
+            Err(DamageReason::Trailing)
+        );
+    }
+
+    #[test]
+    fn state_1_2_a_segment_is_a_header_and_sorted_entries() {
+        let mut bytes = segment_header(2).to_vec();
+        bytes.extend_from_slice(&[1; ENTRY]);
+        bytes.extend_from_slice(&[2; ENTRY]);
+        assert_eq!(check_segment(&bytes), Ok(2));
+        let mut swapped = segment_header(2).to_vec();
+        swapped.extend_from_slice(&[2; ENTRY]);
+        swapped.extend_from_slice(&[1; ENTRY]);
+        assert_eq!(check_segment(&swapped), Err(DamageReason::Order));
+        assert_eq!(
+            check_segment(&bytes[..bytes.len() - 1]),
+            Err(DamageReason::Truncated)
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(check_segment(&longer), Err(DamageReason::Trailing));
+        assert_eq!(check_segment(b"BZCHECK"), Err(DamageReason::Truncated));
+        assert_eq!(check_segment(&[0; 18]), Err(DamageReason::Magic));
+    }
+}
