@@ -307,3 +307,26 @@ pub fn matching(data: &[u8]) {
     let index = LogIndex::new(sightings, config.tolerance_intervals);
     assert_eq!(Matcher::new(&index, config).match_keys(&keys), expected);
 }
+
+/// Match-state manifest decoder: no panic, no allocation beyond the input; what decodes
+/// encodes back to the same bytes (spec §state.1.1).
+pub fn state_manifest(data: &[u8]) {
+    if let Some(again) = bluezone::matching::state::__fuzz::manifest_round_trip(data) {
+        assert_eq!(again, data, "a manifest reads back to other bytes");
+    }
+}
+
+/// Match-state segment checker: no panic; what it accepts has exactly the length its header
+/// says and entries in strictly increasing order (spec §state.1.2).
+pub fn state_segment(data: &[u8]) {
+    if let Ok(entries) = bluezone::matching::state::__fuzz::check_segment(data) {
+        assert_eq!(data.len() as u64, 18 + 16 * entries);
+        let body = &data[18..];
+        for pair in body.chunks_exact(16).collect::<Vec<_>>().windows(2) {
+            assert!(
+                pair[0][..12] < pair[1][..12],
+                "entries out of order accepted"
+            );
+        }
+    }
+}

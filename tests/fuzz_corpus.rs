@@ -86,3 +86,13 @@ fn export_zip_corpus() {
 fn matching_corpus() {
     assert!(replay("matching", checks::matching) >= 10);
 }
+
+#[test]
+fn state_manifest_corpus() {
+    assert!(replay("state_manifest", checks::state_manifest) >= 5);
+}
+
+#[test]
+fn state_segment_corpus() {
+    assert!(replay("state_segment", checks::state_segment) >= 5);
+}
