@@ -612,19 +612,35 @@ fn day_counts(times: impl Iterator<Item = u64>, until: u64) -> BTreeMap<u32, u64
 /// The fingerprint of a key's bytes and window under the state's secret (spec §state.1.2):
 /// AES-128 over the key bytes, XOR the window, AES-128 again; the first 12 bytes.
 fn fingerprint(cipher: &Aes128Enc, key: &DiagnosisKey) -> [u8; 12] {
-    let mut block = Array::from(key.key_data);
-    cipher.encrypt_block(&mut block);
-    let start = key.window.start().get().to_le_bytes();
-    let period = key.window.period().get().to_le_bytes();
-    for (b, w) in block.iter_mut().zip(start.iter().chain(period.iter())) {
-        *b ^= w;
+    let mut out = [[0u8; 12]];
+    fingerprints_into(cipher, core::slice::from_ref(key), &mut out);
+    out[0]
+}
+
+/// [`fingerprint`] of many keys, their AES blocks encrypted together (the backends pipeline
+/// several blocks at once).
+fn fingerprints_into(cipher: &Aes128Enc, keys: &[DiagnosisKey], out: &mut [[u8; 12]]) {
+    let mut blocks = [Array::default(); 64];
+    for (keys, out) in keys.chunks(64).zip(out.chunks_mut(64)) {
+        let blocks = blocks.get_mut(..keys.len()).unwrap_or_default();
+        for (block, key) in blocks.iter_mut().zip(keys) {
+            *block = Array::from(key.key_data);
+        }
+        cipher.encrypt_blocks(blocks);
+        for (block, key) in blocks.iter_mut().zip(keys) {
+            let start = key.window.start().get().to_le_bytes();
+            let period = key.window.period().get().to_le_bytes();
+            for (b, w) in block.iter_mut().zip(start.iter().chain(period.iter())) {
+                *b ^= w;
+            }
+        }
+        cipher.encrypt_blocks(blocks);
+        for (o, block) in out.iter_mut().zip(blocks.iter()) {
+            for (o, b) in o.iter_mut().zip(block.iter()) {
+                *o = *b;
+            }
+        }
     }
-    cipher.encrypt_block(&mut block);
-    let mut out = [0u8; 12];
-    for (o, b) in out.iter_mut().zip(block.iter()) {
-        *o = *b;
-    }
-    out
 }
 
 fn entry_of(fingerprint: [u8; 12], start: u32) -> [u8; ENTRY] {
@@ -634,12 +650,23 @@ fn entry_of(fingerprint: [u8; 12], start: u32) -> [u8; ENTRY] {
     entry
 }
 
+/// A fingerprint as a number whose order is the fingerprint's bytewise order, in the top 96
+/// bits; the low 32 are free (an entry's start, a probe's index).
+const FINGERPRINT_BITS: u128 = !0xFFFF_FFFF;
+
+fn probe_of(fingerprint: [u8; 12], index: u32) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes[..12].copy_from_slice(&fingerprint);
+    bytes[12..].copy_from_slice(&index.to_be_bytes());
+    u128::from_be_bytes(bytes)
+}
+
 /// Streams one segment: checks its header, order, length and CRC, and marks `known[i]` for
-/// every probe `(fingerprint, i)` (sorted by fingerprint) it holds.
+/// every probe ([`probe_of`]: fingerprint and index `i`, sorted) whose fingerprint it holds.
 fn join_segment(
     path: &Path,
     segment: &SegmentRef,
-    probes: &[([u8; 12], u32)],
+    probes: &[u128],
     known: &mut [bool],
 ) -> Result<(), StateError> {
     let damaged = |reason| StateError::Damaged {
@@ -664,31 +691,32 @@ fn join_segment(
     }
     let mut buffer = std::vec![0u8; 4096 * ENTRY];
     let mut left = entries;
-    let mut probe = 0usize;
-    let mut last: Option<[u8; 12]> = None;
+    let mut probes = probes.iter().peekable();
+    let mut last: Option<u128> = None;
     while left > 0 {
         let take = usize::try_from(left.min(4096)).unwrap_or(4096) * ENTRY;
         let chunk = buffer.get_mut(..take).unwrap_or_default();
         read_full(&mut reader, chunk).map_err(damaged)?;
         crc.update(chunk);
         for entry in chunk.chunks_exact(ENTRY) {
-            let mut fp = [0u8; 12];
-            fp.copy_from_slice(entry.get(..12).unwrap_or(&[0; 12]));
+            let mut bytes = [0u8; ENTRY];
+            bytes.copy_from_slice(entry);
+            let fp = u128::from_be_bytes(bytes) & FINGERPRINT_BITS;
             if last.is_some_and(|l| l >= fp) {
                 return Err(damaged(DamageReason::Order));
             }
             last = Some(fp);
-            while let Some(&(p, _)) = probes.get(probe) {
+            while let Some(&&probe) = probes.peek() {
+                let p = probe & FINGERPRINT_BITS;
                 if p > fp {
                     break;
                 }
                 if p == fp
-                    && let Some(&(_, i)) = probes.get(probe)
-                    && let Some(k) = known.get_mut(i as usize)
+                    && let Some(k) = known.get_mut((probe & 0xFFFF_FFFF) as usize)
                 {
                     *k = true;
                 }
-                probe += 1;
+                probes.next();
             }
         }
         left -= (take / ENTRY) as u64;
@@ -793,6 +821,13 @@ impl StateRun<'_, '_, '_> {
         for key in &stale {
             self.coverage.insert(key.key_data, until);
         }
+        // Pending keys were evaluated against a log complete up to the last coverage: not
+        // before it grows are they evaluated again.
+        if until <= self.state.manifest.coverage_until {
+            self.rechecked = stale.len() as u64;
+            self.pending.clone_from(&self.state.manifest.pending);
+            return;
+        }
         // A key whose bytes were matched since, by a later copy, is left to that copy: applied
         // again, it would count as a copy of it, which it was not when its file was read.
         let pending = core::mem::take(&mut self.state.manifest.pending);
@@ -819,14 +854,14 @@ impl StateRun<'_, '_, '_> {
         after.rejected.invalid_transitions = invalid;
         for (i, what) in outcomes {
             if let Some(key) = keys.get(i) {
-                self.record(key, what);
+                self.record(key, what, fingerprint(&self.cipher, key));
             }
         }
         self.state.manifest.pending = pending;
     }
 
     /// Remembers what became of one evaluated key (spec §state.2, §state.3).
-    fn record(&mut self, key: &DiagnosisKey, what: Applied) {
+    fn record(&mut self, key: &DiagnosisKey, what: Applied, fingerprint: [u8; 12]) {
         let until = self.now;
         match what {
             Applied::Stored => {
@@ -841,10 +876,8 @@ impl StateRun<'_, '_, '_> {
                 }
                 if is_final(key, self.tolerance, until) {
                     if !seen {
-                        self.fresh.push(entry_of(
-                            fingerprint(&self.cipher, key),
-                            key.window.start().get(),
-                        ));
+                        self.fresh
+                            .push(entry_of(fingerprint, key.window.start().get()));
                     }
                 } else if self.pending.len() < MAX_PENDING {
                     self.pending.push(Pending {
@@ -986,10 +1019,12 @@ impl StateRun<'_, '_, '_> {
     /// Joins one window of keys against the checked keys on disk and matches the rest;
     /// returns how many were skipped.
     fn match_window(&mut self, window: &[DiagnosisKey]) -> Result<u64, StateError> {
-        let mut probes: Vec<([u8; 12], u32)> = window
+        let mut fingerprints = std::vec![[0u8; 12]; window.len()];
+        fingerprints_into(&self.cipher, window, &mut fingerprints);
+        let mut probes: Vec<u128> = fingerprints
             .iter()
             .zip(0u32..)
-            .map(|(key, i)| (fingerprint(&self.cipher, key), i))
+            .map(|(&fp, i)| probe_of(fp, i))
             .collect();
         probes.sort_unstable();
         let mut known = std::vec![false; window.len()];
@@ -1012,8 +1047,8 @@ impl StateRun<'_, '_, '_> {
             |i, what| outcomes.push((i, what)),
         );
         for (i, what) in outcomes {
-            if let Some(key) = window.get(i) {
-                self.record(key, what);
+            if let (Some(key), Some(&fp)) = (window.get(i), fingerprints.get(i)) {
+                self.record(key, what, fp);
             }
         }
         if self.fresh.len() >= FRESH_LIMIT {
