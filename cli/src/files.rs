@@ -90,6 +90,23 @@ pub fn write_atomically<T>(
     result
 }
 
+/// A folder of our own, removed with everything in it when dropped.
+pub struct TemporaryFolder(pub PathBuf);
+
+impl TemporaryFolder {
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TemporaryFolder {
+    fn drop(&mut self) {
+        // A temporary folder of our own: nothing in it is worth an error.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

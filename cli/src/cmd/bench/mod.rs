@@ -14,11 +14,16 @@ use crate::error::Context;
 use crate::input::{MAX_THREADS, bounded};
 use crate::output::{Elapsed, Progress, Report, Status, emit};
 
+mod state;
+
 /// Measurements.
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Time the matcher, the naive baseline and the crypto floor on one seeded workload.
     Match(MatchArgs),
+    /// Time a daily check with a match state against a full re-check of every file, each a
+    /// `bluezone match` run end to end.
+    State(state::StateArgs),
 }
 
 /// The workloads of `bench match`.
@@ -147,7 +152,10 @@ impl Report for BenchReport {
 
 /// Runs `bench …`.
 pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
-    let Command::Match(args) = command;
+    let args = match command {
+        Command::Match(args) => args,
+        Command::State(args) => return state::run(args, out),
+    };
     let keys = args.keys;
     let planted = (keys / 10_000).clamp(1, 1000).min(keys);
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x0B1E_2020);

@@ -66,16 +66,6 @@ pub(crate) fn check_interrupt() -> Result<(), CliError> {
 #[error("interrupted; the temporary folder was removed")]
 struct Interrupted;
 
-/// A folder removed when dropped.
-struct TemporaryFolder(PathBuf);
-
-impl Drop for TemporaryFolder {
-    fn drop(&mut self) {
-        // A temporary folder of our own: nothing in it is worth an error.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `--out` names a folder that already holds something.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -102,7 +92,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     };
     // A temporary folder of our own is removed however the run ends: done, failed or
     // interrupted (the phases check for an interrupt and unwind to here).
-    let _temporary = args.out.is_none().then(|| TemporaryFolder(folder.clone()));
+    let _temporary = args
+        .out
+        .is_none()
+        .then(|| crate::files::TemporaryFolder(folder.clone()));
     ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst))
         .in_environment("the interrupt handler")?;
     std::fs::create_dir_all(&folder).in_file(&folder)?;
