@@ -350,6 +350,19 @@ proptest! {
     }
 }
 
+/// The folder of the shared export samples, and the sightings the Corona-Warn-Companion project
+/// published with its sample file.
+#[cfg(feature = "export")]
+fn companion_sample() -> (std::path::PathBuf, Vec<bluezone::encounter::GaenSighting>) {
+    let samples =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
+    let csv = std::fs::read_to_string(samples.join("companion-demo-encounters.csv")).unwrap();
+    let sightings = bluezone::encounter::csv::parse_csv(&csv)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (samples, sightings)
+}
+
 /// §risk.5: one call from the companion sample (an export file and the sightings the
 /// Corona-Warn-Companion project published for it) to its four matches; without a registry
 /// the check is refused unless unauthentic files are allowed, and with one an unsigned file
@@ -359,12 +372,7 @@ proptest! {
 fn check_exposure_matches_the_companion_sample_and_refuses_unsigned_files_spec_risk_5() {
     use bluezone::export::verify::PublicKeyRegistry;
     use bluezone::risk::{CheckError, CheckSettings, check_exposure};
-    let samples =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
-    let csv = std::fs::read_to_string(samples.join("companion-demo-encounters.csv")).unwrap();
-    let sightings: Vec<_> = bluezone::encounter::csv::parse_csv(&csv)
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let (samples, sightings) = companion_sample();
     let zip = samples.join("companion-demo_dks.zip");
     // Without a registry nothing can be verified: refused unless allowed explicitly.
     let refused = check_exposure(
@@ -422,12 +430,7 @@ fn state_5_the_report_covers_every_stored_result() {
     use bluezone::export::bin::{ExportMetadata, encode};
     use bluezone::gaen::ReportType;
     use bluezone::risk::{CheckSettings, check_exposure};
-    let samples =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export-samples");
-    let csv = std::fs::read_to_string(samples.join("companion-demo-encounters.csv")).unwrap();
-    let sightings: Vec<_> = bluezone::encounter::csv::parse_csv(&csv)
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let (samples, sightings) = companion_sample();
     let scratch = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state-5");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();

@@ -365,14 +365,24 @@ impl MatchState {
     /// state, with a full re-check of the export files.
     ///
     /// # Errors
-    /// [`StateError::NotAState`] when the folder holds other files (nothing is removed), or
-    /// an I/O error.
+    /// [`StateError::NotAState`] when the folder holds other files, [`StateError::Busy`] when
+    /// another process has the state open (nothing is removed then), or an I/O error.
     pub fn remove(dir: impl AsRef<Path>) -> Result<(), StateError> {
         let dir = dir.as_ref();
         if !dir.exists() {
             return Ok(());
         }
-        for name in state_files(dir)? {
+        let names = state_files(dir)?;
+        let lock_path = dir.join(LOCK);
+        let _lock = match File::options().write(true).open(&lock_path) {
+            Ok(lock) if lock.try_lock().is_err() => {
+                return Err(StateError::Busy {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            other => other,
+        };
+        for name in names {
             let path = dir.join(name);
             fs::remove_file(&path).map_err(io_error(&path))?;
         }

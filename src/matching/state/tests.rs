@@ -299,7 +299,11 @@ fn state_1_refuses_a_foreign_folder_other_rules_and_a_second_opener() {
     let err =
         MatchState::open(&state, MatchConfig::default(), StateOptions::default()).unwrap_err();
     assert!(matches!(err, StateError::Busy { .. }), "{err:?}");
+    let err = MatchState::remove(&state).unwrap_err();
+    assert!(matches!(err, StateError::Busy { .. }), "{err:?}");
     drop(held);
+    MatchState::remove(&state).unwrap();
+    assert!(!state.exists());
     fs::remove_dir_all(&dir).unwrap();
 }
 
