@@ -945,7 +945,12 @@ impl StateRun<'_, '_, '_> {
             self.new_segments.len(),
             self.pending_dropped,
         );
-        let result = self.feed_keys(&mut file, authenticity, &mut progress);
+        let result = self
+            .feed_keys(&mut file, authenticity, &mut progress)
+            .map_err(|e| match e {
+                StateError::File { source, .. } => in_file(source),
+                other => other,
+            });
         let required = matches!(authenticity, Authenticity::Required(_));
         match result {
             Ok((summary, keys_skipped)) if summary.authentic() || !required => {
@@ -988,6 +993,7 @@ impl StateRun<'_, '_, '_> {
             Authenticity::Required(r) | Authenticity::Reported(r) => Some(r),
             Authenticity::Unchecked => None,
         };
+        // The caller names the file.
         let file_error = |e: ExportFileError| StateError::File {
             path: PathBuf::new(),
             source: MatchStreamError::File(e),

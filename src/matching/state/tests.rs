@@ -411,3 +411,42 @@ fn state_1_2_the_fingerprint_is_two_aes_blocks_under_the_secret() {
     other.window = RollingWindow::day_of(EnIntervalNumber::new((DAY + 1) * 144));
     assert_ne!(fingerprint(&cipher, &other), fingerprint(&cipher, &k));
 }
+
+#[test]
+fn state_3_a_damaged_file_is_named_and_leaves_the_run_as_before_it() {
+    let dir = scratch("damaged-file");
+    let world = world(&dir);
+    let state = dir.join("state");
+    let bytes = fs::read(&world.files[1]).unwrap();
+    let cut = dir.join("cut.bin");
+    fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
+    let config = MatchConfig::default();
+    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
+    let matcher = Matcher::new(&index, config);
+    let mut opened = MatchState::open(&state, config, StateOptions::default()).unwrap();
+    let mut run = opened.begin(MatchRun::new(&matcher), world.now).unwrap();
+    run.feed(&world.files[0], Authenticity::Unchecked, |_| {})
+        .unwrap();
+    let before = run.outcome();
+    let err = run.feed(&cut, Authenticity::Unchecked, |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, StateError::File { path, .. } if path == &cut),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(&cut.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(run.outcome(), before);
+    let outcome = run.commit().unwrap();
+    assert_eq!(outcome, before);
+    drop(opened);
+    // The damaged file was not recorded as read: once whole, it is read.
+    assert_eq!(
+        check(&state, &world, &world.files[1..2])
+            .unwrap()
+            .keys_matched,
+        2
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
