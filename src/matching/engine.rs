@@ -260,6 +260,7 @@ impl<'a> Matcher<'a> {
     }
 
     /// The index it matches against.
+    #[cfg(feature = "export")]
     pub(crate) const fn index(&self) -> &'a LogIndex {
         self.index
     }

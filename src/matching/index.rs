@@ -273,6 +273,7 @@ impl LogIndex {
     }
 
     /// Every sighting the index holds (the match state counts them per day, §state.2).
+    #[cfg(feature = "export")]
     pub(crate) fn all_sightings(&self) -> &[GaenSighting] {
         &self.sightings
     }

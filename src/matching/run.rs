@@ -156,6 +156,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// Evaluates `keys` again and gives each that is stored with the same window the sightings
     /// the log holds now (the match state's re-check of an unfinished result, §state.2). The
     /// report type, its changes and the counts stay as they are.
+    #[cfg(feature = "export")]
     pub(crate) fn refresh(&mut self, keys: &[DiagnosisKey]) {
         for piece in keys.chunks(Self::PIECE) {
             let mut found = self.find(piece);
@@ -183,16 +184,19 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     }
 
     /// The matcher of the run.
+    #[cfg(feature = "export")]
     pub(crate) const fn matcher(&self) -> &'m Matcher<'a> {
         self.matcher
     }
 
     /// The run's state, for the match state to read.
+    #[cfg(feature = "export")]
     pub(crate) const fn state(&self) -> &Checkpoint {
         &self.state
     }
 
     /// The run's state, for the match state to age out.
+    #[cfg(feature = "export")]
     pub(crate) const fn state_mut(&mut self) -> &mut Checkpoint {
         &mut self.state
     }
