@@ -145,7 +145,7 @@ pub fn check_exposure<P: AsRef<Path>>(
     files: &[P],
     sightings: Vec<GaenSighting>,
     settings: &CheckSettings<'_>,
-    mut progress: impl FnMut(&Path, u64),
+    progress: impl FnMut(&Path, u64),
 ) -> Result<ExposureReport, CheckError> {
     settings.risk.validate()?;
     let authenticity = match (settings.registry, settings.allow_unauthentic) {
@@ -168,47 +168,34 @@ pub fn check_exposure<P: AsRef<Path>>(
     matching.report_type_when_missing = settings.risk.windows.report_type_when_missing;
     let matcher = Matcher::new(&index, matching);
     let run = new_run(&matcher, threads)?;
-    if let Some(dir) = settings.state {
-        let mut state = MatchState::open(dir, matching, StateOptions::default())?;
-        let mut run = state.begin(run, now_unix_seconds)?;
-        let rechecked = run.rechecked();
-        let (mut checked, mut already_read, mut keys_skipped) = (Vec::new(), Vec::new(), 0);
-        for path in files {
-            let path = path.as_ref();
-            match run.feed(path, authenticity, |read| progress(path, read))? {
-                Fed::AlreadyRead => already_read.push(path.to_path_buf()),
-                Fed::Read {
-                    format,
-                    summary,
-                    keys_skipped: skipped,
-                } => {
-                    refuse_unauthentic(path, authenticity, &summary)?;
-                    keys_skipped += skipped;
-                    checked.push(FileCheck {
-                        path: path.to_path_buf(),
-                        format,
-                        summary,
-                    });
-                }
-            }
+    let (checked, state, outcome) = match settings.state {
+        Some(dir) => {
+            let state = MatchState::open(dir, matching, StateOptions::default())?;
+            check_with_state(state, run, files, authenticity, now_unix_seconds, progress)?
         }
-        let outcome = run.commit()?;
-        let risk = assess(&outcome, &settings.risk, now_unix_seconds);
-        return Ok(ExposureReport {
-            files: checked,
-            state: Some(StateCheck {
-                already_read,
-                keys_skipped,
-                rechecked,
-                summary: state.summary(),
-            }),
-            sightings: count,
-            outcome,
-            now_unix_seconds,
-            risk,
-        });
-    }
-    let mut run = run;
+        None => {
+            let (checked, outcome) = check_files(run, files, authenticity, progress)?;
+            (checked, None, outcome)
+        }
+    };
+    let risk = assess(&outcome, &settings.risk, now_unix_seconds);
+    Ok(ExposureReport {
+        files: checked,
+        state,
+        sightings: count,
+        outcome,
+        now_unix_seconds,
+        risk,
+    })
+}
+
+/// Each file matched in one run, with nothing remembered.
+fn check_files<P: AsRef<Path>>(
+    mut run: MatchRun<'_, '_>,
+    files: &[P],
+    authenticity: Authenticity<'_>,
+    mut progress: impl FnMut(&Path, u64),
+) -> Result<(Vec<FileCheck>, MatchOutcome), CheckError> {
     let mut checked = Vec::with_capacity(files.len());
     for path in files {
         let path = path.as_ref();
@@ -234,16 +221,48 @@ pub fn check_exposure<P: AsRef<Path>>(
             summary,
         });
     }
-    let outcome = run.finish();
-    let risk = assess(&outcome, &settings.risk, now_unix_seconds);
-    Ok(ExposureReport {
-        files: checked,
-        state: None,
-        sightings: count,
-        outcome,
-        now_unix_seconds,
-        risk,
-    })
+    Ok((checked, run.finish()))
+}
+
+/// Each file fed to a run of the match state, which is committed once every file is read.
+fn check_with_state<P: AsRef<Path>>(
+    mut state: MatchState,
+    run: MatchRun<'_, '_>,
+    files: &[P],
+    authenticity: Authenticity<'_>,
+    now_unix_seconds: u64,
+    mut progress: impl FnMut(&Path, u64),
+) -> Result<(Vec<FileCheck>, Option<StateCheck>, MatchOutcome), CheckError> {
+    let mut run = state.begin(run, now_unix_seconds)?;
+    let rechecked = run.rechecked();
+    let (mut checked, mut already_read, mut keys_skipped) = (Vec::new(), Vec::new(), 0);
+    for path in files {
+        let path = path.as_ref();
+        match run.feed(path, authenticity, |read| progress(path, read))? {
+            Fed::AlreadyRead => already_read.push(path.to_path_buf()),
+            Fed::Read {
+                format,
+                summary,
+                keys_skipped: skipped,
+            } => {
+                refuse_unauthentic(path, authenticity, &summary)?;
+                keys_skipped += skipped;
+                checked.push(FileCheck {
+                    path: path.to_path_buf(),
+                    format,
+                    summary,
+                });
+            }
+        }
+    }
+    let outcome = run.commit()?;
+    let state = StateCheck {
+        already_read,
+        keys_skipped,
+        rechecked,
+        summary: state.summary(),
+    };
+    Ok((checked, Some(state), outcome))
 }
 
 /// A file that is not authentic stops a check that requires authenticity (its keys were not
