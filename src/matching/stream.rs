@@ -46,6 +46,66 @@ impl MatchStreamError {
     }
 }
 
+/// Keys in chunks of at most a given size, in order; a key the protocol does not allow is
+/// counted and skipped. What [`match_keys`] and the match state read files with.
+pub(crate) struct Chunks<I> {
+    keys: I,
+    size: usize,
+    chunk: Vec<DiagnosisKey>,
+    read: u64,
+    failure: Option<MatchStreamError>,
+}
+
+impl<I, E> Chunks<I>
+where
+    I: Iterator<Item = Result<ExportedKey, E>>,
+    MatchStreamError: From<E>,
+{
+    pub(crate) fn new(keys: I, size: usize) -> Self {
+        Self {
+            keys,
+            size,
+            chunk: Vec::with_capacity(size.min(CHUNK_KEYS)),
+            read: 0,
+            failure: None,
+        }
+    }
+
+    /// The next chunk and the number of keys read so far; `None` at the end. `reject` counts
+    /// a key the protocol does not allow and says whether the error was one. The first error
+    /// that is not about one key comes after the chunk of the keys before it.
+    ///
+    /// # Errors
+    /// Structural damage or a read error.
+    pub(crate) fn next_chunk(
+        &mut self,
+        mut reject: impl FnMut(&crate::export::ExportError) -> bool,
+    ) -> Result<Option<(&[DiagnosisKey], u64)>, MatchStreamError> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        self.chunk.clear();
+        for item in self.keys.by_ref() {
+            self.read += 1;
+            match item.map_err(MatchStreamError::from) {
+                Ok(key) => self.chunk.push(key.key),
+                Err(e) if e.format().is_some_and(&mut reject) => {}
+                Err(e) => {
+                    self.failure = Some(e);
+                    break;
+                }
+            }
+            if self.chunk.len() == self.size {
+                break;
+            }
+        }
+        if self.chunk.is_empty() {
+            return self.failure.take().map_or(Ok(None), Err);
+        }
+        Ok(Some((&self.chunk, self.read)))
+    }
+}
+
 /// Adds the keys of `keys` to `run` in chunks of [`CHUNK_KEYS`], calling `progress` with the
 /// number of keys read so far after each chunk. A key the protocol does not allow is counted in
 /// the run's rejections and skipped.
@@ -62,35 +122,12 @@ where
     I: IntoIterator<Item = Result<ExportedKey, E>>,
     MatchStreamError: From<E>,
 {
-    let mut chunk: Vec<DiagnosisKey> = Vec::with_capacity(CHUNK_KEYS);
-    let mut read = 0u64;
-    let mut keys = keys.into_iter();
-    loop {
-        chunk.clear();
-        let mut failure = None;
-        for item in keys.by_ref() {
-            read += 1;
-            match item.map_err(MatchStreamError::from) {
-                Ok(key) => chunk.push(key.key),
-                Err(e) if e.format().is_some_and(|f| run.reject(f)) => {}
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            if chunk.len() == CHUNK_KEYS {
-                break;
-            }
-        }
-        if chunk.is_empty() && failure.is_none() {
-            return Ok(());
-        }
-        run.add(&chunk);
+    let mut chunks = Chunks::new(keys.into_iter(), CHUNK_KEYS);
+    while let Some((chunk, read)) = chunks.next_chunk(|f| run.reject(f))? {
+        run.add(chunk);
         progress(read);
-        if let Some(e) = failure {
-            return Err(e);
-        }
     }
+    Ok(())
 }
 
 /// Whether the keys of a file count only when it is authentic (spec §match.5).

@@ -45,7 +45,7 @@ use format::{
 };
 
 use super::run::Applied;
-use super::stream::{Authenticity, MatchStreamError};
+use super::stream::{Authenticity, Chunks, MatchStreamError};
 use super::{Checkpoint, MatchConfig, MatchOutcome, MatchRun, Rejections};
 use crate::export::{ExportFile, ExportFileError, ExportFormat, ExportSummary};
 use crate::gaen::DiagnosisKey;
@@ -849,7 +849,7 @@ impl StateRun<'_, '_, '_> {
             .collect();
         self.rechecked = (stale.len() + keys.len()) as u64;
         // The keys were counted when their files were read: only what they change now counts.
-        let before = self.run.state().clone_counts();
+        let before = (self.run.state().keys_total, self.run.state().rejected);
         let mut outcomes = Vec::with_capacity(keys.len());
         self.run
             .add_filtered(&keys, |_| false, |i, what| outcomes.push((i, what)));
@@ -999,34 +999,18 @@ impl StateRun<'_, '_, '_> {
             source: MatchStreamError::File(e),
         };
         let mut keys = file.keys(registry).map_err(file_error)?;
-        let mut window: Vec<DiagnosisKey> = Vec::with_capacity(WINDOW.min(64 * 1024));
-        let mut read = 0u64;
+        let mut windows = Chunks::new(keys.by_ref(), WINDOW);
         let mut skipped = 0u64;
-        loop {
-            window.clear();
-            let mut failure = None;
-            for item in keys.by_ref() {
-                read += 1;
-                match item {
-                    Ok(key) => window.push(key.key),
-                    Err(ExportFileError::Bin(format)) if self.run.reject(&format) => {}
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-                if window.len() == WINDOW {
-                    break;
-                }
-            }
-            if window.is_empty() && failure.is_none() {
-                break;
-            }
-            skipped += self.match_window(&window)?;
+        let in_file = |source| StateError::File {
+            path: PathBuf::new(),
+            source,
+        };
+        while let Some((window, read)) = windows
+            .next_chunk(|f| self.run.reject(f))
+            .map_err(in_file)?
+        {
+            skipped += self.match_window(window)?;
             progress(read);
-            if let Some(e) = failure {
-                return Err(file_error(e));
-            }
         }
         let summary = keys.finish().map_err(file_error)?;
         Ok((summary, skipped))
@@ -1037,24 +1021,27 @@ impl StateRun<'_, '_, '_> {
     fn match_window(&mut self, window: &[DiagnosisKey]) -> Result<u64, StateError> {
         let mut fingerprints = std::vec![[0u8; 12]; window.len()];
         fingerprints_into(&self.cipher, window, &mut fingerprints);
-        let mut probes: Vec<u128> = fingerprints
-            .iter()
-            .zip(0u32..)
-            .map(|(&fp, i)| probe_of(fp, i))
-            .collect();
-        probes.sort_unstable();
         let mut known = std::vec![false; window.len()];
-        for segment in self
-            .state
-            .manifest
-            .segments
-            .iter()
-            .chain(self.new_segments.iter())
-        {
-            let path = self.state.dir.join(segment.file_name());
-            join_segment(&path, segment, &probes, &mut known)?;
+        let segments = || {
+            self.state
+                .manifest
+                .segments
+                .iter()
+                .chain(self.new_segments.iter())
+        };
+        // A state with no checked keys yet (the first run) has nothing to join against.
+        if segments().next().is_some() {
+            let mut probes: Vec<u128> = fingerprints
+                .iter()
+                .zip(0u32..)
+                .map(|(&fp, i)| probe_of(fp, i))
+                .collect();
+            probes.sort_unstable();
+            for segment in segments() {
+                let path = self.state.dir.join(segment.file_name());
+                join_segment(&path, segment, &probes, &mut known)?;
+            }
         }
-        drop(probes);
         let skipped = known.iter().filter(|&&k| k).count() as u64;
         let mut outcomes = Vec::new();
         self.run.add_filtered(
@@ -1083,7 +1070,12 @@ impl StateRun<'_, '_, '_> {
         entries.dedup_by(|a, b| a[..12] == b[..12]);
         let number = self.next_segment;
         self.next_segment += 1;
-        let segment = write_segment(&self.state.dir, number, entries.iter().copied())?;
+        let segment = write_segment(
+            &self.state.dir,
+            number,
+            entries.len() as u64,
+            entries.iter().copied().map(Ok),
+        )?;
         self.new_segments.push(segment);
         Ok(())
     }
@@ -1184,12 +1176,6 @@ impl StateRun<'_, '_, '_> {
     }
 }
 
-impl Checkpoint {
-    fn clone_counts(&self) -> (u64, Rejections) {
-        (self.keys_total, self.rejected)
-    }
-}
-
 fn hash_file(mut file: File) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buffer = std::vec![0u8; 256 * 1024];
@@ -1202,29 +1188,45 @@ fn hash_file(mut file: File) -> io::Result<[u8; 32]> {
     }
 }
 
-/// Writes a segment from entries in strictly increasing order of fingerprint.
+/// Writes a segment of `count` entries, in strictly increasing order of fingerprint; an error
+/// of `entries` removes what was written.
 fn write_segment(
     dir: &Path,
     number: u64,
-    entries: impl ExactSizeIterator<Item = [u8; ENTRY]>,
+    count: u64,
+    entries: impl Iterator<Item = Result<[u8; ENTRY], StateError>>,
 ) -> Result<SegmentRef, StateError> {
-    let count = entries.len() as u64;
-    let name = SegmentRef {
-        number,
-        entries: count,
-        crc32: 0,
-    }
-    .file_name();
-    let path = dir.join(name);
+    let path = dir.join(
+        SegmentRef {
+            number,
+            entries: count,
+            crc32: 0,
+        }
+        .file_name(),
+    );
     let mut crc = crc32fast::Hasher::new();
     let header = segment_header(count);
     crc.update(&header);
     let mut out = disk::Create::new(&path).map_err(io_error(&path))?;
     out.write_all(&header).map_err(io_error(&path))?;
+    let mut written = 0u64;
     for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                drop(out);
+                let _ = fs::remove_file(&path);
+                return Err(e);
+            }
+        };
         crc.update(&entry);
         out.write_all(&entry).map_err(io_error(&path))?;
+        written += 1;
     }
+    debug_assert_eq!(
+        written, count,
+        "a segment's entries are counted before it is written"
+    );
     out.finish().map_err(io_error(&path))?;
     Ok(SegmentRef {
         number,
@@ -1234,38 +1236,24 @@ fn write_segment(
 }
 
 /// Merges segments into one, keeping the entries `keep(start)` accepts and each fingerprint
-/// once.
+/// once. Two passes, each streaming and verifying every segment: the first counts (the header
+/// holds the count), the second writes.
 fn merge_segments(
     dir: &Path,
     segments: &[SegmentRef],
     number: u64,
     keep: impl Fn(u32) -> bool,
 ) -> Result<SegmentRef, StateError> {
-    // Two passes: the first counts (the header holds the count), the second writes. Each
-    // pass streams every segment once, verifying it.
+    let kept = |e: &Result<[u8; ENTRY], StateError>| e.as_ref().map_or(true, |e| keep(start_of(e)));
     let count = MergedEntries::new(dir, segments)?
-        .filter(|e| e.as_ref().map_or(true, |e| keep(start_of(e))))
+        .filter(kept)
         .try_fold(0u64, |n, e| e.map(|_| n + 1))?;
-    let mut merged = MergedEntries::new(dir, segments)?;
-    let mut failure = None;
-    let entries = core::iter::from_fn(|| {
-        loop {
-            match merged.next()? {
-                Ok(e) if keep(start_of(&e)) => return Some(e),
-                Ok(_) => {}
-                Err(e) => {
-                    failure = Some(e);
-                    return None;
-                }
-            }
-        }
-    });
-    let segment = write_segment(dir, number, Counted(entries, count as usize))?;
-    if let Some(e) = failure {
-        let _ = fs::remove_file(dir.join(segment.file_name()));
-        return Err(e);
-    }
-    Ok(segment)
+    write_segment(
+        dir,
+        number,
+        count,
+        MergedEntries::new(dir, segments)?.filter(kept),
+    )
 }
 
 fn start_of(entry: &[u8; ENTRY]) -> u32 {
@@ -1273,23 +1261,6 @@ fn start_of(entry: &[u8; ENTRY]) -> u32 {
     start.copy_from_slice(&entry[12..]);
     u32::from_le_bytes(start)
 }
-
-/// An iterator with a length known in advance.
-struct Counted<I>(I, usize);
-
-impl<I: Iterator> Iterator for Counted<I> {
-    type Item = I::Item;
-    fn next(&mut self) -> Option<I::Item> {
-        let item = self.0.next()?;
-        self.1 = self.1.saturating_sub(1);
-        Some(item)
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.1, Some(self.1))
-    }
-}
-
-impl<I: Iterator> ExactSizeIterator for Counted<I> {}
 
 /// The entries of several segments in fingerprint order, each fingerprint once; each
 /// segment's order, length and CRC checked as it is read.
