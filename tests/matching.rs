@@ -207,7 +207,16 @@ proptest! {
         let mut run = MatchRun::new(&matcher);
         run.add(&keys[..split]);
         run.add(&keys[split..]);
-        prop_assert_eq!(run.finish(), whole);
+        prop_assert_eq!(run.finish(), whole.clone());
+
+        // The same cut through a checkpoint: a fresh run that restores it goes on as one.
+        let mut first = MatchRun::new(&matcher);
+        first.add(&keys[..split]);
+        let kept = first.into_checkpoint();
+        let mut second = MatchRun::new(&matcher);
+        second.restore(kept);
+        second.add(&keys[split..]);
+        prop_assert_eq!(second.finish(), whole);
     }
 }
 

@@ -222,6 +222,14 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         self.state = checkpoint;
     }
 
+    /// Ends the run and keeps what it holds, without a copy: a later run over the same
+    /// matcher that [`Self::restore`]s it goes on as if it were this one (a caller that cannot
+    /// keep the run alive between batches, such as a C handle, keeps this instead).
+    #[must_use]
+    pub fn into_checkpoint(self) -> Checkpoint {
+        self.state
+    }
+
     /// The outcome so far.
     #[must_use]
     pub fn outcome(&self) -> MatchOutcome {

@@ -4,11 +4,13 @@
 //! * [`windows`]: scan instances and 30-minute exposure windows as Google's engine builds them.
 //! * [`scoring`]: v2 daily summaries and v1 exposure-configuration scores.
 //! * [`check`]: [`check_exposure`], from export files and sightings to this report in one call
-//!   (feature `export`).
+//!   (feature `export`), and [`document`], its report as `bluezone match --json` prints it.
 //! * [`F1Rule`]: Bluezone's "within about 2 m for 15 minutes in one day" on GAEN windows.
 
 #[cfg(feature = "export")]
 pub mod check;
+#[cfg(feature = "export")]
+pub mod document;
 pub mod scoring;
 pub mod windows;
 
@@ -16,6 +18,8 @@ use alloc::vec::Vec;
 
 #[cfg(feature = "export")]
 pub use check::{CheckError, CheckSettings, ExposureReport, FileCheck, StateCheck, check_exposure};
+#[cfg(feature = "export")]
+pub use document::{F1Document, MatchDocument, StateDocument};
 pub use scoring::{
     DailySummariesConfig, DailySummary, DurationBoundaries, ExposureConfigurationV1,
     ExposureSummaryV1, ExposureV1, KeyRiskV1, RiskV1, SummaryData,

@@ -5,11 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use bluezone::export::verify::PublicKeyRegistry;
-use bluezone::matching::state::{MatchState, StateSummary};
-use bluezone::matching::{KeyMatch, MatchConfig, Rejections};
-use bluezone::risk::{
-    CheckSettings, DailySummary, ExposureWindow, F1Day, RiskConfig, RiskV1, check_exposure,
-};
+use bluezone::matching::MatchConfig;
+use bluezone::matching::state::MatchState;
+use bluezone::risk::{CheckSettings, MatchDocument, RiskConfig, check_exposure};
 use serde::Serialize;
 
 use super::Outcome;
@@ -73,45 +71,9 @@ pub struct Args {
 }
 
 #[derive(Serialize)]
-struct StateOut {
-    dir: PathBuf,
-    /// Files the state had read before: skipped whole.
-    already_read: Vec<PathBuf>,
-    keys_skipped: u64,
-    rechecked: u64,
-    summary: StateSummary,
-}
-
-#[derive(Serialize)]
-struct F1 {
-    f1: bool,
-    attenuation_threshold_db: u8,
-    min_daily_seconds: u64,
-    lookback_days: u64,
-    days: Vec<F1Day>,
-}
-
-#[derive(Serialize)]
 struct MatchReport {
-    now_unix_seconds: u64,
-    files: Vec<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<StateOut>,
-    /// Files matched without being authentic (`--allow-unsigned`).
-    unauthentic_files: Vec<PathBuf>,
-    sightings: usize,
-    keys_total: u64,
-    keys_matched: u64,
-    matches: Vec<KeyMatch>,
-    report_type_transitions: u64,
-    rejected: Rejections,
-    exposure_windows: Vec<ExposureWindow>,
-    daily_summaries: Vec<DailySummary>,
-    /// Daily-summary weights left at their default of 0.
-    zero_weights: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    v1: Option<RiskV1>,
-    f1: F1,
+    #[serde(flatten)]
+    document: MatchDocument,
     #[serde(skip)]
     elapsed: std::time::Duration,
 }
@@ -120,15 +82,16 @@ impl Report for MatchReport {
     const COMMAND: &'static str = "match";
 
     fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let document = &self.document;
         writeln!(
             out,
             "{} keys, {} matched, in {} ({} sightings indexed)",
-            self.keys_total,
-            self.keys_matched,
+            document.keys_total,
+            document.keys_matched,
             Elapsed(self.elapsed),
-            self.sightings
+            document.sightings
         )?;
-        if let Some(state) = &self.state {
+        if let Some(state) = &document.state {
             let s = &state.summary;
             writeln!(
                 out,
@@ -147,14 +110,14 @@ impl Report for MatchReport {
                 writeln!(out, "already read: {}", file.display())?;
             }
         }
-        for file in &self.unauthentic_files {
+        for file in &document.unauthentic_files {
             writeln!(
                 out,
                 "matched without a valid signature (--allow-unsigned): {}",
                 file.display()
             )?;
         }
-        for m in &self.matches {
+        for m in &document.matches {
             let first = m.sightings.first().map_or(0, |s| s.unix_seconds);
             let last = m.sightings.last().map_or(0, |s| s.unix_seconds);
             writeln!(
@@ -175,7 +138,7 @@ impl Report for MatchReport {
                 m.sightings.iter().map(|s| s.attenuation).min().unwrap_or(0)
             )?;
         }
-        let r = &self.rejected;
+        let r = &document.rejected;
         writeln!(
             out,
             "rejected: {} sightings outside the tolerance, {} replayed, {} with TX power out of range; {} keys for their report type, {} copies of matched keys, {} invalid report-type changes",
@@ -194,15 +157,15 @@ impl Report for MatchReport {
                 bad.key_length, bad.rolling_window, bad.transmission_risk_level, bad.report_type
             )?;
         }
-        if self.report_type_transitions > 0 {
+        if document.report_type_transitions > 0 {
             writeln!(
                 out,
                 "report-type changes applied: {}",
-                self.report_type_transitions
+                document.report_type_transitions
             )?;
         }
-        writeln!(out, "exposure windows: {}", self.exposure_windows.len())?;
-        for day in &self.daily_summaries {
+        writeln!(out, "exposure windows: {}", document.exposure_windows.len())?;
+        for day in &document.daily_summaries {
             writeln!(
                 out,
                 "daily summary {}: score sum {:.1}, maximum {:.1}, weighted duration {:.0} s",
@@ -212,7 +175,7 @@ impl Report for MatchReport {
                 day.weighted_duration_sum
             )?;
         }
-        if let Some(v1) = &self.v1 {
+        if let Some(v1) = &document.v1 {
             let s = &v1.summary;
             writeln!(
                 out,
@@ -237,7 +200,7 @@ impl Report for MatchReport {
                 )?;
             }
         }
-        let f1 = &self.f1;
+        let f1 = &document.f1;
         for day in &f1.days {
             writeln!(
                 out,
@@ -258,11 +221,11 @@ impl Report for MatchReport {
             f1.lookback_days,
             if f1.f1 { "yes" } else { "no" }
         )?;
-        if !self.zero_weights.is_empty() && !self.exposure_windows.is_empty() {
+        if !document.zero_weights.is_empty() && !document.exposure_windows.is_empty() {
             writeln!(
                 out,
                 "note: these daily-summary weights are 0, the API's default when not set, so windows they apply to score 0 (the F1 rule does not use them): {}",
-                self.zero_weights.join(", ")
+                document.zero_weights.join(", ")
             )?;
         }
         Ok(())
@@ -326,38 +289,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     })?;
     drop(progress);
     let report = MatchReport {
-        now_unix_seconds: checked.now_unix_seconds,
-        files: checked.files.iter().map(|f| f.path.clone()).collect(),
-        state: checked.state.map(|state| StateOut {
-            dir: args.state.clone().unwrap_or_default(),
-            already_read: state.already_read,
-            keys_skipped: state.keys_skipped,
-            rechecked: state.rechecked,
-            summary: state.summary,
-        }),
-        unauthentic_files: checked
-            .files
-            .iter()
-            .filter(|f| !f.summary.authentic())
-            .map(|f| f.path.clone())
-            .collect(),
-        sightings: checked.sightings,
-        keys_total: checked.outcome.keys_total,
-        keys_matched: checked.outcome.keys_matched,
-        matches: checked.outcome.matches,
-        report_type_transitions: checked.outcome.report_type_transitions,
-        rejected: checked.outcome.rejected,
-        exposure_windows: checked.risk.exposure_windows,
-        daily_summaries: checked.risk.daily_summaries,
-        zero_weights: risk.zero_weights(),
-        v1: checked.risk.v1,
-        f1: F1 {
-            f1: checked.risk.f1.f1,
-            attenuation_threshold_db: risk.f1.attenuation_threshold_db,
-            min_daily_seconds: risk.f1.min_daily_seconds,
-            lookback_days: risk.f1.lookback_days,
-            days: checked.risk.f1.days,
-        },
+        document: checked.into_document(&risk, args.state.as_deref()),
         elapsed: started.elapsed(),
     };
     emit(out, &report, args.json)?;
