@@ -472,3 +472,71 @@ fn enc_3_a_folder_is_a_log_only_with_segments_and_one_bad_header_loses_one_segme
     assert_eq!(damage[1].1.len, bytes.len() as u64);
     assert!(damage[1].0.ends_with("day-18401.bzlog"));
 }
+
+#[test]
+/// Checks spec §enc.5: a log folder gives its GAEN sightings, and damage anywhere is an error
+/// that names the segment, never a skipped record.
+fn enc_5_a_log_folder_is_read_strictly() {
+    use bluezone::encounter::source::{SourceError, gaen_sightings};
+    let dir = scratch("source-log");
+    let written = sightings(30, 18_600);
+    let mut log = EncounterLog::open(&dir).unwrap();
+    log.append_all(&written).unwrap();
+    log.sync().unwrap();
+    let gaen: Vec<GaenSighting> = written
+        .iter()
+        .filter_map(|s| match s {
+            Sighting::Gaen(g) => Some(*g),
+            Sighting::Bluezone(_) => None,
+        })
+        .collect();
+    assert_eq!(gaen_sightings(&dir).unwrap(), gaen);
+
+    let path = log.segment_path(18_600);
+    drop(log);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    match gaen_sightings(&dir) {
+        Err(SourceError::Damaged { segment, .. }) => assert_eq!(segment, path),
+        other => panic!("damage was not refused: {other:?}"),
+    }
+}
+
+#[test]
+/// Checks spec §enc.5: a file is CSV, read whole or refused at its first bad line; a file that
+/// is not text is refused as such.
+fn enc_5_a_file_is_csv_read_strictly() {
+    use bluezone::encounter::source::{SourceError, gaen_sightings};
+    let dir = scratch("source-csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("sightings.csv");
+    std::fs::write(
+        &csv,
+        "unix_seconds,rpi,aem,rssi\n1596866191,e23f352fa09307a85d4194912443180d,484dc151,-63\n",
+    )
+    .unwrap();
+    let read = gaen_sightings(&csv).unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].rssi, -63);
+
+    std::fs::write(
+        &csv,
+        "unix_seconds,rpi,aem,rssi\n1596866191,e23f352fa09307a85d4194912443180d,484dc151,-63\n\n1,2,3,4\n",
+    )
+    .unwrap();
+    match gaen_sightings(&csv) {
+        Err(SourceError::Csv { error, .. }) => assert_eq!(error.line, 3),
+        other => panic!("a bad line was not refused: {other:?}"),
+    }
+    std::fs::write(&csv, [0x50, 0x4b, 0x03, 0x04, 0xff, 0xfe]).unwrap();
+    assert!(matches!(
+        gaen_sightings(&csv),
+        Err(SourceError::NotText { .. })
+    ));
+    assert!(matches!(
+        gaen_sightings(&dir.join("missing.csv")),
+        Err(SourceError::Io { .. })
+    ));
+}
