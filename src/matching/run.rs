@@ -65,6 +65,12 @@ pub(crate) enum Applied {
 }
 
 impl Checkpoint {
+    /// The outcome of a run that stopped here.
+    #[must_use]
+    pub fn outcome(&self) -> MatchOutcome {
+        self.clone().into_outcome()
+    }
+
     fn into_outcome(self) -> MatchOutcome {
         MatchOutcome {
             keys_total: self.keys_total,
