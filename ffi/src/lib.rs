@@ -1,0 +1,52 @@
+//! A C ABI for the `bluezone` library (header: `include/bluezone.h`).
+//!
+//! Every function is prefixed `bz_`, returns a [`BzStatus`] and writes its results into
+//! buffers the caller owns; [`bz_error_message`] says what went wrong. Handles (an opened
+//! export file, a matcher) are opaque and freed with their `_free` function. No panic crosses
+//! the boundary: each entry point runs under `catch_unwind` and a caught panic is
+//! `BZ_STATUS_PANIC`.
+//!
+//! Without the default `std` feature the crate is the core subset: `no_std`, no allocator
+//! (keys, identifiers, metadata, advertisements, sighting records), for firmware:
+//! `cargo rustc -p bluezone-ffi --release --no-default-features --target
+//! thumbv7em-none-eabihf --crate-type staticlib`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+mod keys;
+mod ptr;
+mod status;
+
+#[cfg(feature = "std")]
+mod export;
+#[cfg(feature = "std")]
+mod matcher;
+
+pub use keys::*;
+pub use status::{BzStatus, bz_error_message, bz_status_text};
+
+#[cfg(feature = "std")]
+pub use export::*;
+#[cfg(feature = "std")]
+pub use matcher::*;
+
+/// The library's version, for example "0.1.0". Never NULL; static.
+#[unsafe(no_mangle)]
+pub extern "C" fn bz_version() -> *const core::ffi::c_char {
+    const VERSION: &core::ffi::CStr = match core::ffi::CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(version) => version,
+        Err(_) => c"unknown",
+    };
+    VERSION.as_ptr()
+}
+
+/// A firmware build has no unwinding: a panic (a bug) stops the program here.
+#[cfg(all(not(feature = "std"), not(test), target_os = "none"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,314 @@
+/*
+ * Tests of the C ABI, in C99: the official GAEN vectors, the captured advertisements, the
+ * Bluezone identifiers of a real phone, the encounter-record vectors, every shared export
+ * sample against its manifest, the companion matching sample, and bad input. Data comes from
+ * vectors.h, which ffi/tests/vectors.py writes from test-vectors/. Run by ffi/tests/run.sh,
+ * under valgrind.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bluezone.h"
+#include "vectors.h"
+
+static int passed = 0;
+static int failed = 0;
+
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+static void check(int ok, const char *what, const char *name) {
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    printf("FAILED: %s (%s): %s\n", what, name, bz_error_message());
+  }
+}
+
+/* The whole file as a NUL-terminated string (the caller frees it). */
+static char *read_text(const char *path) {
+  FILE *file = fopen(path, "rb");
+  char *text = NULL;
+  long size;
+  if (file == NULL) return NULL;
+  if (fseek(file, 0, SEEK_END) == 0 && (size = ftell(file)) >= 0 && fseek(file, 0, SEEK_SET) == 0) {
+    text = malloc((size_t)size + 1);
+    if (text != NULL && fread(text, 1, (size_t)size, file) == (size_t)size) {
+      text[size] = '\0';
+    } else {
+      free(text);
+      text = NULL;
+    }
+  }
+  fclose(file);
+  return text;
+}
+
+static void test_official_vectors(void) {
+  size_t i;
+  for (i = 0; i < COUNT(OFFICIAL); i++) {
+    const struct official *v = &OFFICIAL[i];
+    bz_tek tek;
+    uint8_t rpis[144 * 16], aems[144 * 4], rpi[16], metadata[4], payload[31];
+    size_t count = 0;
+    uint32_t interval = 0;
+    size_t at = v->interval - v->start;
+    check(bz_tek_from_entropy(v->tek, 16, v->start, v->period, &tek) == BZ_STATUS_OK, "tek", "official");
+    check(bz_rpis(&tek, rpis, sizeof rpis, &count) == BZ_STATUS_OK && count == v->period, "rpis", "official");
+    check(memcmp(rpis + 16 * at, v->rpi, 16) == 0, "rpi of the day", "official");
+    check(bz_rpi_at(&tek, v->interval, rpi) == BZ_STATUS_OK && memcmp(rpi, v->rpi, 16) == 0, "rpi at", "official");
+    check(bz_aems(&tek, v->metadata, aems, sizeof aems, &count) == BZ_STATUS_OK && count == v->period, "aems", "official");
+    check(memcmp(aems + 4 * at, v->aem, 4) == 0, "aem of the day", "official");
+    check(bz_aem_decrypt(v->tek, v->rpi, v->aem, metadata) == BZ_STATUS_OK && memcmp(metadata, v->metadata, 4) == 0,
+          "aem decrypt", "official");
+    check(bz_gaen_advertisement_encode(v->rpi, v->aem, v->flags, payload) == BZ_STATUS_OK &&
+              memcmp(payload, v->advertisement, 31) == 0,
+          "advertisement", "official");
+    check(bz_interval_number((uint64_t)v->interval * 600u + 599u, &interval) == BZ_STATUS_OK && interval == v->interval,
+          "interval number", "official");
+  }
+}
+
+static void test_advertisements(void) {
+  size_t i;
+  for (i = 0; i < COUNT(ADVERTISEMENTS); i++) {
+    const struct advertisement *v = &ADVERTISEMENTS[i];
+    bz_gaen_advertisement parsed;
+    bz_advertisement classified;
+    bz_status status = bz_gaen_advertisement_parse(v->payload, v->len, &parsed);
+    if (v->ok) {
+      check(status == BZ_STATUS_OK, "parse", v->name);
+      check(memcmp(parsed.rpi, v->rpi, 16) == 0 && memcmp(parsed.aem, v->aem, 4) == 0, "rpi and aem", v->name);
+      check(parsed.has_flags == (v->has_flags != 0) && (!v->has_flags || parsed.flags == v->flags), "flags", v->name);
+      check(parsed.lists_service_uuid == (v->lists_uuid != 0), "uuid list", v->name);
+      check(bz_advertisement_classify(v->payload, v->len, &classified) == BZ_STATUS_OK &&
+                classified.kind == BZ_ADVERTISEMENT_KIND_GAEN && memcmp(classified.gaen.rpi, v->rpi, 16) == 0,
+            "classify", v->name);
+    } else {
+      check(status == BZ_STATUS_MALFORMED, "refused as malformed", v->name);
+      check(strlen(bz_error_message()) > 0, "says why", v->name);
+    }
+  }
+}
+
+static void test_bluezone(void) {
+  size_t i;
+  for (i = 0; i < COUNT(BLUEZONE); i++) {
+    const struct bluezone *v = &BLUEZONE[i];
+    uint8_t id[12], payload[23];
+    bz_advertisement classified;
+    check(bz_bluezone_identifier(v->base_key, v->base_time_s, v->t_ms, id) == BZ_STATUS_OK && memcmp(id, v->id, 12) == 0,
+          "bluezone identifier", v->name);
+    check(bz_bluezone_advertisement_encode(v->id, 0x1a, payload) == BZ_STATUS_OK, "bluezone advertisement", v->name);
+    check(bz_advertisement_classify(payload, sizeof payload, &classified) == BZ_STATUS_OK &&
+              classified.kind == BZ_ADVERTISEMENT_KIND_BLUEZONE_ANDROID && memcmp(classified.bluezone_id, v->id, 12) == 0,
+          "bluezone advertisement read back", v->name);
+  }
+}
+
+static void test_records(void) {
+  size_t i;
+  for (i = 0; i < COUNT(RECORDS); i++) {
+    const struct record *v = &RECORDS[i];
+    bz_sighting decoded;
+    uint8_t out[64];
+    size_t written = 0;
+    bz_status status = bz_sighting_decode(v->bytes, v->len, &decoded);
+    if (!v->ok) {
+      check(status == BZ_STATUS_MALFORMED, "refused", v->name);
+      continue;
+    }
+    check(status == BZ_STATUS_OK, "decode", v->name);
+    if (v->gaen) {
+      bz_gaen_sighting s;
+      memset(&s, 0, sizeof s);
+      s.unix_seconds = v->time;
+      memcpy(s.rpi, v->rpi, 16);
+      memcpy(s.aem, v->aem, 4);
+      s.rssi = v->rssi;
+      s.previous_scan_unix_seconds = v->previous;
+      check(decoded.kind == 1 && decoded.gaen.unix_seconds == v->time && decoded.gaen.rssi == v->rssi &&
+                decoded.gaen.previous_scan_unix_seconds == v->previous && memcmp(decoded.gaen.rpi, v->rpi, 16) == 0,
+            "decoded gaen fields", v->name);
+      check(bz_gaen_sighting_encode(&s, out, sizeof out, &written) == BZ_STATUS_OK && written == v->len &&
+                memcmp(out, v->bytes, v->len) == 0,
+            "encode gaen", v->name);
+      check(bz_gaen_sighting_encode(&s, out, v->len - 1, &written) == BZ_STATUS_BUFFER_TOO_SMALL, "small buffer",
+            v->name);
+    } else {
+      bz_bluezone_sighting s;
+      memset(&s, 0, sizeof s);
+      s.unix_ms = v->time;
+      memcpy(s.contact_id, v->contact, 12);
+      memcpy(s.own_id, v->own, 12);
+      s.rssi = v->rssi;
+      check(decoded.kind == 2 && decoded.bluezone.unix_ms == v->time && memcmp(decoded.bluezone.own_id, v->own, 12) == 0,
+            "decoded bluezone fields", v->name);
+      check(bz_bluezone_sighting_encode(&s, out, sizeof out, &written) == BZ_STATUS_OK && written == v->len &&
+                memcmp(out, v->bytes, v->len) == 0,
+            "encode bluezone", v->name);
+    }
+  }
+}
+
+static void test_exports(void) {
+  size_t i;
+  for (i = 0; i < COUNT(EXPORTS); i++) {
+    const struct export_sample *v = &EXPORTS[i];
+    char *pem = v->public_key != NULL ? read_text(v->public_key) : NULL;
+    bz_export *export = NULL;
+    bz_export_info info;
+    bz_diagnosis_key key;
+    uint64_t streamed = 0;
+    bz_status status;
+    check(v->public_key == NULL || pem != NULL, "public key readable", v->file);
+    check(bz_export_open(v->file, pem, 1, &export) == BZ_STATUS_OK, "open", v->file);
+    check(bz_export_inspect(export, &info) == BZ_STATUS_OK, "info", v->file);
+    check(info.keys == v->keys + v->revised && info.revised_keys == v->revised && info.invalid_keys == 0, "key count",
+          v->file);
+    if (v->verifies == 1) {
+      check(info.verification == BZ_VERIFICATION_AUTHENTIC, "signature verifies", v->file);
+    } else {
+      check(info.verification == BZ_VERIFICATION_NOT_CHECKED, "nothing to verify against", v->file);
+    }
+    while ((status = bz_export_next_key(export, &key)) == BZ_STATUS_OK) streamed++;
+    check(status == BZ_STATUS_END && streamed == info.keys, "every key streamed", v->file);
+    bz_export_free(export);
+    /* Without allow_unauthentic only an authentic file gives keys. */
+    export = NULL;
+    check(bz_export_open(v->file, pem, 0, &export) == BZ_STATUS_OK, "open strictly", v->file);
+    status = bz_export_next_key(export, &key);
+    check(v->verifies == 1 ? status == BZ_STATUS_OK : status == BZ_STATUS_NOT_AUTHENTIC, "keys only when authentic",
+          v->file);
+    bz_export_free(export);
+    free(pem);
+  }
+  /* A signed file under another authority's key is not authentic. */
+  {
+    char *other = read_text(EXPORTS[1].public_key);
+    bz_export *export = NULL;
+    bz_export_info info;
+    bz_diagnosis_key key;
+    check(bz_export_open(EXPORTS[0].file, other, 0, &export) == BZ_STATUS_OK, "open under another key", "wrong key");
+    check(bz_export_inspect(export, &info) == BZ_STATUS_OK && info.verification == BZ_VERIFICATION_NOT_AUTHENTIC &&
+              !info.keys_released,
+          "not authentic", "wrong key");
+    check(bz_export_next_key(export, &key) == BZ_STATUS_NOT_AUTHENTIC, "keys withheld", "wrong key");
+    bz_export_free(export);
+    free(other);
+  }
+  {
+    char region[8];
+    size_t len = 0;
+    bz_export *export = NULL;
+    check(bz_export_open(EXPORTS[0].file, NULL, 1, &export) == BZ_STATUS_OK, "open", "region");
+    check(bz_export_region(export, region, sizeof region, &len) == BZ_STATUS_OK && len == 2 && strcmp(region, "US") == 0,
+          "region", "google-internals sample");
+    check(bz_export_region(export, region, 2, &len) == BZ_STATUS_BUFFER_TOO_SMALL, "region buffer too small", "region");
+    bz_export_free(export);
+  }
+}
+
+static void test_companion(void) {
+  bz_export *export = NULL;
+  bz_matcher *matcher = NULL;
+  bz_verdict verdict;
+  bz_match match;
+  bz_diagnosis_key keys[64];
+  size_t n = 0, i;
+  bz_status status;
+  uint64_t streamed = 0;
+  check(bz_matcher_new(&matcher) == BZ_STATUS_OK, "matcher", "companion");
+  check(bz_matcher_add_encounters(matcher, COMPANION_CSV) == BZ_STATUS_OK, "encounters", "companion");
+  check(bz_export_open(COMPANION_EXPORT, NULL, 1, &export) == BZ_STATUS_OK, "open", "companion");
+  /* Keys streamed in batches of up to 64, as a phone would feed them. */
+  while ((status = bz_export_next_key(export, &keys[n])) == BZ_STATUS_OK) {
+    streamed++;
+    if (++n == COUNT(keys)) {
+      check(bz_matcher_add_keys(matcher, keys, n) == BZ_STATUS_OK, "batch", "companion");
+      n = 0;
+    }
+  }
+  check(status == BZ_STATUS_END && streamed == COMPANION_KEYS, "every key", "companion");
+  check(bz_matcher_add_keys(matcher, keys, n) == BZ_STATUS_OK, "last batch", "companion");
+  check(bz_matcher_verdict(matcher, 0, &verdict) == BZ_STATUS_OK, "verdict", "companion");
+  check(verdict.keys_total == COMPANION_KEYS && verdict.keys_matched == COUNT(COMPANION), "matched keys", "companion");
+  for (i = 0; i < COUNT(COMPANION) && i < verdict.keys_matched; i++) {
+    check(bz_matcher_match(matcher, i, &match) == BZ_STATUS_OK && memcmp(match.key.key_data, COMPANION[i].tek, 16) == 0 &&
+              match.sightings == COMPANION[i].sightings,
+          "match and its sightings", "companion");
+  }
+  check(verdict.f1 == (COMPANION_CLI_F1 != 0) && verdict.exposure_windows == COMPANION_CLI_WINDOWS &&
+            verdict.now_unix_seconds == COMPANION_CLI_NOW,
+        "the verdict bluezone match gives", "companion");
+  check(bz_matcher_match(matcher, verdict.keys_matched, &match) == BZ_STATUS_INVALID_ARGUMENT, "match out of range",
+        "companion");
+  check(bz_matcher_add_encounters(matcher, COMPANION_CSV) == BZ_STATUS_INVALID_STATE, "sightings after keys",
+        "companion");
+  bz_matcher_free(matcher);
+  /* The same keys in one call from the export handle give the same verdict. */
+  matcher = NULL;
+  {
+    bz_verdict again;
+    check(bz_matcher_new(&matcher) == BZ_STATUS_OK && bz_matcher_add_encounters(matcher, COMPANION_CSV) == BZ_STATUS_OK &&
+              bz_matcher_add_export(matcher, export) == BZ_STATUS_OK && bz_matcher_verdict(matcher, 0, &again) == BZ_STATUS_OK,
+          "whole export", "companion");
+    check(again.f1 == verdict.f1 && again.keys_matched == verdict.keys_matched &&
+              again.longest_close_seconds == verdict.longest_close_seconds && again.contact_days == verdict.contact_days,
+          "same verdict", "companion");
+  }
+  bz_matcher_free(matcher);
+  bz_export_free(export);
+}
+
+static void test_bad_input(void) {
+  bz_tek tek;
+  uint8_t small[16], entropy[16] = {0};
+  size_t count = 0;
+  bz_export *export = NULL;
+  bz_matcher *matcher = NULL;
+  bz_diagnosis_key key;
+  bz_gaen_advertisement parsed;
+  check(bz_tek_from_entropy(entropy, 15, 2642976u, 144u, &tek) == BZ_STATUS_INVALID_ARGUMENT, "15 bytes of entropy", "bad");
+  check(bz_tek_from_entropy(entropy, 16, 2642976u, 0u, &tek) == BZ_STATUS_INVALID_ARGUMENT, "rolling period 0", "bad");
+  check(bz_tek_from_entropy(entropy, 16, 2642976u, 145u, &tek) == BZ_STATUS_INVALID_ARGUMENT, "rolling period 145", "bad");
+  check(bz_tek_from_entropy(NULL, 16, 2642976u, 144u, &tek) == BZ_STATUS_NULL_POINTER, "NULL entropy", "bad");
+  check(bz_tek_from_entropy(entropy, 16, 2642976u, 144u, &tek) == BZ_STATUS_OK, "tek", "bad");
+  check(bz_rpis(&tek, small, sizeof small, &count) == BZ_STATUS_BUFFER_TOO_SMALL, "rpi buffer too small", "bad");
+  check(strstr(bz_error_message(), "2304") != NULL, "message says the size needed", "bad");
+  check(bz_rpis(NULL, small, sizeof small, &count) == BZ_STATUS_NULL_POINTER, "NULL tek", "bad");
+  check(bz_rpi_at(&tek, 2642976u + 144u, small) == BZ_STATUS_INVALID_ARGUMENT, "interval outside the window", "bad");
+  check(bz_gaen_advertisement_parse(NULL, 0, &parsed) == BZ_STATUS_MALFORMED, "empty payload", "bad");
+  check(bz_gaen_advertisement_parse(NULL, 5, &parsed) == BZ_STATUS_NULL_POINTER, "NULL payload", "bad");
+  check(bz_export_open("no such file.zip", NULL, 1, &export) == BZ_STATUS_IO && export == NULL, "missing file", "bad");
+  check(bz_export_open(COMPANION_CSV, NULL, 1, &export) == BZ_STATUS_MALFORMED && export == NULL, "not an export", "bad");
+  check(bz_export_open(EXPORTS[0].file, "not a key", 1, &export) == BZ_STATUS_INVALID_ARGUMENT, "bad PEM", "bad");
+  check(bz_matcher_new(&matcher) == BZ_STATUS_OK, "matcher", "bad");
+  check(bz_matcher_add_encounters(matcher, EXPORTS[0].file) == BZ_STATUS_MALFORMED, "a zip is not a CSV", "bad");
+  memset(&key, 0, sizeof key);
+  key.rolling_start_interval_number = 2642976u;
+  key.rolling_period = 144u;
+  key.report_type = 9;
+  check(bz_matcher_add_keys(matcher, &key, 1) == BZ_STATUS_INVALID_ARGUMENT, "report type 9", "bad");
+  check(strstr(bz_error_message(), "key 0") != NULL, "names the key", "bad");
+  check(bz_matcher_match(matcher, 0, NULL) == BZ_STATUS_NULL_POINTER, "NULL match", "bad");
+  bz_matcher_free(matcher);
+  bz_matcher_free(NULL);
+  bz_export_free(NULL);
+  check(strcmp(bz_status_text(BZ_STATUS_MALFORMED), "the input is malformed") == 0, "status text", "bad");
+  check(strcmp(bz_status_text(77), "unknown status") == 0, "unknown status text", "bad");
+  check(strlen(bz_version()) > 0, "version", "bad");
+}
+
+int main(void) {
+  test_official_vectors();
+  test_advertisements();
+  test_bluezone();
+  test_records();
+  test_exports();
+  test_companion();
+  test_bad_input();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
