@@ -10,7 +10,7 @@
 )]
 
 use bluezone::blid::f1::{self, F1Rule};
-use bluezone::blid::matching::{ContactIndex, app_contact_check, app_matches};
+use bluezone::blid::matching::{ContactIndex, F0Table, app_contact_check, app_matches};
 use bluezone::blid::{BluezoneId, DailyKey, F0Entry, F0List, HistoryLine, SlotsPerDay, TimeUnit};
 use proptest::prelude::*;
 
@@ -112,6 +112,26 @@ proptest! {
         let indexed = ContactIndex::new(&history).matches(&f0, unit);
         prop_assert_eq!(&indexed, &literal);
         prop_assert_eq!(app_contact_check(&f0, &history, unit), !indexed.is_empty());
+    }
+
+    /// §blid.8.4: a table derived once for a time range gives each history in that range what
+    /// the app's loop gives it, and refuses a history that leaves the range.
+    #[test]
+    fn blid_8_4_a_table_gives_what_the_apps_loop_gives((f0, history, unit) in scenario(), cut in 0usize..8) {
+        let times = || history.iter().map(|l| l.timestamp);
+        let (Some(oldest), Some(newest)) = (times().min(), times().max()) else {
+            return Ok(());
+        };
+        let table = F0Table::new(&f0, unit, oldest, newest);
+        prop_assert_eq!(table.matches(&history).unwrap(), app_matches(&f0, &history, unit));
+        // A part of the history, against the same table.
+        let part: Vec<_> = history.iter().skip(cut).step_by(2).copied().collect();
+        prop_assert_eq!(table.matches(&part).unwrap(), app_matches(&f0, &part, unit));
+        // A table for a shorter range refuses the lines it does not cover.
+        if oldest < newest {
+            let shorter = F0Table::new(&f0, unit, oldest + 1, newest);
+            prop_assert!(shorter.matches(&history).is_err());
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use bluezone::encounter::GaenSighting;
 use bluezone::gaen::{
     AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType, RollingProximityIdentifier,
 };
-use bluezone::matching::{LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher, reference};
+use bluezone::matching::{
+    KeyTable, LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher, reference,
+};
 use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
 use proptest::prelude::*;
 
@@ -217,6 +219,31 @@ proptest! {
         second.restore(kept);
         second.add(&keys[split..]);
         prop_assert_eq!(second.finish(), whole);
+    }
+
+    /// §match.7: a batch derived once into a table and matched by looking the log's
+    /// identifiers up gives what the matcher and the reference give, copies, report-type
+    /// changes and every count included; several logs against one table each get their own.
+    #[test]
+    fn match_7_a_key_table_gives_what_the_matcher_gives(
+        (keys, sightings, config) in scenario(),
+        split in 0usize..10,
+    ) {
+        let expected = reference::match_keys(&keys, &sightings, &config);
+        let table = KeyTable::new(keys.clone());
+        let index = LogIndex::new(sightings.clone(), config.tolerance_intervals);
+        let matcher = Matcher::new(&index, config);
+        let mut run = MatchRun::new(&matcher);
+        run.add_table(&table);
+        prop_assert_eq!(run.finish(), expected);
+
+        // Another log (a part of this one) against the same table.
+        let part: Vec<GaenSighting> = sightings.iter().skip(split).step_by(2).copied().collect();
+        let other = LogIndex::new(part.clone(), config.tolerance_intervals);
+        let matcher = Matcher::new(&other, config);
+        let mut run = MatchRun::new(&matcher);
+        run.add_table(&table);
+        prop_assert_eq!(run.finish(), reference::match_keys(&keys, &part, &config));
     }
 }
 

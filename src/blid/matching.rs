@@ -249,3 +249,119 @@ impl<'a> ContactIndex<'a> {
         found
     }
 }
+
+// spec §blid.8.4: one F0 list against many histories.
+/// An F0 list's identifiers for a stretch of time, derived once, to match many contact
+/// histories against by lookup (spec §blid.8.4): each history costs a binary search per line
+/// instead of deriving every slot of the list again. It holds 40 bytes per slot.
+#[derive(Clone, Debug)]
+pub struct F0Table {
+    /// (identifier, entry, slot index, window from, window to), sorted.
+    slots: Vec<(BluezoneId, usize, u64, u64, u64)>,
+    oldest: u64,
+    newest: u64,
+}
+
+/// A history holds a line outside the time range its [`F0Table`] was derived for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("history line {line} at {timestamp} lies outside the table's range {oldest}..={newest}")]
+pub struct OutsideTable {
+    /// The line.
+    pub line: usize,
+    /// Its timestamp, in the history's unit.
+    pub timestamp: u64,
+    /// The first instant the table covers.
+    pub oldest: u64,
+    /// The last instant the table covers.
+    pub newest: u64,
+}
+
+impl F0Table {
+    /// Derives every slot of `f0` whose window meets `[oldest, newest]` (in `unit`), as
+    /// [`ContactIndex::matches`] would for a history spanning that range.
+    #[must_use]
+    pub fn new(f0: &F0List, unit: TimeUnit, oldest: u64, newest: u64) -> Self {
+        let mut slots = Vec::new();
+        for (index, entry) in f0.entries.iter().enumerate() {
+            let clock = SlotClock::new(entry, unit);
+            let (Some(last_slot), Some(since_start)) =
+                (clock.last_slot(), newest.checked_sub(clock.start))
+            else {
+                continue;
+            };
+            let last = last_slot.min(since_start / clock.length);
+            let first = oldest
+                .saturating_sub(clock.start.saturating_add(clock.length))
+                .div_ceil(clock.length);
+            if first > last {
+                continue;
+            }
+            let first_day = first / clock.per_day;
+            let mut daily_key: DailyKey = entry.daily_key.clone();
+            for _ in 0..first_day {
+                daily_key = daily_key.next();
+            }
+            let mut slot_index = first_day * clock.per_day;
+            'days: loop {
+                for sub_key in daily_key.sub_keys().take(entry.max.get() as usize) {
+                    if slot_index > last {
+                        break 'days;
+                    }
+                    if slot_index >= first {
+                        let (from, to) = clock.window(slot_index);
+                        slots.push((sub_key.identifier(), index, slot_index, from, to));
+                    }
+                    slot_index += 1;
+                }
+                daily_key = daily_key.next();
+            }
+        }
+        slots.sort_unstable();
+        Self {
+            slots,
+            oldest,
+            newest,
+        }
+    }
+
+    /// Every match of the table's list against `history`: exactly what
+    /// [`ContactIndex::matches`] gives, sorted the same way.
+    ///
+    /// # Errors
+    /// [`OutsideTable`] for the first line outside the table's range: its matches could not
+    /// be found here.
+    pub fn matches(&self, history: &[HistoryLine]) -> Result<Vec<BlidMatch>, OutsideTable> {
+        let mut found = Vec::new();
+        for (line, row) in history.iter().enumerate() {
+            if !(self.oldest..=self.newest).contains(&row.timestamp) {
+                return Err(OutsideTable {
+                    line,
+                    timestamp: row.timestamp,
+                    oldest: self.oldest,
+                    newest: self.newest,
+                });
+            }
+            let first = self.slots.partition_point(|s| s.0 < row.contact_id);
+            for &(id, entry, slot_index, from, to) in self
+                .slots
+                .get(first..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|s| s.0 == row.contact_id)
+            {
+                if from <= row.timestamp && row.timestamp <= to {
+                    found.push(BlidMatch {
+                        entry,
+                        slot_index,
+                        id,
+                        line,
+                        timestamp: row.timestamp,
+                        rssi: row.rssi,
+                    });
+                }
+            }
+        }
+        found.sort_unstable_by_key(|m| (m.entry, m.slot_index, m.line));
+        Ok(found)
+    }
+}

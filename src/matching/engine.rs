@@ -44,9 +44,9 @@ impl core::fmt::Debug for Matcher<'_> {
 /// One distinct (key bytes, window) of a batch, and where its copies are: the batch is sorted by
 /// window start, then key, so that each day's keys come together (its filter stays in cache)
 /// and copies of one key with one window sit side by side.
-type Slot = (u32, [u8; 16], u32, u32);
+pub(crate) type Slot = (u32, [u8; 16], u32, u32);
 
-fn sorted_slots(keys: &[DiagnosisKey]) -> Vec<Slot> {
+pub(crate) fn sorted_slots(keys: &[DiagnosisKey]) -> Vec<Slot> {
     let mut slots: Vec<Slot> = keys
         .iter()
         .zip(0u32..)
@@ -256,6 +256,34 @@ impl<'a> Matcher<'a> {
         for share in evaluated {
             found.absorb(share, &slots);
         }
+        found
+    }
+
+    /// Evaluates every distinct (key bytes, window) of `table` (spec §match.7): each identifier
+    /// of the log is looked up in the table, and the keys it belongs to are evaluated as
+    /// [`Self::find`] evaluates them, with the same rules on the same hits.
+    pub(crate) fn find_in_table(&self, table: &super::table::KeyTable) -> Found {
+        let mut hits: Vec<(u32, u32, RollingProximityIdentifier)> = Vec::new();
+        for rpi in self.index.logged_identifiers() {
+            hits.extend(table.lookup(*rpi).map(|(group, j)| (group, j, *rpi)));
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let mut share = Vec::new();
+        let mut per_key: Vec<(u32, RollingProximityIdentifier)> = Vec::new();
+        for run in hits.chunk_by(|a, b| a.0 == b.0) {
+            let Some(group) = run.first().and_then(|h| table.groups.get(h.0 as usize)) else {
+                continue;
+            };
+            per_key.clear();
+            per_key.extend(run.iter().map(|&(_, j, rpi)| (j, rpi)));
+            let evaluation = self.evaluate(&per_key, &group.aemk);
+            if evaluation.seen {
+                share.push((group.first_slot, evaluation));
+            }
+        }
+        let mut found = Found::new(table.keys.len());
+        found.absorb(share, &table.slots);
         found
     }
 

@@ -313,6 +313,11 @@ impl LogIndex {
         count
     }
 
+    /// Every distinct identifier of the log, in order.
+    pub(crate) fn logged_identifiers(&self) -> impl Iterator<Item = &RollingProximityIdentifier> {
+        self.identifiers.iter().map(|(rpi, _, _)| rpi)
+    }
+
     /// The distinct (interval, identifier) pairs with intervals in `[from, to]`.
     pub(crate) fn entries_between(
         &self,

@@ -11,6 +11,8 @@
 //! * [`MatchRun`]: one run over keys from any number of files in publication order: a key is
 //!   its 16 bytes, matched once, and later copies only change its report type as Google's
 //!   engine allows (spec §match.6).
+//! * [`KeyTable`]: one batch of keys derived once, to match many logs against by lookup
+//!   (spec §match.7).
 //! * [`stream`]: keys from any number of export files, in bounded memory, on all cores.
 //! * `state` (with `export`): a folder that remembers what was checked across days, so that a
 //!   daily check derives only new keys and later revisions still apply (spec `spec/state.md`).
@@ -25,9 +27,11 @@ mod run;
 pub mod state;
 #[cfg(feature = "std")]
 pub mod stream;
+mod table;
 
 pub use engine::Matcher;
 pub use run::{Checkpoint, MatchRun};
+pub use table::KeyTable;
 
 /// Not public API: what the benchmarks of the `bluezone` tool need from inside the matcher.
 /// It may change in any release.

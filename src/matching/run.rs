@@ -121,6 +121,16 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         self.add_filtered(keys, |_| false, |_, _| {});
     }
 
+    /// [`Self::add`] for the keys of a [`KeyTable`](super::KeyTable) (spec §match.7): the same
+    /// outcome, with each identifier of the log looked up in the table instead of the table's
+    /// keys being derived again for this log. Match many logs against one table.
+    pub fn add_table(&mut self, table: &super::KeyTable) {
+        let mut found = self.matcher.find_in_table(table);
+        for (i, key) in table.keys().iter().enumerate() {
+            self.apply(key, found.of_mut(i));
+        }
+    }
+
     /// [`Self::add`] for the match state: a key for which `known(i)` holds (the state knows
     /// it was evaluated against this log and not seen) is applied without being evaluated
     /// again; `record(i, what)` hears what became of every other key `i` of `keys`.
