@@ -6,6 +6,7 @@ mod error;
 mod files;
 mod input;
 mod output;
+mod plot;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;

@@ -10,7 +10,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde::Serialize;
 
 use super::Outcome;
-use crate::error::Context;
+use crate::error::{CliError, Context};
 use crate::input::{MAX_THREADS, bounded};
 use crate::output::{Elapsed, Progress, Report, Status, emit};
 
@@ -65,6 +65,10 @@ pub struct MatchArgs {
     /// Threads for the matcher (the baseline and the floor run on one; 1 to 256).
     #[arg(long, default_value_t = 1, value_parser = bounded(1, MAX_THREADS))]
     threads: usize,
+    /// Write a self-contained index.html with the rates as a bar chart, and them as CSV, to
+    /// this folder.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
@@ -210,6 +214,62 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
         checksum,
         times: [index_time, production, naive, floor],
     };
+    if let Some(dir) = &args.report {
+        write_page(dir, &report)?;
+    }
     emit(out, &report, args.json)?;
     Ok(Status::from_ok(report.correct))
+}
+
+/// `bench match --report`: the rates of one run as a bar chart, and as CSV.
+fn write_page(dir: &std::path::Path, report: &BenchReport) -> Result<(), CliError> {
+    let rates = [
+        ("production", report.production_keys_per_second),
+        ("naive baseline", report.naive_keys_per_second),
+        ("crypto floor", report.floor_keys_per_second),
+    ];
+    let chart = crate::plot::bars(
+        &format!(
+            "Matching {} keys ({:?} workload)",
+            report.keys, report.workload
+        )
+        .to_lowercase(),
+        "keys per second",
+        &rates
+            .iter()
+            .map(|(name, _)| (*name).to_string())
+            .collect::<Vec<_>>(),
+        &[("keys/s", plotters::style::RGBColor(40, 90, 180))],
+        &[rates.iter().map(|(_, rate)| *rate).collect()],
+    )?;
+    let mut csv = String::from("matcher,threads,keys_per_second\n");
+    for (name, rate) in rates {
+        let threads = if name == "production" {
+            report.threads
+        } else {
+            1
+        };
+        csv.push_str(&format!("{name},{threads},{rate:.0}\n"));
+    }
+    let html = crate::plot::page(
+        "bluezone bench match",
+        &format!(
+            "{} keys against {} sightings of {} identifiers; production on {} thread(s), the naive baseline and the crypto floor on one, in the same run. Production is {:.2}x the naive baseline and takes {:.2}x the crypto floor's time. Data: rates.csv.",
+            report.keys,
+            report.sightings,
+            report.identifiers,
+            report.threads,
+            report.speedup_over_naive,
+            report.production_over_floor_time
+        ),
+        &[("Keys per second".into(), "Higher is faster.".into(), chart)],
+    );
+    std::fs::create_dir_all(dir).in_file(dir)?;
+    for (name, text) in [("rates.csv", csv), ("index.html", html)] {
+        let path = dir.join(name);
+        crate::files::write_atomically(&path, |file| {
+            file.write_all(text.as_bytes()).in_file(&path)
+        })?;
+    }
+    Ok(())
 }
