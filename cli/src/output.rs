@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::error::CliError;
 
 /// The version of every JSON document's layout; raised when a field changes meaning or goes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = bluezone::risk::document::SCHEMA_VERSION;
 
 /// A command's result, printable for people or as JSON.
 pub trait Report: Serialize {

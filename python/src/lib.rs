@@ -93,9 +93,6 @@ struct Document<'a, R> {
     report: &'a R,
 }
 
-/// The layout version of the tool's JSON documents, which this module's match document shares.
-const SCHEMA_VERSION: u32 = 1;
-
 fn window(start: u32, period: u32) -> PyResult<RollingWindow> {
     let period = RollingPeriod::new(period).map_err(|e| TimeError::new_err(e.to_string()))?;
     RollingWindow::new(EnIntervalNumber::new(start), period)
@@ -268,7 +265,7 @@ fn match_files(
             check_exposure(&files, sightings, &settings, |_, _| {}).map_err(check_error)?;
         let document = report.into_document(&risk, None);
         json(&Document {
-            schema_version: SCHEMA_VERSION,
+            schema_version: bluezone::risk::document::SCHEMA_VERSION,
             command: "match",
             report: &document,
         })

@@ -10,6 +10,11 @@ use super::{DailySummary, ExposureWindow, F1Day, RiskConfig, RiskV1};
 use crate::matching::state::StateSummary;
 use crate::matching::{KeyMatch, Rejections};
 
+/// The layout version of the JSON documents of the `bluezone` tool, which the language
+/// bindings share: each opens with `"schema_version"` and `"command"`. Raised when a field of
+/// any command's document changes meaning or goes (2: the demo reports each adoption level).
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// An [`ExposureReport`] laid out for people and programs, with the rules it was judged by.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

@@ -1,13 +1,17 @@
-//! `bluezone demo`: a small town for a fortnight, end to end.
+//! `bluezone demo`: a town for a fortnight, end to end, at one or more adoption levels.
 //!
 //! People live in households, work in groups and meet strangers in shops and on transport
-//! ([`town`]). Two thirds of the phones speak GAEN, the rest the Bluezone 2020 scheme
-//! ([`phones`]); a phone only hears phones of its own kind. Every sighting goes through the
-//! real encounter log; confirmed cases publish a signed `export.zip` (GAEN) and an F0 list
-//! (Bluezone); every phone verifies, matches and decides F1 ([`protocol`]); and the result is
-//! compared with the simulation's ground truth ([`truth`]) and told ([`report`]).
+//! ([`town`]). Some run the app: who installs is drawn once, so that a higher adoption level
+//! adds phones to a lower one's; app users speak GAEN or the Bluezone 2020 scheme and lose
+//! what real deployments lose ([`people`]). At each level the cases that run the app publish a
+//! signed `export.zip` and an F0 list, and every app user's phone logs what it heard through
+//! the encounter log's format, matches and decides F1 ([`protocol`]); the result is compared
+//! with the simulation's ground truth ([`truth`]), told ([`report`]) and drawn ([`chart`]).
+//! The town is held as encounters, not logs: each phone's log is made, matched and dropped in
+//! turn, so memory grows with the encounters and not with the sightings.
 
-mod phones;
+mod chart;
+mod people;
 mod protocol;
 mod report;
 mod town;
@@ -15,7 +19,7 @@ mod truth;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rand_chacha::ChaCha20Rng;
@@ -26,15 +30,38 @@ use crate::error::{CliError, Context};
 use crate::files;
 use crate::input::bounded;
 use crate::output::{Progress, Status, emit};
-use phones::{Kind, Phone};
-use report::DemoReport;
+use people::{Kind, Losses, Person};
+use report::{DaySplit, DemoReport, Level, Pair, Settings};
 use town::{FIRST_DAY, uniform};
+use truth::Truth;
+
+/// A share in [0, 1].
+fn share(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text} is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text} is not a share between 0 and 1"))
+    }
+}
+
+/// An adoption level in (0, 1].
+fn level(text: &str) -> Result<f64, String> {
+    let value = share(text)?;
+    if value > 0.0 {
+        Ok(value)
+    } else {
+        Err("an adoption level must be above 0".into())
+    }
+}
 
 /// `demo`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// People in the town (2 to 20 000).
-    #[arg(long, default_value_t = 2000, value_parser = bounded(2, 20_000))]
+    /// People in the town (2 to 100 000).
+    #[arg(long, default_value_t = 2000, value_parser = bounded(2, 100_000))]
     people: usize,
     /// Days simulated (1 to 14).
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=14))]
@@ -42,9 +69,35 @@ pub struct Args {
     /// Seed of the simulation.
     #[arg(long, default_value_t = 2021)]
     seed: u64,
-    /// Keep the generated logs, export.zip and f0.json in this folder (new or empty).
+    /// Adoption levels, comma-separated shares of people who run the app (each above 0, at
+    /// most 1; at most 20 levels). Who installs is drawn once: a higher level adds phones.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = level)]
+    adoption: Vec<f64>,
+    /// Share of app users on the Bluezone 2020 scheme; the rest speak GAEN.
+    #[arg(long, default_value_t = 0.33, value_parser = share)]
+    bluezone_share: f64,
+    /// Share of app-user days with Bluetooth or tracing off; 20 % of NHS COVID-19 app users
+    /// had it off (YouGov, July 2021).
+    #[arg(long, default_value_t = 0.2, value_parser = share)]
+    bluetooth_off: f64,
+    /// Share of app-user days with the phone left at home: it still sees the household (no
+    /// published figure found).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    phone_at_home: f64,
+    /// Share of Bluezone app users on iPhones; iOS held 36 % of Vietnam's phones in 2020
+    /// (Statista).
+    #[arg(long, default_value_t = 0.36, value_parser = share)]
+    ios_share: f64,
+    /// Share of time a Bluezone iPhone app is in the foreground; two iPhones in the background
+    /// do not see each other, and iOS suspends apps in the background.
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    ios_foreground: f64,
+    /// Keep the highest level's logs, export.zip and f0.json in this folder (new or empty).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write a self-contained index.html with charts, and the data as CSV, to this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
@@ -73,13 +126,103 @@ struct Interrupted;
 )]
 struct OutNotEmpty;
 
+/// A worker thread of the demo panicked: the demo's own bug.
+#[derive(Debug, thiserror::Error)]
+#[error("a worker thread stopped unexpectedly")]
+struct WorkerFailed;
+
+/// More adoption levels than a run takes.
+#[derive(Debug, thiserror::Error)]
+#[error("at most 20 adoption levels")]
+struct TooManyLevels;
+
+/// `f(i)` for every `i` of `0..n`, on all cores, in order; stops at the first error or an
+/// interrupt. `done` counts the items finished.
+fn parallel<T: Send>(
+    n: usize,
+    done: &AtomicU64,
+    f: impl Fn(usize) -> Result<T, CliError> + Sync,
+) -> Result<Vec<T>, CliError> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = threads.clamp(1, 64).min(n.max(1));
+    let failed = AtomicBool::new(false);
+    let parts: Vec<Result<Vec<(usize, T)>, CliError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (f, failed) = (&f, &failed);
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for i in (t..n).step_by(threads) {
+                        if failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let item = check_interrupt().and_then(|()| f(i));
+                        match item {
+                            Ok(item) => out.push((i, item)),
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(WorkerFailed).in_environment("the demo"))
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(n);
+    for part in parts {
+        all.extend(part?);
+    }
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, item)| item).collect())
+}
+
+/// [`parallel`], showing progress.
+fn with_progress<T: Send>(
+    progress: &Progress,
+    n: usize,
+    f: impl Fn(usize) -> Result<T, CliError> + Sync,
+) -> Result<Vec<T>, CliError> {
+    let done = AtomicU64::new(0);
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !finished.load(Ordering::Relaxed) {
+                progress.count(done.load(Ordering::Relaxed));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let result = parallel(n, &done, f);
+        finished.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
 /// Runs `demo`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     let progress = Progress::new("demo");
     let started = Instant::now();
-    progress.phase("deriving every phone's keys and identifiers");
-    let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
-    let (people, days) = (args.people, args.days);
+    let mut levels = args.adoption.clone();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    if levels.len() > 20 {
+        return Err(TooManyLevels).in_environment("--adoption");
+    }
+    let losses = Losses {
+        bluetooth_off: args.bluetooth_off,
+        phone_at_home: args.phone_at_home,
+        ios_share: args.ios_share,
+        ios_foreground: args.ios_foreground,
+    };
     let folder = match &args.out {
         Some(out) => {
             // Old logs in the folder would be mixed with this run's.
@@ -100,90 +243,268 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         .in_environment("the interrupt handler")?;
     std::fs::create_dir_all(&folder).in_file(&folder)?;
 
-    let phones: Vec<Phone> = (0..people)
-        .map(|_| Phone::generate(days, &mut rng))
+    progress.phase("deriving every phone's keys");
+    let (people_count, days, seed) = (args.people, args.days, args.seed);
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let authority = protocol::Authority::new(&mut rng)?;
+    let mut people: Vec<Person> = (0..people_count)
+        .map(|_| Person::generate(days, args.bluezone_share, &losses, &mut rng))
         .collect();
-    let positives: Vec<usize> = (0..people).filter(|_| uniform(&mut rng) < 0.02).collect();
-    let is_positive: Vec<bool> = (0..people).map(|p| positives.contains(&p)).collect();
+    for person in &mut people {
+        person.positive = uniform(&mut rng) < 0.02;
+    }
+    let people = people;
 
-    progress.phase("simulating encounters and writing the encounter logs");
-    let contacts = town::simulate(people, days, &mut rng);
-    let close = truth::exposure(&contacts, &is_positive);
-    let mut logs = protocol::sightings(&phones, &contacts, &mut rng);
-    let total_sightings: usize = logs.iter().map(Vec::len).sum();
-    let logs_folder = folder.join("logs");
-    protocol::write_logs(&logs_folder, &mut logs)?;
-    drop(logs);
+    progress.phase("simulating encounters");
+    let contacts = town::simulate(people_count, days, &mut rng);
+    let encounters = town::Encounters::new(people_count, &contacts);
+    progress.phase("finding the ground truth");
+    let truths: Vec<Truth> = with_progress(&progress, people_count, |p| {
+        Ok(truth::of(p, &people, &contacts, &encounters, seed, &losses))
+    })?;
     let simulated = started.elapsed();
 
-    progress.phase("publishing the cases' keys");
-    let publication = protocol::publish(&phones, &positives, days, &folder, &mut rng)?;
-
-    progress.phase("every phone verifies, matches and decides");
-    let matching_started = Instant::now();
     let now = (FIRST_DAY + days) * 86_400 - 1;
-    let mut warned = vec![false; people];
+    let mut reports = Vec::new();
     let mut warnings = Vec::new();
-    for (person, phone) in phones.iter().enumerate() {
-        check_interrupt()?;
-        if is_positive.get(person).copied().unwrap_or(false) {
-            continue;
-        }
-        if let Some(evidence) = protocol::decide(person, phone, &logs_folder, &publication, now)? {
-            if let Some(flag) = warned.get_mut(person) {
-                *flag = true;
+    let mut pairs = Vec::new();
+    let mut warned_top = Vec::new();
+    let matching_started = Instant::now();
+    for (n, &level) in levels.iter().enumerate() {
+        let top = n + 1 == levels.len();
+        progress.phase(&format!(
+            "adoption {:.0} %: publishing, then every phone logs, matches and decides",
+            100.0 * level
+        ));
+        let level_started = Instant::now();
+        let published = protocol::publish(&people, level, days, &folder, &authority, &mut rng)?;
+        let keep = (top && args.out.is_some()).then(|| folder.join("logs"));
+        let decisions = with_progress(&progress, people_count, |p| {
+            let person = people.get(p);
+            if person.is_none_or(|q| q.positive || !q.has_app(level)) {
+                return Ok(None);
             }
-            warnings.push(evidence);
+            let keep = keep.as_ref().map(|logs| protocol::log_folder(logs, p));
+            protocol::decide(
+                p,
+                &people,
+                &contacts,
+                &encounters,
+                &published,
+                level,
+                now,
+                seed,
+                &losses,
+                keep.as_deref(),
+            )
+            .map(Some)
+        })?;
+        let mut report = tally(&people, &truths, &decisions, level, days);
+        report.cases_with_app = published.cases_with_app;
+        report.export_keys = published.export_keys;
+        report.f0_entries = published.f0_entries;
+        report.matching_seconds = level_started.elapsed().as_secs_f64();
+        if top {
+            warned_top = decisions
+                .iter()
+                .map(|d| d.as_ref().is_some_and(|d| d.evidence.is_some()))
+                .collect();
+            pairs = scatter(&people, &truths, &decisions, level);
+            warnings = decisions
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.evidence)
+                .collect();
         }
-        progress.count(person as u64 + 1);
+        reports.push(report);
     }
     let matching = matching_started.elapsed();
-    let ground_truth = truth::compare(&phones, &is_positive, &warned, &close);
     if args.out.is_some() {
-        // What a reader of the kept files needs to check them against the run.
-        let truth_path = folder.join("truth.json");
-        let truth = serde_json::json!({
-            "seed": args.seed,
-            "people": people,
-            "days": days,
-            "positives": positives,
-            "protocols": phones
-                .iter()
-                .map(|p| if p.kind == Kind::Gaen { "gaen" } else { "bluezone" })
-                .collect::<Vec<_>>(),
-            "warned": warned
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| **w)
-                .map(|(person, _)| person)
-                .collect::<Vec<_>>(),
-            "key_id": protocol::KEY_ID,
-            "key_version": protocol::KEY_VERSION,
-            "bluezone_close_rssi_dbm": protocol::BLUEZONE_CLOSE_RSSI,
-        });
-        files::write_atomically(&truth_path, |file| {
-            serde_json::to_writer_pretty(&mut *file, &truth).in_file(&truth_path)
-        })?;
+        write_truth(args, &folder, &people, &warned_top)?;
     }
     drop(progress);
+    let found_some = reports.iter().any(|l| l.warned_close_contacts > 0);
     let report = DemoReport {
-        people,
+        people: people_count,
         days,
-        seed: args.seed,
-        gaen_phones: phones.iter().filter(|p| p.kind == Kind::Gaen).count(),
-        positives: positives.len(),
+        seed,
+        settings: Settings {
+            bluezone_share: args.bluezone_share,
+            bluetooth_off: args.bluetooth_off,
+            phone_at_home: args.phone_at_home,
+            ios_share: args.ios_share,
+            ios_foreground: args.ios_foreground,
+        },
+        gaen_phones: people.iter().filter(|p| p.kind == Kind::Gaen).count(),
+        positives: people.iter().filter(|p| p.positive).count(),
         contacts: contacts.len(),
-        sightings: total_sightings,
-        export_keys: publication.export_keys,
-        f0_entries: publication.f0.entries.len(),
-        warned: warnings.len(),
+        agrees_with_ground_truth: found_some && reports.iter().all(|l| l.agrees_with_ground_truth),
+        levels: reports,
         warnings,
-        agrees_with_ground_truth: ground_truth.agrees(),
-        ground_truth,
         simulation_seconds: simulated.as_secs_f64(),
         matching_seconds: matching.as_secs_f64(),
         folder: args.out.clone(),
+        report: args.report.clone(),
+        pairs,
     };
+    if let Some(dir) = &args.report {
+        chart::write(dir, &report)?;
+    }
     emit(out, &report, args.json)?;
     Ok(Status::from_ok(report.agrees_with_ground_truth))
+}
+
+/// One level's comparison with the ground truth (spec §demo.3).
+fn tally(
+    people: &[Person],
+    truths: &[Truth],
+    decisions: &[Option<protocol::Decision>],
+    level: f64,
+    days: u64,
+) -> Level {
+    let mut l = Level {
+        adoption: level,
+        adoption_squared: level * level,
+        by_day: (0..days)
+            .map(|d| DaySplit {
+                unix_day: FIRST_DAY + d,
+                ..DaySplit::default()
+            })
+            .collect(),
+        ..Level::default()
+    };
+    for ((person, truth), decision) in people.iter().zip(truths).zip(decisions) {
+        let split = match person.kind {
+            Kind::Gaen => &mut l.protocols.gaen,
+            Kind::Bluezone => &mut l.protocols.bluezone,
+        };
+        split.people += 1;
+        let app = person.has_app(level);
+        split.app_users += usize::from(app);
+        l.app_users += usize::from(app);
+        if person.positive {
+            continue;
+        }
+        let warned = decision.as_ref().is_some_and(|d| d.evidence.is_some());
+        l.warned += usize::from(warned);
+        l.sightings += decision.as_ref().map_or(0, |d| d.sightings);
+        if truth.planted {
+            let observable = truth.observable_at(level);
+            l.close_contacts += 1;
+            split.close_contacts += 1;
+            l.observable_close_contacts += usize::from(observable);
+            split.observable_close_contacts += usize::from(observable);
+            l.warned_close_contacts += usize::from(warned);
+            split.warned_close_contacts += usize::from(warned);
+            if !warned && observable {
+                l.missed_close_contacts += 1;
+            } else if !warned {
+                l.unobservable_close_contacts += 1;
+            }
+            for &(day, from) in &truth.planted_days {
+                let Some(split) = l.by_day.get_mut(day) else {
+                    continue;
+                };
+                if warned {
+                    split.warned += 1;
+                } else if from < level {
+                    split.missed += 1;
+                } else {
+                    split.unobservable += 1;
+                }
+            }
+        } else if truth.near {
+            l.borderline += 1;
+            l.borderline_warned += usize::from(warned);
+        } else {
+            l.people_without_contact += 1;
+            l.false_warnings += usize::from(warned);
+        }
+    }
+    // spec §demo.5: detection, which follows adoption².
+    l.detection = if l.close_contacts == 0 {
+        0.0
+    } else {
+        l.warned_close_contacts as f64 / l.close_contacts as f64
+    };
+    l.agrees_with_ground_truth = l.missed_close_contacts == 0 && l.false_warnings == 0;
+    l
+}
+
+/// The (person, case, day) pairs of app users whose case ran the app, with time within
+/// 1.2 m: the truth against what the phone measured (at most 5000, the closest first).
+fn scatter(
+    people: &[Person],
+    truths: &[Truth],
+    decisions: &[Option<protocol::Decision>],
+    level: f64,
+) -> Vec<Pair> {
+    let mut pairs = Vec::new();
+    for (person, (truth, decision)) in truths.iter().zip(decisions).enumerate() {
+        let Some(decision) = decision else {
+            continue;
+        };
+        let warned = decision.evidence.is_some();
+        for &(case, day, seconds) in &truth.close {
+            let Some(case_person) = people.get(case as usize) else {
+                continue;
+            };
+            let me = people.get(person);
+            if !case_person.has_app(level) || me.is_none_or(|m| m.kind != case_person.kind) {
+                continue;
+            }
+            let measured = decision
+                .measured
+                .iter()
+                .filter(|m| m.0 == case && m.1 == day)
+                .map(|m| m.2)
+                .sum();
+            pairs.push(Pair {
+                person,
+                case,
+                unix_day: FIRST_DAY + day as u64,
+                true_close_seconds: seconds,
+                measured_close_seconds: measured,
+                warned,
+            });
+        }
+    }
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.true_close_seconds));
+    pairs.truncate(5000);
+    pairs
+}
+
+/// What a reader of the kept files needs to check them against the run.
+fn write_truth(
+    args: &Args,
+    folder: &std::path::Path,
+    people: &[Person],
+    warned: &[bool],
+) -> Result<(), CliError> {
+    let top = args.adoption.iter().copied().fold(0.0, f64::max);
+    let truth_path = folder.join("truth.json");
+    let truth = serde_json::json!({
+        "seed": args.seed,
+        "people": args.people,
+        "days": args.days,
+        "adoption": top,
+        "positives": people.iter().enumerate().filter(|(_, p)| p.positive).map(|(i, _)| i).collect::<Vec<_>>(),
+        "app_users": people.iter().enumerate().filter(|(_, p)| p.has_app(top)).map(|(i, _)| i).collect::<Vec<_>>(),
+        "protocols": people
+            .iter()
+            .map(|p| if p.kind == Kind::Gaen { "gaen" } else { "bluezone" })
+            .collect::<Vec<_>>(),
+        "warned": warned
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w)
+            .map(|(person, _)| person)
+            .collect::<Vec<_>>(),
+        "key_id": protocol::KEY_ID,
+        "key_version": protocol::KEY_VERSION,
+        "bluezone_close_rssi_dbm": protocol::BLUEZONE_CLOSE_RSSI,
+    });
+    files::write_atomically(&truth_path, |file| {
+        serde_json::to_writer_pretty(&mut *file, &truth).in_file(&truth_path)
+    })
 }

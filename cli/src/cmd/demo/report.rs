@@ -1,4 +1,5 @@
-//! What the demo tells: the town, the protocol run, and the comparison with the truth.
+//! What the demo tells: the town, each adoption level's protocol run, and the comparison with
+//! the truth.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,116 +7,237 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::protocol::Evidence;
-use super::truth::{NO_CONTACT_SECONDS, PLANTED_METERS, PLANTED_SECONDS, Tally, UNCERTAIN_METERS};
+use super::truth::{NO_CONTACT_SECONDS, PLANTED_METERS, PLANTED_SECONDS, UNCERTAIN_METERS};
 use crate::output::{Elapsed, Report, date};
+
+/// The knobs of the run, as used.
+#[derive(Serialize)]
+pub struct Settings {
+    pub bluezone_share: f64,
+    pub bluetooth_off: f64,
+    pub phone_at_home: f64,
+    pub ios_share: f64,
+    pub ios_foreground: f64,
+}
+
+/// Counts of one protocol's people at one level.
+#[derive(Default, Serialize)]
+pub struct ProtocolSplit {
+    pub people: usize,
+    pub app_users: usize,
+    pub close_contacts: usize,
+    pub observable_close_contacts: usize,
+    pub warned_close_contacts: usize,
+}
+
+/// Both protocols.
+#[derive(Default, Serialize)]
+pub struct Protocols {
+    pub gaen: ProtocolSplit,
+    pub bluezone: ProtocolSplit,
+}
+
+/// The people with a close contact on one day, by what became of them: warned (at the end),
+/// missed (that day's contact was observable and they were not warned), or unobservable.
+#[derive(Default, Serialize, Clone)]
+pub struct DaySplit {
+    pub unix_day: u64,
+    pub warned: usize,
+    pub missed: usize,
+    pub unobservable: usize,
+}
+
+/// One (person, case, day) with time within 1.2 m: the truth against what the phone measured.
+#[derive(Serialize, Clone)]
+pub struct Pair {
+    pub person: usize,
+    pub case: u32,
+    pub unix_day: u64,
+    pub true_close_seconds: u64,
+    pub measured_close_seconds: u64,
+    pub warned: bool,
+}
+
+/// One adoption level, end to end.
+#[derive(Default, Serialize)]
+pub struct Level {
+    pub adoption: f64,
+    pub adoption_squared: f64,
+    pub app_users: usize,
+    /// Cases that run the app and so published their keys.
+    pub cases_with_app: usize,
+    pub export_keys: u64,
+    pub f0_entries: usize,
+    pub sightings: usize,
+    /// Ground truth: people (not cases) at least 25 minutes within 1.2 m of one case in one day.
+    pub close_contacts: usize,
+    /// Of them, those whose close contact both phones could see: both run the app, speak the
+    /// same protocol, and nothing of it was lost.
+    pub observable_close_contacts: usize,
+    pub warned_close_contacts: usize,
+    /// Observable and not warned: the protocol failed them (0 when it works).
+    pub missed_close_contacts: usize,
+    pub unobservable_close_contacts: usize,
+    /// warned_close_contacts / close_contacts.
+    pub detection: f64,
+    pub borderline: usize,
+    pub borderline_warned: usize,
+    pub people_without_contact: usize,
+    pub false_warnings: usize,
+    pub warned: usize,
+    pub protocols: Protocols,
+    pub by_day: Vec<DaySplit>,
+    pub agrees_with_ground_truth: bool,
+    pub matching_seconds: f64,
+}
 
 #[derive(Serialize)]
 pub struct DemoReport {
     pub people: usize,
     pub days: u64,
     pub seed: u64,
+    pub settings: Settings,
     pub gaen_phones: usize,
     pub positives: usize,
     pub contacts: usize,
-    pub sightings: usize,
-    /// Keys in the signed export, padding included.
-    pub export_keys: u64,
-    pub f0_entries: usize,
-    pub warned: usize,
+    pub levels: Vec<Level>,
+    /// The warnings of the highest level.
     pub warnings: Vec<Evidence>,
-    pub ground_truth: Tally,
+    /// Every level agrees with the ground truth, and some close contact was found.
+    pub agrees_with_ground_truth: bool,
     pub simulation_seconds: f64,
     pub matching_seconds: f64,
-    pub agrees_with_ground_truth: bool,
-    /// Where the logs and files were kept (`--out`).
+    /// Where the highest level's logs and files were kept (`--out`).
     pub folder: Option<PathBuf>,
+    /// Where the pictures were written (`--report`).
+    pub report: Option<PathBuf>,
+    /// The highest level's (person, case, day) pairs, for the report's scatter plot.
+    #[serde(skip)]
+    pub pairs: Vec<Pair>,
+}
+
+fn percent(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
 }
 
 impl Report for DemoReport {
     const COMMAND: &'static str = "demo";
 
     fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let t = &self.ground_truth;
+        let s = &self.settings;
         writeln!(
             out,
-            "A town of {} people for {} days (seed {}): {} GAEN phones, {} Bluezone phones.",
+            "A town of {} people for {} days (seed {}): {} GAEN phones, {} Bluezone phones; {} encounters.",
             self.people,
             self.days,
             self.seed,
             self.gaen_phones,
-            self.people - self.gaen_phones
+            self.people - self.gaen_phones,
+            self.contacts
         )?;
         writeln!(
             out,
-            "{} encounters gave {} sightings, written to {} encounter logs in {}.",
-            self.contacts,
-            self.sightings,
-            self.people,
-            Elapsed(std::time::Duration::from_secs_f64(self.simulation_seconds))
+            "Losses: Bluetooth off {:.0} % of app-user days, phone left at home {:.0} %, Bluezone iPhones {:.0} % (in the foreground {:.0} % of the time).",
+            100.0 * s.bluetooth_off,
+            100.0 * s.phone_at_home,
+            100.0 * s.ios_share,
+            100.0 * s.ios_foreground
         )?;
         writeln!(
             out,
-            "{} people tested positive: their keys went into a signed export.zip ({} keys with padding), their Bluezone day keys into an F0 list of {} entries.",
-            self.positives, self.export_keys, self.f0_entries
+            "{} people tested positive; {} people spent {} minutes within {PLANTED_METERS} m of one of them in one day (close contacts).",
+            self.positives,
+            self.levels.first().map_or(0, |l| l.close_contacts),
+            PLANTED_SECONDS / 60
         )?;
+        writeln!(out)?;
         writeln!(
             out,
-            "Every phone verified, matched and decided in {}: {} warned (F1).",
-            Elapsed(std::time::Duration::from_secs_f64(self.matching_seconds)),
-            self.warned
+            "adoption  adoption²  app users  published  warned  observable  missed  detection  false warnings"
         )?;
-        for e in self.warnings.iter().take(10) {
-            let closest = match (e.closest_attenuation_db, e.strongest_rssi) {
-                (Some(db), _) => format!("{db} dB attenuation"),
-                (None, Some(dbm)) => format!("{dbm} dBm RSSI"),
-                (None, None) => "-".to_string(),
-            };
+        for l in &self.levels {
             writeln!(
                 out,
-                "  person {:>5} ({}): {} min of close contact on {}, closest {closest}",
-                e.person,
-                e.protocol,
-                e.close_seconds / 60,
-                date(e.unix_day),
-            )?;
-        }
-        if self.warnings.len() > 10 {
-            writeln!(
-                out,
-                "  … and {} more (all of them with --json)",
-                self.warnings.len() - 10
+                "{:>7.0} % {:>8.1} % {:>10} {:>10} {:>7} {:>11} {:>7} {:>8.1} % {:>15}",
+                100.0 * l.adoption,
+                100.0 * l.adoption_squared,
+                l.app_users,
+                l.cases_with_app,
+                l.warned_close_contacts,
+                l.observable_close_contacts,
+                l.missed_close_contacts,
+                100.0 * l.detection,
+                l.false_warnings
             )?;
         }
         writeln!(out)?;
-        writeln!(out, "Against the simulation's ground truth:")?;
-        writeln!(
-            out,
-            "  {} people spent {} minutes within {PLANTED_METERS} m of a case in one day: {} warned, {} missed, {} unobservable (their case used the other protocol).",
-            t.planted,
-            PLANTED_SECONDS / 60,
-            t.planted_found,
-            t.planted_missed,
-            t.planted_unobservable
-        )?;
-        writeln!(
-            out,
-            "  {} people were within {UNCERTAIN_METERS} m of cases for {} minutes or more in a day, but not planted: {} warned (explained by the uncertainty of distance from attenuation and of duration from scans, spec §risk.4.1).",
-            t.borderline,
-            NO_CONTACT_SECONDS / 60,
-            t.borderline_warned
-        )?;
-        writeln!(
-            out,
-            "  {} people had no such contact: {} false warnings.",
-            t.no_contact, t.false_warnings
-        )?;
+        if let Some(top) = self.levels.last() {
+            writeln!(
+                out,
+                "At {:.0} % adoption every phone logged, matched and decided in {}: {} warned (F1).",
+                100.0 * top.adoption,
+                Elapsed(std::time::Duration::from_secs_f64(top.matching_seconds)),
+                top.warned
+            )?;
+            for e in self.warnings.iter().take(5) {
+                let closest = match (e.closest_attenuation_db, e.strongest_rssi) {
+                    (Some(db), _) => format!("{db} dB attenuation"),
+                    (None, Some(dbm)) => format!("{dbm} dBm RSSI"),
+                    (None, None) => "-".to_string(),
+                };
+                writeln!(
+                    out,
+                    "  person {:>5} ({}): {} min of close contact on {}, closest {closest}",
+                    e.person,
+                    e.protocol,
+                    e.close_seconds / 60,
+                    date(e.unix_day),
+                )?;
+            }
+            if self.warnings.len() > 5 {
+                writeln!(
+                    out,
+                    "  … and {} more (all of them with --json)",
+                    self.warnings.len() - 5
+                )?;
+            }
+            writeln!(
+                out,
+                "  {} close contacts: {} warned ({:.1} %), {} missed, {} unobservable (no app, the other protocol, or lost).",
+                top.close_contacts,
+                top.warned_close_contacts,
+                percent(top.warned_close_contacts, top.close_contacts),
+                top.missed_close_contacts,
+                top.unobservable_close_contacts
+            )?;
+            writeln!(
+                out,
+                "  {} people were within {UNCERTAIN_METERS} m of cases for {} minutes or more in a day without a close contact: {} warned (the uncertainty of distance from attenuation and of duration from scans, spec §risk.4.1).",
+                top.borderline,
+                NO_CONTACT_SECONDS / 60,
+                top.borderline_warned
+            )?;
+            writeln!(
+                out,
+                "  {} people had no such contact: {} false warnings.",
+                top.people_without_contact, top.false_warnings
+            )?;
+        }
         writeln!(
             out,
             "{}",
             if self.agrees_with_ground_truth {
-                "The warnings agree with the ground truth."
-            } else if self.ground_truth.tested_nothing() {
-                "Nothing was tested: no one had an observable close contact with a case in this town (try another --seed, or more people or days)."
+                "The warnings agree with the ground truth at every level: every observable close contact was warned, and no one without contact."
+            } else if self
+                .levels
+                .iter()
+                .all(|l| l.warned_close_contacts == 0 && l.missed_close_contacts == 0)
+            {
+                "Nothing was tested: no one had an observable close contact with a case in this town (try another --seed, more people or days, or a higher --adoption)."
             } else {
                 "The warnings DISAGREE with the ground truth."
             }
@@ -123,8 +245,15 @@ impl Report for DemoReport {
         if let Some(path) = &self.folder {
             writeln!(
                 out,
-                "Files kept in {}: logs/, export.zip, public-key.pem, f0.json, truth.json (check them with export verify, match --public-key, blid match --close-rssi -70).",
+                "Files of the highest level kept in {}: logs/, export.zip, public-key.pem, f0.json, truth.json (check them with export verify, match --public-key, blid match --close-rssi -70).",
                 path.display()
+            )?;
+        }
+        if let Some(path) = &self.report {
+            writeln!(
+                out,
+                "Pictures and data: {}",
+                path.join("index.html").display()
             )?;
         }
         Ok(())

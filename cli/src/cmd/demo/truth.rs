@@ -1,108 +1,107 @@
-//! The simulation's ground truth, and the warnings compared with it (spec §risk.4.2).
+//! The simulation's ground truth for each person, and the rule that judges warnings against it
+//! (spec §risk.4.2, §demo.3).
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use super::people::{Losses, Person, hear_each_other};
+use super::town::{Contact, Encounters};
 
-use super::phones::Phone;
-use super::town::Contact;
-
-/// "Planted": at least 25 minutes (15, plus two scan periods of duration uncertainty) this
-/// close to one case in one day.
-pub const PLANTED_METERS: f64 = 1.2;
+/// "Close contact": at least 25 minutes (15, plus two scan periods of duration uncertainty)
+/// this close to one case in one day.
+pub const PLANTED_METERS: f32 = 1.2;
 pub const PLANTED_SECONDS: u64 = 25 * 60;
 /// "No contact": less than 10 minutes (15, less one scan period) within this distance of all
 /// cases together in every day. Between the two, a warning or its absence is explained by the
 /// documented uncertainties (spec §risk.4.1): distance from attenuation, duration from scans.
-pub const UNCERTAIN_METERS: f64 = 4.0;
+pub const UNCERTAIN_METERS: f32 = 4.0;
 pub const NO_CONTACT_SECONDS: u64 = 10 * 60;
 
-/// Seconds each person spent near each case on each day: (within [`PLANTED_METERS`], within
-/// [`UNCERTAIN_METERS`]), by (person, case, UTC day).
-pub type Exposure = HashMap<(usize, usize, u64), (u64, u64)>;
+/// What really happened between one person who is not a case and the cases.
+#[derive(Default)]
+pub struct Truth {
+    /// A close contact with some case on some day.
+    pub planted: bool,
+    /// Each day with a close contact, and the adoption level above which one of that day's
+    /// is observable (infinite when none is).
+    pub planted_days: Vec<(usize, f64)>,
+    /// A close contact is observable (both run the app, speak the same protocol, and none of
+    /// its encounters was lost) at every adoption level above this; infinite when never.
+    pub observable_from: f64,
+    /// Within 4 m of cases for 10 minutes or more on some day, all cases together.
+    pub near: bool,
+    /// Per (case, day): seconds within 1.2 m.
+    pub close: Vec<(u32, usize, u64)>,
+}
 
-/// What really happened between the cases and everyone else.
-pub fn exposure(contacts: &[Contact], is_positive: &[bool]) -> Exposure {
-    let positive = |p: usize| is_positive.get(p).copied().unwrap_or(false);
-    let mut close = Exposure::new();
-    for c in contacts {
-        for (scanner, advertiser) in [(c.a, c.b), (c.b, c.a)] {
-            if positive(advertiser) && !positive(scanner) {
-                let entry = close
-                    .entry((scanner, advertiser, c.start / 86_400))
-                    .or_default();
-                if c.meters <= PLANTED_METERS {
-                    entry.0 += c.seconds;
-                }
-                if c.meters <= UNCERTAIN_METERS {
-                    entry.1 += c.seconds;
-                }
+impl Truth {
+    /// Whether a close contact is observable at `level`.
+    pub fn observable_at(&self, level: f64) -> bool {
+        self.planted && self.observable_from < level
+    }
+}
+
+/// The truth for `person`, from their encounters with cases.
+pub fn of(
+    person: usize,
+    people: &[Person],
+    contacts: &[Contact],
+    encounters: &Encounters,
+    seed: u64,
+    losses: &Losses,
+) -> Truth {
+    let Some(me) = people.get(person) else {
+        return Truth::default();
+    };
+    let me_id = person as u32;
+    // (case, day) → (within 1.2 m, within 1.2 m and observable, within 4 m).
+    let mut per_case: HashMap<(u32, usize), (u64, u64, u64)> = HashMap::new();
+    for &index in encounters.of(person) {
+        let Some(c) = contacts.get(index as usize) else {
+            continue;
+        };
+        let other = c.other(me_id);
+        let Some(case) = people.get(other as usize).filter(|p| p.positive) else {
+            continue;
+        };
+        let entry = per_case.entry((other, c.day())).or_default();
+        let seconds = u64::from(c.seconds);
+        if c.meters <= PLANTED_METERS {
+            entry.0 += seconds;
+            if hear_each_other(me, case, c, index, seed, losses) {
+                entry.1 += seconds;
             }
         }
-    }
-    close
-}
-
-/// The verdict classes of the comparison with ground truth.
-#[derive(Default, Serialize)]
-pub struct Tally {
-    pub planted: usize,
-    pub planted_found: usize,
-    pub planted_missed: usize,
-    pub planted_unobservable: usize,
-    pub borderline: usize,
-    pub borderline_warned: usize,
-    pub no_contact: usize,
-    pub false_warnings: usize,
-}
-
-impl Tally {
-    /// Whether the warnings agree with the truth: no planted contact missed, no false warning,
-    /// and at least one planted contact that could be observed, so that something was tested.
-    pub const fn agrees(&self) -> bool {
-        self.planted_missed == 0 && self.false_warnings == 0 && self.planted_found > 0
-    }
-
-    /// Whether the town held nothing to test: no observable close contact with a case.
-    pub const fn tested_nothing(&self) -> bool {
-        self.planted_found + self.planted_missed == 0
-    }
-}
-
-/// Classifies everyone who is not a case by their true exposure and compares with `warned`.
-pub fn compare(phones: &[Phone], is_positive: &[bool], warned: &[bool], close: &Exposure) -> Tally {
-    let flag = |list: &[bool], p: usize| list.get(p).copied().unwrap_or(false);
-    let kind = |p: usize| phones.get(p).map(|phone| phone.kind);
-    let mut tally = Tally::default();
-    for person in (0..phones.len()).filter(|&p| !flag(is_positive, p)) {
-        let per_case = close.iter().filter(|((s, _, _), _)| *s == person);
-        let planted_by: Vec<usize> = per_case
-            .clone()
-            .filter(|(_, (near, _))| *near >= PLANTED_SECONDS)
-            .map(|((_, c, _), _)| *c)
-            .collect();
-        let mut by_day: HashMap<u64, u64> = HashMap::new();
-        for ((_, _, day), (_, within)) in per_case {
-            *by_day.entry(*day).or_default() += within;
+        if c.meters <= UNCERTAIN_METERS {
+            entry.2 += seconds;
         }
-        let uncertain = by_day.values().any(|s| *s >= NO_CONTACT_SECONDS);
-        let was_warned = flag(warned, person);
-        if !planted_by.is_empty() {
-            tally.planted += 1;
-            if was_warned {
-                tally.planted_found += 1;
-            } else if planted_by.iter().all(|&c| kind(c) != kind(person)) {
-                tally.planted_unobservable += 1;
-            } else {
-                tally.planted_missed += 1;
-            }
-        } else if uncertain {
-            tally.borderline += 1;
-            tally.borderline_warned += usize::from(was_warned);
+    }
+    let mut truth = Truth {
+        observable_from: f64::INFINITY,
+        ..Truth::default()
+    };
+    let mut by_day: HashMap<usize, u64> = HashMap::new();
+    for (&(case, day), &(close, observable, within)) in &per_case {
+        *by_day.entry(day).or_default() += within;
+        if close > 0 {
+            truth.close.push((case, day, close));
+        }
+        let from = if observable >= PLANTED_SECONDS {
+            let rank = people.get(case as usize).map_or(f64::INFINITY, |p| p.rank);
+            rank.max(me.rank)
         } else {
-            tally.no_contact += 1;
-            tally.false_warnings += usize::from(was_warned);
+            f64::INFINITY
+        };
+        truth.observable_from = truth.observable_from.min(from);
+        if close >= PLANTED_SECONDS {
+            truth.planted = true;
+            match truth.planted_days.iter_mut().find(|(d, _)| *d == day) {
+                Some(entry) => entry.1 = entry.1.min(from),
+                None => truth.planted_days.push((day, from)),
+            }
         }
     }
-    tally
+    truth.close.sort_unstable();
+    truth.planted_days.sort_by_key(|(d, _)| *d);
+    truth.near = by_day.values().any(|s| *s >= NO_CONTACT_SECONDS);
+    truth
 }
