@@ -135,6 +135,22 @@ pub(crate) fn window(start: u32, period: u32) -> Result<RollingWindow, Failure> 
     RollingWindow::new(EnIntervalNumber::new(start), period).map_err(invalid)
 }
 
+/// The identifiers of the key's window, in `buffer`.
+fn window_identifiers<'b>(
+    tek: &TemporaryExposureKey,
+    buffer: &'b mut [RollingProximityIdentifier; 144],
+) -> &'b [RollingProximityIdentifier] {
+    tek.rolling_proximity_identifier_key()
+        .window_identifiers(tek.window(), buffer)
+}
+
+/// The first `needed` bytes of `out`, or the failure that names both sizes.
+fn room(out: &mut [u8], needed: usize) -> Result<&mut [u8], Failure> {
+    let available = out.len();
+    out.get_mut(..needed)
+        .ok_or_else(|| too_small(needed, available))
+}
+
 fn tek_of(tek: &BzTek) -> Result<TemporaryExposureKey, Failure> {
     let window = window(tek.rolling_start_interval_number, tek.rolling_period)?;
     Ok(TemporaryExposureKey::from_bytes(tek.key_data, window))
@@ -213,14 +229,9 @@ pub unsafe extern "C" fn bz_rpis(
             )
         };
         let tek = tek_of(tek)?;
-        let needed = tek.window().period().get() as usize * RollingProximityIdentifier::LEN;
-        let out = out
-            .get_mut(..needed)
-            .ok_or_else(|| too_small(needed, out_len))?;
         let mut buffer = [RollingProximityIdentifier::default(); 144];
-        let rpis = tek
-            .rolling_proximity_identifier_key()
-            .window_identifiers(tek.window(), &mut buffer);
+        let rpis = window_identifiers(&tek, &mut buffer);
+        let out = room(out, rpis.len() * RollingProximityIdentifier::LEN)?;
         for (chunk, rpi) in out
             .chunks_exact_mut(RollingProximityIdentifier::LEN)
             .zip(rpis)
@@ -257,14 +268,9 @@ pub unsafe extern "C" fn bz_aems(
             )
         };
         let tek = tek_of(tek)?;
-        let needed = tek.window().period().get() as usize * AssociatedEncryptedMetadata::LEN;
-        let out = out
-            .get_mut(..needed)
-            .ok_or_else(|| too_small(needed, out_len))?;
         let mut buffer = [RollingProximityIdentifier::default(); 144];
-        let rpis = tek
-            .rolling_proximity_identifier_key()
-            .window_identifiers(tek.window(), &mut buffer);
+        let rpis = window_identifiers(&tek, &mut buffer);
+        let out = room(out, rpis.len() * AssociatedEncryptedMetadata::LEN)?;
         let aemk = tek.associated_encrypted_metadata_key();
         let metadata = Metadata::from_bytes(metadata);
         for (chunk, rpi) in out

@@ -136,6 +136,48 @@ pub fn app_matches(f0: &F0List, history: &[HistoryLine], unit: TimeUnit) -> Vec<
     found
 }
 
+/// Calls `visit(slot index, identifier, window from, window to)` for every slot of `entry` whose
+/// window meets `[oldest, newest]`, in slot order: it skips whole days by the daily-key chain,
+/// then walks that day's sub-keys.
+fn slots_meeting(
+    entry: &F0Entry,
+    unit: TimeUnit,
+    (oldest, newest): (u64, u64),
+    mut visit: impl FnMut(u64, BluezoneId, u64, u64),
+) {
+    let clock = SlotClock::new(entry, unit);
+    let (Some(last_slot), Some(since_start)) = (clock.last_slot(), newest.checked_sub(clock.start))
+    else {
+        return;
+    };
+    let last = last_slot.min(since_start / clock.length);
+    let first = oldest
+        .saturating_sub(clock.start.saturating_add(clock.length))
+        .div_ceil(clock.length);
+    if first > last {
+        return;
+    }
+    let first_day = first / clock.per_day;
+    let mut daily_key: DailyKey = entry.daily_key.clone();
+    for _ in 0..first_day {
+        daily_key = daily_key.next();
+    }
+    let mut slot_index = first_day * clock.per_day;
+    loop {
+        for sub_key in daily_key.sub_keys().take(entry.max.get() as usize) {
+            if slot_index > last {
+                return;
+            }
+            if slot_index >= first {
+                let (from, to) = clock.window(slot_index);
+                visit(slot_index, sub_key.identifier(), from, to);
+            }
+            slot_index += 1;
+        }
+        daily_key = daily_key.next();
+    }
+}
+
 /// A contact history sorted by (identifier, timestamp) for lookups by identifier and window.
 #[derive(Clone, Debug)]
 pub struct ContactIndex<'a> {
@@ -199,51 +241,20 @@ impl<'a> ContactIndex<'a> {
         let Some((oldest, newest)) = self.time_range else {
             return found;
         };
+        // Only slots whose window meets [oldest, newest] can match.
         for (index, entry) in f0.entries.iter().enumerate() {
-            let clock = SlotClock::new(entry, unit);
-            // Only slots whose window meets [oldest, newest] can match.
-            let (Some(last_slot), Some(since_start)) =
-                (clock.last_slot(), newest.checked_sub(clock.start))
-            else {
-                continue;
-            };
-            let last = last_slot.min(since_start / clock.length);
-            let first = oldest
-                .saturating_sub(clock.start.saturating_add(clock.length))
-                .div_ceil(clock.length);
-            if first > last {
-                continue;
-            }
-            // Skip whole days by the daily-key chain, then walk that day's sub-keys.
-            let first_day = first / clock.per_day;
-            let mut daily_key: DailyKey = entry.daily_key.clone();
-            for _ in 0..first_day {
-                daily_key = daily_key.next();
-            }
-            let mut slot_index = first_day * clock.per_day;
-            'days: loop {
-                for sub_key in daily_key.sub_keys().take(entry.max.get() as usize) {
-                    if slot_index > last {
-                        break 'days;
-                    }
-                    if slot_index >= first {
-                        let id = sub_key.identifier();
-                        let (from, to) = clock.window(slot_index);
-                        for (line, timestamp) in self.sightings(id, from, to) {
-                            found.push(BlidMatch {
-                                entry: index,
-                                slot_index,
-                                id,
-                                line,
-                                timestamp,
-                                rssi: self.history.get(line).map_or(0, |row| row.rssi),
-                            });
-                        }
-                    }
-                    slot_index += 1;
+            slots_meeting(entry, unit, (oldest, newest), |slot_index, id, from, to| {
+                for (line, timestamp) in self.sightings(id, from, to) {
+                    found.push(BlidMatch {
+                        entry: index,
+                        slot_index,
+                        id,
+                        line,
+                        timestamp,
+                        rssi: self.history.get(line).map_or(0, |row| row.rssi),
+                    });
                 }
-                daily_key = daily_key.next();
-            }
+            });
         }
         found.sort_unstable_by_key(|m| (m.entry, m.slot_index, m.line));
         found
@@ -283,38 +294,9 @@ impl F0Table {
     pub fn new(f0: &F0List, unit: TimeUnit, oldest: u64, newest: u64) -> Self {
         let mut slots = Vec::new();
         for (index, entry) in f0.entries.iter().enumerate() {
-            let clock = SlotClock::new(entry, unit);
-            let (Some(last_slot), Some(since_start)) =
-                (clock.last_slot(), newest.checked_sub(clock.start))
-            else {
-                continue;
-            };
-            let last = last_slot.min(since_start / clock.length);
-            let first = oldest
-                .saturating_sub(clock.start.saturating_add(clock.length))
-                .div_ceil(clock.length);
-            if first > last {
-                continue;
-            }
-            let first_day = first / clock.per_day;
-            let mut daily_key: DailyKey = entry.daily_key.clone();
-            for _ in 0..first_day {
-                daily_key = daily_key.next();
-            }
-            let mut slot_index = first_day * clock.per_day;
-            'days: loop {
-                for sub_key in daily_key.sub_keys().take(entry.max.get() as usize) {
-                    if slot_index > last {
-                        break 'days;
-                    }
-                    if slot_index >= first {
-                        let (from, to) = clock.window(slot_index);
-                        slots.push((sub_key.identifier(), index, slot_index, from, to));
-                    }
-                    slot_index += 1;
-                }
-                daily_key = daily_key.next();
-            }
+            slots_meeting(entry, unit, (oldest, newest), |slot_index, id, from, to| {
+                slots.push((id, index, slot_index, from, to));
+            });
         }
         slots.sort_unstable();
         Self {
