@@ -14,7 +14,6 @@ pub mod encounter;
 pub mod export;
 pub mod gaen;
 pub mod hex;
-#[cfg(feature = "alloc")]
 pub mod matching;
 #[cfg(feature = "alloc")]
 pub mod risk;

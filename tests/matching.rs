@@ -221,6 +221,41 @@ proptest! {
         prop_assert_eq!(second.finish(), whole);
     }
 
+    /// §match.8: the no-allocator matcher, keys one at a time over a log in a buffer, gives
+    /// what the matcher gives: the same matched keys with the same sightings, report types and
+    /// changes, and the same counts.
+    #[test]
+    fn match_8_the_band_matcher_gives_what_the_matcher_gives((keys, sightings, config) in scenario()) {
+        use bluezone::matching::{BandLog, BandMatcher, StoredKey};
+        let expected = production(&keys, &sightings, config);
+        let mut buffer = sightings.clone();
+        let mut table = [StoredKey::default(); 64];
+        let mut band = BandMatcher::new(BandLog::new(&mut buffer), config, &mut table);
+        let mut got: std::collections::BTreeMap<[u8; 16], Vec<bluezone::matching::MatchedSighting>> =
+            std::collections::BTreeMap::new();
+        for key in &keys {
+            let mut heard = Vec::new();
+            band.check(key, |s| heard.push(*s)).unwrap();
+            if !heard.is_empty() {
+                heard.sort_unstable();
+                prop_assert!(got.insert(key.key_data, heard).is_none());
+            }
+        }
+        let counts = *band.counts();
+        prop_assert_eq!(counts.keys_total, expected.keys_total);
+        prop_assert_eq!(counts.keys_matched, expected.keys_matched);
+        prop_assert_eq!(counts.report_type_transitions, expected.report_type_transitions);
+        prop_assert_eq!(counts.rejected, expected.rejected);
+        prop_assert_eq!(got.len(), expected.matches.len());
+        for m in &expected.matches {
+            prop_assert_eq!(got.get(&m.key.key_data), Some(&m.sightings));
+            let stored = band.matched().iter().find(|k| k.key_data == m.key.key_data).unwrap();
+            prop_assert_eq!(stored.report_type, m.key.report_type);
+            prop_assert_eq!(stored.first_report_type, m.first_report_type);
+            prop_assert_eq!(stored.transitions, m.report_type_transitions);
+        }
+    }
+
     /// §match.7: a batch derived once into a table and matched by looking the log's
     /// identifiers up gives what the matcher and the reference give, copies, report-type
     /// changes and every count included; several logs against one table each get their own.

@@ -7,7 +7,7 @@ use aes::{Aes128Dec, Aes128Enc};
 
 use super::hkdf::KeySchedule;
 use super::index::{LogIndex, interval_of};
-use super::{MatchConfig, MatchOutcome, MatchedSighting, Rejections};
+use super::{MatchConfig, MatchOutcome, MatchedSighting, Rejections, clamp_rssi, new_scan};
 use crate::encounter::GaenSighting;
 use crate::gaen::{
     AEMK_INFO, AssociatedEncryptedMetadataKey, DiagnosisKey, RPIK_INFO, RollingProximityIdentifier,
@@ -559,24 +559,6 @@ impl<'a> Matcher<'a> {
         evaluation.v1_scans.sort_unstable();
         evaluation
     }
-}
-
-/// Calibrated RSSI as Google's scanner stores it: clamped to −127..=126 dBm
-/// (`BleScannerImpl.getAdjustedRssi`, spec §match.2).
-pub(crate) const fn clamp_rssi(rssi: i8) -> i8 {
-    if rssi < -127 {
-        -127
-    } else if rssi > 126 {
-        126
-    } else {
-        rssi
-    }
-}
-
-/// Whether a sighting at `t` starts a new v1 scan after one at `previous`: more than 25.5 s
-/// later (`1.5 × (4 + 13)` s, Google's per-scan aggregation, spec §risk.3.1).
-pub(crate) const fn new_scan(previous: u64, t: u64) -> bool {
-    t.saturating_sub(previous) * 10 > 255
 }
 
 #[cfg(test)]

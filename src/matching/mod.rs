@@ -17,35 +17,49 @@
 //! * `state` (with `export`): a folder that remembers what was checked across days, so that a
 //!   daily check derives only new keys and later revisions still apply (spec `spec/state.md`).
 
+pub mod band;
+#[cfg(feature = "alloc")]
 mod engine;
+#[cfg(feature = "alloc")]
 mod floor;
 mod hkdf;
+#[cfg(feature = "alloc")]
 mod index;
+#[cfg(feature = "alloc")]
 pub mod reference;
+#[cfg(feature = "alloc")]
 mod run;
 #[cfg(feature = "export")]
 pub mod state;
 #[cfg(feature = "std")]
 pub mod stream;
+#[cfg(feature = "alloc")]
 mod table;
 
+pub use band::{BandLog, BandMatcher, StoredKey};
+#[cfg(feature = "alloc")]
 pub use engine::Matcher;
+#[cfg(feature = "alloc")]
 pub use run::{Checkpoint, MatchRun};
+#[cfg(feature = "alloc")]
 pub use table::KeyTable;
 
 /// Not public API: what the benchmarks of the `bluezone` tool need from inside the matcher.
 /// It may change in any release.
 #[doc(hidden)]
+#[cfg(feature = "alloc")]
 pub mod __bench {
     pub use super::floor::crypto_floor;
 }
+#[cfg(feature = "alloc")]
 pub use index::{IndexStats, LogIndex};
 
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
-use crate::gaen::{
-    AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType, RollingProximityIdentifier,
-};
+#[cfg(feature = "alloc")]
+use crate::gaen::DiagnosisKey;
+use crate::gaen::{AssociatedEncryptedMetadata, Metadata, ReportType, RollingProximityIdentifier};
 use crate::time::EnIntervalNumber;
 
 /// The rules of matching. Defaults follow Google's published engine (spec §match.2).
@@ -129,6 +143,24 @@ pub const fn is_valid_transition(from: ReportType, to: ReportType) -> bool {
     )
 }
 
+/// Calibrated RSSI as Google's scanner stores it: clamped to −127..=126 dBm
+/// (`BleScannerImpl.getAdjustedRssi`, spec §match.2).
+pub(crate) const fn clamp_rssi(rssi: i8) -> i8 {
+    if rssi < -127 {
+        -127
+    } else if rssi > 126 {
+        126
+    } else {
+        rssi
+    }
+}
+
+/// Whether a sighting at `t` starts a new v1 scan after one at `previous`: more than 25.5 s
+/// later (`1.5 × (4 + 13)` s, Google's per-scan aggregation, spec §risk.3.1).
+pub(crate) const fn new_scan(previous: u64, t: u64) -> bool {
+    t.saturating_sub(previous) * 10 > 255
+}
+
 /// One accepted sighting of a matched key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -153,6 +185,7 @@ pub struct MatchedSighting {
     pub previous_scan_unix_seconds: u64,
 }
 
+#[cfg(feature = "alloc")]
 /// A key with at least one accepted sighting.
 ///
 /// With `serde` it serializes flat, as `bluezone match --json` has always printed it and as
@@ -178,6 +211,7 @@ pub struct KeyMatch {
     pub v1_scans: Vec<MatchedSighting>,
 }
 
+#[cfg(feature = "alloc")]
 #[cfg(feature = "serde")]
 impl serde::Serialize for KeyMatch {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -282,6 +316,7 @@ impl Rejections {
     }
 }
 
+#[cfg(feature = "alloc")]
 /// The result of matching a set of keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

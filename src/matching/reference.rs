@@ -6,8 +6,8 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::engine::{clamp_rssi, new_scan};
 use super::{KeyMatch, MatchConfig, MatchOutcome, MatchedSighting, is_valid_transition};
+use super::{clamp_rssi, new_scan};
 use crate::encounter::GaenSighting;
 use crate::gaen::{AssociatedEncryptedMetadataKey, DiagnosisKey, RollingProximityIdentifier};
 use crate::time::{EnIntervalNumber, INTERVAL_SECONDS};

@@ -1,0 +1,424 @@
+//! Matching with no allocator (spec §match.8): a wristband's log in a buffer the caller owns,
+//! and diagnosis keys checked one at a time as they stream in over BLE or a serial line, with
+//! the rules and the outcome of [`super::MatchRun`].
+
+use aes::cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use aes::{Aes128Dec, Aes128Enc};
+
+use super::hkdf::KeySchedule;
+use super::{MatchConfig, MatchedSighting, Rejections, clamp_rssi, is_valid_transition, new_scan};
+use crate::encounter::GaenSighting;
+use crate::gaen::{
+    AEMK_INFO, AssociatedEncryptedMetadataKey, DiagnosisKey, RPIK_INFO, ReportType,
+    RollingProximityIdentifier, padded_data,
+};
+use crate::time::{EnIntervalNumber, INTERVALS_PER_DAY, RollingWindow};
+
+/// Seconds in an interval.
+const INTERVAL_SECONDS: u64 = 600;
+
+fn interval_of(unix_seconds: u64) -> Option<u32> {
+    u32::try_from(unix_seconds / INTERVAL_SECONDS).ok()
+}
+
+/// The order of a log: by identifier, then time and the other fields, as the index keeps it.
+fn log_order(s: &GaenSighting) -> (RollingProximityIdentifier, u64, i8, [u8; 4], u64) {
+    (
+        s.rpi,
+        s.unix_seconds,
+        s.rssi,
+        s.aem.to_bytes(),
+        s.previous_scan_unix_seconds,
+    )
+}
+
+/// A log in a buffer the caller owns, sorted once for lookups.
+#[derive(Debug)]
+pub struct BandLog<'a> {
+    sightings: &'a [GaenSighting],
+}
+
+impl<'a> BandLog<'a> {
+    /// Sorts `buffer` in place (no allocation) and keeps it for matching.
+    pub fn new(buffer: &'a mut [GaenSighting]) -> Self {
+        buffer.sort_unstable_by_key(log_order);
+        Self { sightings: buffer }
+    }
+
+    /// Every sighting of `rpi`, in time order.
+    fn sightings_of(&self, rpi: &RollingProximityIdentifier) -> &'a [GaenSighting] {
+        let first = self.sightings.partition_point(|s| s.rpi < *rpi);
+        let rest = self.sightings.get(first..).unwrap_or_default();
+        let count = rest.partition_point(|s| s.rpi == *rpi);
+        rest.get(..count).unwrap_or_default()
+    }
+}
+
+/// A key the matcher matched, kept so that a later copy of it is recognised (spec §match.6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key bytes.
+    pub key_data: [u8; 16],
+    /// Its report type now.
+    pub report_type: ReportType,
+    /// The report type it was matched with.
+    pub first_report_type: ReportType,
+    /// How many copies changed its report type.
+    pub transitions: u8,
+}
+
+/// What checking one key did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BandOutcome {
+    /// Matched and stored; its accepted sightings went to the caller.
+    Matched {
+        /// Accepted sightings.
+        sightings: u32,
+    },
+    /// A copy of a matched key: its report type changed (`changed`) or it was counted.
+    Copy {
+        /// Whether the stored report type changed.
+        changed: bool,
+    },
+    /// Not matched because of its report type.
+    Gated,
+    /// Not seen, or seen only in sightings the rules turn away.
+    NotMatched,
+}
+
+/// The table of matched keys is full: the key matched, but a later copy of it could not be
+/// recognised. The matcher is as it was before the key; give a larger table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the table of matched keys is full ({capacity} keys)")]
+pub struct TableFull {
+    /// Keys the table holds.
+    pub capacity: usize,
+}
+
+/// The counts of a run, as [`super::MatchOutcome`] gives them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BandCounts {
+    /// Keys checked.
+    pub keys_total: u64,
+    /// Keys matched.
+    pub keys_matched: u64,
+    /// Report-type changes applied.
+    pub report_type_transitions: u64,
+    /// What each rule turned away.
+    pub rejected: Rejections,
+}
+
+/// The most identifiers of one key that can hit: one per interval of its window.
+const MAX_HITS: usize = INTERVALS_PER_DAY as usize;
+
+/// Matches keys one at a time against a [`BandLog`], with no allocator: matched keys go into
+/// a table the caller owns (one per key the phone really met: a few dozen at most).
+pub struct BandMatcher<'l, 't> {
+    log: BandLog<'l>,
+    config: MatchConfig,
+    schedule: KeySchedule,
+    table: &'t mut [StoredKey],
+    stored: usize,
+    counts: BandCounts,
+}
+
+impl core::fmt::Debug for BandMatcher<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BandMatcher")
+            .field("sightings", &self.log.sightings.len())
+            .field("matched", &self.stored)
+            .field("counts", &self.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hits of one key: (interval, identifier), ordered.
+struct Hits {
+    items: [(u32, RollingProximityIdentifier); MAX_HITS],
+    len: usize,
+}
+
+impl Hits {
+    fn push(&mut self, hit: (u32, RollingProximityIdentifier)) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = hit;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[(u32, RollingProximityIdentifier)] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// What the rules made of one key's hits (spec §match.2), without keeping the sightings.
+#[derive(Default)]
+struct Tally {
+    seen: bool,
+    accepted: u32,
+    v1_scans: u32,
+    rejected: Rejections,
+}
+
+impl<'l, 't> BandMatcher<'l, 't> {
+    /// A matcher over `log` with `config`, remembering matched keys in `table`.
+    pub fn new(log: BandLog<'l>, config: MatchConfig, table: &'t mut [StoredKey]) -> Self {
+        Self {
+            log,
+            config,
+            schedule: KeySchedule::new(),
+            table,
+            stored: 0,
+            counts: BandCounts::default(),
+        }
+    }
+
+    /// The counts so far.
+    #[must_use]
+    pub const fn counts(&self) -> &BandCounts {
+        &self.counts
+    }
+
+    /// The keys matched so far, in the order they matched.
+    #[must_use]
+    pub fn matched(&self) -> &[StoredKey] {
+        self.table.get(..self.stored).unwrap_or_default()
+    }
+
+    // spec §match.8: one key, in publication order, as MatchRun applies it.
+    /// Checks the next key of the publication (keys in publication order). A matched key's
+    /// accepted sightings go to `sighting`, in the order of its identifiers' intervals, each
+    /// identifier's in time order.
+    ///
+    /// # Errors
+    /// [`TableFull`] when the key matched and the table has no room; nothing changed.
+    pub fn check(
+        &mut self,
+        key: &DiagnosisKey,
+        mut sighting: impl FnMut(&MatchedSighting),
+    ) -> Result<BandOutcome, TableFull> {
+        let config = self.config;
+        if let Some(at) = self
+            .matched()
+            .iter()
+            .position(|k| k.key_data == key.key_data)
+            .filter(|_| self.logged_anywhere(key))
+        {
+            self.counts.keys_total += 1;
+            let Some(stored) = self.table.get_mut(at) else {
+                return Ok(BandOutcome::Copy { changed: false });
+            };
+            let from = config.effective_report_type(stored.report_type);
+            let to = config.effective_report_type(key.report_type);
+            let changed = from != to
+                && is_valid_transition(from, to)
+                && stored.transitions < config.allowed_report_type_transitions;
+            if from == to {
+                self.counts.rejected.duplicate_keys += 1;
+            } else if changed {
+                stored.report_type = to;
+                stored.transitions += 1;
+                self.counts.report_type_transitions += 1;
+            } else {
+                self.counts.rejected.invalid_transitions += 1;
+            }
+            return Ok(BandOutcome::Copy { changed });
+        }
+        if !config.matches_report_type(key.report_type) {
+            self.counts.keys_total += 1;
+            self.counts.rejected.report_type_keys += 1;
+            return Ok(BandOutcome::Gated);
+        }
+        let prk = self.schedule.prk(&key.key_data);
+        let rpik = prk.expand16(RPIK_INFO);
+        let hits = self.hits(&rpik, key.window);
+        let aemk = AssociatedEncryptedMetadataKey::from_bytes(prk.expand16(AEMK_INFO));
+        let tally = self.evaluate(hits.as_slice(), &aemk, |_| {});
+        if !tally.seen || tally.v1_scans == 0 {
+            self.counts.keys_total += 1;
+            if tally.seen {
+                self.counts.rejected.add_sightings(&tally.rejected);
+            }
+            return Ok(BandOutcome::NotMatched);
+        }
+        let capacity = self.table.len();
+        let Some(slot) = self.table.get_mut(self.stored) else {
+            return Err(TableFull { capacity });
+        };
+        *slot = StoredKey {
+            key_data: key.key_data,
+            report_type: key.report_type,
+            first_report_type: key.report_type,
+            transitions: 0,
+        };
+        self.stored += 1;
+        self.counts.keys_total += 1;
+        self.counts.keys_matched += 1;
+        self.counts.rejected.add_sightings(&tally.rejected);
+        self.evaluate(hits.as_slice(), &aemk, |s| sighting(s));
+        Ok(BandOutcome::Matched {
+            sightings: tally.accepted,
+        })
+    }
+
+    /// The identifiers of the key's window that the log holds, by the cheaper path: decrypt
+    /// each logged identifier seen near the window (a sparse log), or encrypt each interval's
+    /// padded data and look it up (a busy one). Both give the same hits (spec §match.4).
+    fn hits(&self, rpik: &[u8; 16], window: RollingWindow) -> Hits {
+        let mut hits = Hits {
+            items: [(0, RollingProximityIdentifier::default()); MAX_HITS],
+            len: 0,
+        };
+        let tolerance = self.config.tolerance_intervals;
+        let first = window.start().get();
+        let last = window.last().get();
+        let (from, to) = (
+            first.saturating_sub(tolerance),
+            last.saturating_add(tolerance),
+        );
+        let near = |s: &GaenSighting| {
+            interval_of(s.unix_seconds).is_some_and(|i| (from..=to).contains(&i))
+        };
+        // Distinct identifiers seen near the window (the log is sorted by identifier).
+        let mut distinct = 0usize;
+        let mut previous = None;
+        for s in self.log.sightings.iter().filter(|s| near(s)) {
+            if previous != Some(s.rpi) {
+                distinct += 1;
+                previous = Some(s.rpi);
+            }
+        }
+        if distinct == 0 {
+            return hits;
+        }
+        let period = window.period().get() as usize;
+        if distinct < period {
+            let cipher = Aes128Dec::new(&Array::from(*rpik));
+            let mut previous = None;
+            for s in self.log.sightings.iter().filter(|s| near(s)) {
+                if previous == Some(s.rpi) {
+                    continue;
+                }
+                previous = Some(s.rpi);
+                let mut block = Array::from(s.rpi.to_bytes());
+                cipher.decrypt_block(&mut block);
+                let plain: [u8; 16] = block.into();
+                let (prefix, number) = plain.split_at(12);
+                if prefix != b"EN-RPI\0\0\0\0\0\0" {
+                    continue;
+                }
+                let j = u32::from_le_bytes(number.try_into().unwrap_or([0; 4]));
+                if (first..=last).contains(&j) {
+                    hits.push((j, s.rpi));
+                }
+            }
+            hits.items
+                .get_mut(..hits.len)
+                .unwrap_or_default()
+                .sort_unstable();
+        } else {
+            let cipher = Aes128Enc::new(&Array::from(*rpik));
+            for j in first..=last {
+                let mut block = Array::from(padded_data(EnIntervalNumber::new(j)));
+                cipher.encrypt_block(&mut block);
+                let rpi = RollingProximityIdentifier::from_bytes(block.into());
+                if !self.log.sightings_of(&rpi).is_empty() {
+                    hits.push((j, rpi));
+                }
+            }
+        }
+        hits
+    }
+
+    /// Applies §match.2 to the sightings of each hit, giving each accepted one to `accepted`.
+    fn evaluate(
+        &self,
+        hits: &[(u32, RollingProximityIdentifier)],
+        aemk: &AssociatedEncryptedMetadataKey,
+        mut accepted: impl FnMut(&MatchedSighting),
+    ) -> Tally {
+        let config = &self.config;
+        let mut tally = Tally::default();
+        let accept = |j: u32, rpi: RollingProximityIdentifier, s: &GaenSighting| {
+            let metadata = aemk.decrypt(&rpi, s.aem);
+            let tx_power = metadata.tx_power_dbm();
+            let rssi = clamp_rssi(s.rssi);
+            (config.tx_power_min_dbm..=config.tx_power_max_dbm)
+                .contains(&tx_power)
+                .then_some(MatchedSighting {
+                    unix_seconds: s.unix_seconds,
+                    en_interval_number: EnIntervalNumber::new(j),
+                    rpi,
+                    rssi,
+                    aem: s.aem,
+                    metadata,
+                    tx_power,
+                    attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
+                    previous_scan_unix_seconds: s.previous_scan_unix_seconds,
+                })
+        };
+        for &(j, rpi) in hits {
+            let all = self.log.sightings_of(&rpi);
+            let in_tolerance = |t: u64| {
+                interval_of(t).is_some_and(|i| i.abs_diff(j) <= config.tolerance_intervals)
+            };
+            let Some(first_valid) = all.iter().find(|s| in_tolerance(s.unix_seconds)) else {
+                continue;
+            };
+            tally.seen = true;
+            let first_time = first_valid.unix_seconds;
+            let mut scan: Option<(&GaenSighting, u64)> = None;
+            for s in all {
+                if !in_tolerance(s.unix_seconds) {
+                    tally.rejected.outside_tolerance += 1;
+                    continue;
+                }
+                if s.unix_seconds - first_time > config.replay_window_seconds {
+                    tally.rejected.replayed += 1;
+                    continue;
+                }
+                scan = match scan {
+                    Some((loudest, previous)) if !new_scan(previous, s.unix_seconds) => {
+                        let louder = clamp_rssi(s.rssi) > clamp_rssi(loudest.rssi);
+                        Some((if louder { s } else { loudest }, s.unix_seconds))
+                    }
+                    other => {
+                        if let Some((loudest, _)) = other {
+                            tally.v1_scans += u32::from(accept(j, rpi, loudest).is_some());
+                        }
+                        Some((s, s.unix_seconds))
+                    }
+                };
+                match accept(j, rpi, s) {
+                    Some(matched) => {
+                        tally.accepted += 1;
+                        accepted(&matched);
+                    }
+                    None => tally.rejected.tx_power_out_of_range += 1,
+                }
+            }
+            if let Some((loudest, _)) = scan {
+                tally.v1_scans += u32::from(accept(j, rpi, loudest).is_some());
+            }
+        }
+        tally
+    }
+
+    /// Whether any of the 144 identifiers from the key's rolling start is in the log at all
+    /// (Google's prefilter, which a copy of a matched key must pass, spec §match.6).
+    fn logged_anywhere(&self, key: &DiagnosisKey) -> bool {
+        let rpik = self.schedule.prk(&key.key_data).expand16(RPIK_INFO);
+        let cipher = Aes128Enc::new(&Array::from(rpik));
+        let start = key.window.start().get();
+        (0..INTERVALS_PER_DAY)
+            .map_while(|k| start.checked_add(k))
+            .any(|j| {
+                let mut block = Array::from(padded_data(EnIntervalNumber::new(j)));
+                cipher.encrypt_block(&mut block);
+                !self
+                    .log
+                    .sightings_of(&RollingProximityIdentifier::from_bytes(block.into()))
+                    .is_empty()
+            })
+    }
+}
