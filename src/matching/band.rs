@@ -32,6 +32,15 @@ fn log_order(s: &GaenSighting) -> (RollingProximityIdentifier, u64, i8, [u8; 4],
     )
 }
 
+/// An identifier as two big-endian integers: their order is the bytes' order.
+fn halves(rpi: &RollingProximityIdentifier) -> (u64, u64) {
+    let (high, low) = rpi.as_bytes().split_at(8);
+    (
+        u64::from_be_bytes(high.try_into().unwrap_or([0; 8])),
+        u64::from_be_bytes(low.try_into().unwrap_or([0; 8])),
+    )
+}
+
 /// A log in a buffer the caller owns, sorted once for lookups.
 #[derive(Debug)]
 pub struct BandLog<'a> {
@@ -45,9 +54,11 @@ impl<'a> BandLog<'a> {
         Self { sightings: buffer }
     }
 
-    /// Every sighting of `rpi`, in time order.
+    /// Every sighting of `rpi`, in time order. The search compares the identifiers' halves
+    /// as integers, which orders them as their bytes do, without a call to `memcmp` per step.
     fn sightings_of(&self, rpi: &RollingProximityIdentifier) -> &'a [GaenSighting] {
-        let first = self.sightings.partition_point(|s| s.rpi < *rpi);
+        let wanted = halves(rpi);
+        let first = self.sightings.partition_point(|s| halves(&s.rpi) < wanted);
         let rest = self.sightings.get(first..).unwrap_or_default();
         let count = rest.partition_point(|s| s.rpi == *rpi);
         rest.get(..count).unwrap_or_default()
@@ -107,6 +118,9 @@ pub struct BandCounts {
     /// What each rule turned away.
     pub rejected: Rejections,
 }
+
+/// Blocks given to AES together (the software backend works on several at once).
+const BATCH: usize = 16;
 
 /// The most identifiers of one key that can hit: one per interval of its window.
 const MAX_HITS: usize = INTERVALS_PER_DAY as usize;
@@ -232,8 +246,12 @@ impl<'l, 't> BandMatcher<'l, 't> {
         let prk = self.schedule.prk(&key.key_data);
         let rpik = prk.expand16(RPIK_INFO);
         let hits = self.hits(&rpik, key.window);
+        if hits.len == 0 {
+            self.counts.keys_total += 1;
+            return Ok(BandOutcome::NotMatched);
+        }
         let aemk = AssociatedEncryptedMetadataKey::from_bytes(prk.expand16(AEMK_INFO));
-        let tally = self.evaluate(hits.as_slice(), &aemk, |_| {});
+        let tally = self.evaluate(hits.as_slice(), &aemk, &mut |_| {});
         if !tally.seen || tally.v1_scans == 0 {
             self.counts.keys_total += 1;
             if tally.seen {
@@ -255,7 +273,7 @@ impl<'l, 't> BandMatcher<'l, 't> {
         self.counts.keys_total += 1;
         self.counts.keys_matched += 1;
         self.counts.rejected.add_sightings(&tally.rejected);
-        self.evaluate(hits.as_slice(), &aemk, |s| sighting(s));
+        self.evaluate(hits.as_slice(), &aemk, &mut |s| sighting(s));
         Ok(BandOutcome::Matched {
             sightings: tally.accepted,
         })
@@ -264,6 +282,7 @@ impl<'l, 't> BandMatcher<'l, 't> {
     /// The identifiers of the key's window that the log holds, by the cheaper path: decrypt
     /// each logged identifier seen near the window (a sparse log), or encrypt each interval's
     /// padded data and look it up (a busy one). Both give the same hits (spec §match.4).
+    #[inline(never)]
     fn hits(&self, rpik: &[u8; 16], window: RollingWindow) -> Hits {
         let mut hits = Hits {
             items: [(0, RollingProximityIdentifier::default()); MAX_HITS],
@@ -276,66 +295,106 @@ impl<'l, 't> BandMatcher<'l, 't> {
             first.saturating_sub(tolerance),
             last.saturating_add(tolerance),
         );
-        let near = |s: &GaenSighting| {
-            interval_of(s.unix_seconds).is_some_and(|i| (from..=to).contains(&i))
-        };
+        // Seen in an interval of [from, to]: compared in seconds, since a 64-bit division is
+        // a library call on a 32-bit core.
+        let (since, until) = (
+            u64::from(from) * INTERVAL_SECONDS,
+            (u64::from(to) + 1) * INTERVAL_SECONDS,
+        );
+        let near = |s: &GaenSighting| (since..until).contains(&s.unix_seconds);
         // Distinct identifiers seen near the window (the log is sorted by identifier).
+        // Counted only as far as the choice needs: up to the window's length.
+        let period = window.period().get() as usize;
         let mut distinct = 0usize;
         let mut previous = None;
         for s in self.log.sightings.iter().filter(|s| near(s)) {
             if previous != Some(s.rpi) {
                 distinct += 1;
                 previous = Some(s.rpi);
+                if distinct >= period {
+                    break;
+                }
             }
         }
         if distinct == 0 {
             return hits;
         }
-        let period = window.period().get() as usize;
+        let mut blocks = [Array::<u8, aes::cipher::consts::U16>::default(); BATCH];
         if distinct < period {
             let cipher = Aes128Dec::new(&Array::from(*rpik));
+            let mut logged = [RollingProximityIdentifier::default(); BATCH];
+            let mut pending = 0;
             let mut previous = None;
+            let flush = |logged: &[RollingProximityIdentifier],
+                         blocks: &mut [Array<u8, _>],
+                         hits: &mut Hits| {
+                for (block, rpi) in blocks.iter_mut().zip(logged) {
+                    *block = Array::from(rpi.to_bytes());
+                }
+                cipher.decrypt_blocks(blocks);
+                for (block, rpi) in blocks.iter().zip(logged) {
+                    let plain: [u8; 16] = (*block).into();
+                    let (prefix, number) = plain.split_at(12);
+                    let j = u32::from_le_bytes(number.try_into().unwrap_or([0; 4]));
+                    if prefix == b"EN-RPI\0\0\0\0\0\0" && (first..=last).contains(&j) {
+                        hits.push((j, *rpi));
+                    }
+                }
+            };
             for s in self.log.sightings.iter().filter(|s| near(s)) {
                 if previous == Some(s.rpi) {
                     continue;
                 }
                 previous = Some(s.rpi);
-                let mut block = Array::from(s.rpi.to_bytes());
-                cipher.decrypt_block(&mut block);
-                let plain: [u8; 16] = block.into();
-                let (prefix, number) = plain.split_at(12);
-                if prefix != b"EN-RPI\0\0\0\0\0\0" {
-                    continue;
+                if let Some(slot) = logged.get_mut(pending) {
+                    *slot = s.rpi;
+                    pending += 1;
                 }
-                let j = u32::from_le_bytes(number.try_into().unwrap_or([0; 4]));
-                if (first..=last).contains(&j) {
-                    hits.push((j, s.rpi));
+                if pending == BATCH {
+                    flush(&logged, &mut blocks, &mut hits);
+                    pending = 0;
                 }
             }
+            flush(
+                logged.get(..pending).unwrap_or_default(),
+                blocks.get_mut(..pending).unwrap_or_default(),
+                &mut hits,
+            );
             hits.items
                 .get_mut(..hits.len)
                 .unwrap_or_default()
                 .sort_unstable();
         } else {
             let cipher = Aes128Enc::new(&Array::from(*rpik));
-            for j in first..=last {
-                let mut block = Array::from(padded_data(EnIntervalNumber::new(j)));
-                cipher.encrypt_block(&mut block);
-                let rpi = RollingProximityIdentifier::from_bytes(block.into());
-                if !self.log.sightings_of(&rpi).is_empty() {
-                    hits.push((j, rpi));
+            // The window is valid, so `first + offset` never passes the last interval number.
+            for from in (0..period).step_by(BATCH) {
+                let batch = blocks
+                    .get_mut(..(period - from).min(BATCH))
+                    .unwrap_or_default();
+                let intervals = (first..=last).skip(from);
+                for (block, j) in batch.iter_mut().zip(intervals.clone()) {
+                    *block = Array::from(padded_data(EnIntervalNumber::new(j)));
+                }
+                cipher.encrypt_blocks(batch);
+                for (block, j) in batch.iter().zip(intervals) {
+                    let rpi = RollingProximityIdentifier::from_bytes((*block).into());
+                    if !self.log.sightings_of(&rpi).is_empty() {
+                        hits.push((j, rpi));
+                    }
                 }
             }
         }
         hits
     }
 
-    /// Applies §match.2 to the sightings of each hit, giving each accepted one to `accepted`.
+    /// Applies §match.2 to the sightings of each hit, giving each accepted one to `accepted`
+    /// (one copy of the code for both passes: flash is scarce on a wristband).
+    #[inline(never)]
     fn evaluate(
         &self,
         hits: &[(u32, RollingProximityIdentifier)],
         aemk: &AssociatedEncryptedMetadataKey,
-        mut accepted: impl FnMut(&MatchedSighting),
+        accepted: &mut dyn FnMut(&MatchedSighting),
     ) -> Tally {
         let config = &self.config;
         let mut tally = Tally::default();

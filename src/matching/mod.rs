@@ -36,7 +36,7 @@ pub mod stream;
 #[cfg(feature = "alloc")]
 mod table;
 
-pub use band::{BandLog, BandMatcher, StoredKey};
+pub use band::{BandCounts, BandLog, BandMatcher, BandOutcome, StoredKey, TableFull};
 #[cfg(feature = "alloc")]
 pub use engine::Matcher;
 #[cfg(feature = "alloc")]
