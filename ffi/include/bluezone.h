@@ -5,7 +5,9 @@
  * writes its results to buffers the caller owns; bz_error_message() tells what went wrong.
  * Export files (bz_export_*) and matching (bz_matcher_*) need files and an allocator and
  * exist in the hosted build only; everything else is the no-allocator core subset, which
- * also builds for bare-metal targets (thumbv7em-none-eabihf).
+ * also builds for bare-metal targets (thumbv7em-none-eabihf). A handle may move between
+ * threads but is used by one thread at a time; the functions without a handle may be called
+ * from any thread.
  */
 
 #ifndef BLUEZONE_H
