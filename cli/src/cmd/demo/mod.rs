@@ -73,8 +73,8 @@ pub struct Args {
     /// most 1; at most 20 levels). Who installs is drawn once: a higher level adds phones.
     #[arg(long, value_delimiter = ',', default_value = "1", value_parser = level)]
     adoption: Vec<f64>,
-    /// Share of app users on the Bluezone 2020 scheme; the rest speak GAEN.
-    #[arg(long, default_value_t = 0.33, value_parser = share)]
+    /// Share of app users on the Bluezone 2020 scheme; the rest speak GAEN [default: a third]
+    #[arg(long, default_value_t = 1.0 / 3.0, hide_default_value = true, value_parser = share)]
     bluezone_share: f64,
     /// Share of app-user days with Bluetooth or tracing off; 20 % of NHS COVID-19 app users
     /// had it off (YouGov, July 2021).
