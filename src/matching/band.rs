@@ -6,20 +6,13 @@ use aes::cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128Dec, Aes128Enc};
 
 use super::hkdf::KeySchedule;
-use super::{MatchConfig, MatchedSighting, Rejections, clamp_rssi, is_valid_transition, new_scan};
+use super::{MatchConfig, MatchedSighting, Rejections, apply_rules, is_valid_transition};
 use crate::encounter::GaenSighting;
 use crate::gaen::{
     AEMK_INFO, AssociatedEncryptedMetadataKey, DiagnosisKey, RPIK_INFO, ReportType,
     RollingProximityIdentifier, padded_data,
 };
-use crate::time::{EnIntervalNumber, INTERVALS_PER_DAY, RollingWindow};
-
-/// Seconds in an interval.
-const INTERVAL_SECONDS: u64 = 600;
-
-fn interval_of(unix_seconds: u64) -> Option<u32> {
-    u32::try_from(unix_seconds / INTERVAL_SECONDS).ok()
-}
+use crate::time::{EnIntervalNumber, INTERVAL_SECONDS, INTERVALS_PER_DAY, RollingWindow};
 
 /// The order of a log: by identifier, then time and the other fields, as the index keeps it.
 fn log_order(s: &GaenSighting) -> (RollingProximityIdentifier, u64, i8, [u8; 4], u64) {
@@ -396,69 +389,27 @@ impl<'l, 't> BandMatcher<'l, 't> {
         aemk: &AssociatedEncryptedMetadataKey,
         accepted: &mut dyn FnMut(&MatchedSighting),
     ) -> Tally {
-        let config = &self.config;
         let mut tally = Tally::default();
-        let accept = |j: u32, rpi: RollingProximityIdentifier, s: &GaenSighting| {
-            let metadata = aemk.decrypt(&rpi, s.aem);
-            let tx_power = metadata.tx_power_dbm();
-            let rssi = clamp_rssi(s.rssi);
-            (config.tx_power_min_dbm..=config.tx_power_max_dbm)
-                .contains(&tx_power)
-                .then_some(MatchedSighting {
-                    unix_seconds: s.unix_seconds,
-                    en_interval_number: EnIntervalNumber::new(j),
-                    rpi,
-                    rssi,
-                    aem: s.aem,
-                    metadata,
-                    tx_power,
-                    attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
-                    previous_scan_unix_seconds: s.previous_scan_unix_seconds,
-                })
-        };
         for &(j, rpi) in hits {
-            let all = self.log.sightings_of(&rpi);
-            let in_tolerance = |t: u64| {
-                interval_of(t).is_some_and(|i| i.abs_diff(j) <= config.tolerance_intervals)
-            };
-            let Some(first_valid) = all.iter().find(|s| in_tolerance(s.unix_seconds)) else {
-                continue;
-            };
-            tally.seen = true;
-            let first_time = first_valid.unix_seconds;
-            let mut scan: Option<(&GaenSighting, u64)> = None;
-            for s in all {
-                if !in_tolerance(s.unix_seconds) {
-                    tally.rejected.outside_tolerance += 1;
-                    continue;
-                }
-                if s.unix_seconds - first_time > config.replay_window_seconds {
-                    tally.rejected.replayed += 1;
-                    continue;
-                }
-                scan = match scan {
-                    Some((loudest, previous)) if !new_scan(previous, s.unix_seconds) => {
-                        let louder = clamp_rssi(s.rssi) > clamp_rssi(loudest.rssi);
-                        Some((if louder { s } else { loudest }, s.unix_seconds))
-                    }
-                    other => {
-                        if let Some((loudest, _)) = other {
-                            tally.v1_scans += u32::from(accept(j, rpi, loudest).is_some());
-                        }
-                        Some((s, s.unix_seconds))
-                    }
-                };
-                match accept(j, rpi, s) {
-                    Some(matched) => {
-                        tally.accepted += 1;
-                        accepted(&matched);
-                    }
-                    None => tally.rejected.tx_power_out_of_range += 1,
-                }
-            }
-            if let Some((loudest, _)) = scan {
-                tally.v1_scans += u32::from(accept(j, rpi, loudest).is_some());
-            }
+            let Tally {
+                seen,
+                accepted: count,
+                v1_scans,
+                rejected,
+            } = &mut tally;
+            *seen |= apply_rules(
+                &self.config,
+                j,
+                rpi,
+                self.log.sightings_of(&rpi),
+                aemk,
+                rejected,
+                |s| {
+                    *count += 1;
+                    accepted(&s);
+                },
+                |_| *v1_scans += 1,
+            );
         }
         tally
     }

@@ -6,9 +6,8 @@ use aes::cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128Dec, Aes128Enc};
 
 use super::hkdf::KeySchedule;
-use super::index::{LogIndex, interval_of};
-use super::{MatchConfig, MatchOutcome, MatchedSighting, Rejections, clamp_rssi, new_scan};
-use crate::encounter::GaenSighting;
+use super::index::LogIndex;
+use super::{MatchConfig, MatchOutcome, MatchedSighting, Rejections, apply_rules};
 use crate::gaen::{
     AEMK_INFO, AssociatedEncryptedMetadataKey, DiagnosisKey, RPIK_INFO, RollingProximityIdentifier,
     padded_data,
@@ -492,68 +491,24 @@ impl<'a> Matcher<'a> {
         hits: &[(u32, RollingProximityIdentifier)],
         aemk: &AssociatedEncryptedMetadataKey,
     ) -> Evaluation {
-        let config = &self.config;
         let mut evaluation = Evaluation::default();
-        let rejected = &mut evaluation.rejected;
-        let accept = |j: u32, rpi: RollingProximityIdentifier, s: &GaenSighting| {
-            let metadata = aemk.decrypt(&rpi, s.aem);
-            let tx_power = metadata.tx_power_dbm();
-            let rssi = clamp_rssi(s.rssi);
-            (config.tx_power_min_dbm..=config.tx_power_max_dbm)
-                .contains(&tx_power)
-                .then_some(MatchedSighting {
-                    unix_seconds: s.unix_seconds,
-                    en_interval_number: EnIntervalNumber::new(j),
-                    rpi,
-                    rssi,
-                    aem: s.aem,
-                    metadata,
-                    tx_power,
-                    attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
-                    previous_scan_unix_seconds: s.previous_scan_unix_seconds,
-                })
-        };
         for &(j, rpi) in hits {
-            let all = self.index.sightings_of(&rpi);
-            let in_tolerance = |t: u64| {
-                interval_of(t).is_some_and(|i| i.abs_diff(j) <= config.tolerance_intervals)
-            };
-            let Some(first_valid) = all.iter().find(|s| in_tolerance(s.unix_seconds)) else {
-                continue;
-            };
-            evaluation.seen = true;
-            let first_time = first_valid.unix_seconds;
-            // The v1 scan being gathered: its loudest sighting and the previous sighting's time.
-            let mut scan: Option<(&GaenSighting, u64)> = None;
-            for s in all {
-                if !in_tolerance(s.unix_seconds) {
-                    rejected.outside_tolerance += 1;
-                    continue;
-                }
-                if s.unix_seconds - first_time > config.replay_window_seconds {
-                    rejected.replayed += 1;
-                    continue;
-                }
-                scan = match scan {
-                    Some((loudest, previous)) if !new_scan(previous, s.unix_seconds) => {
-                        let louder = clamp_rssi(s.rssi) > clamp_rssi(loudest.rssi);
-                        Some((if louder { s } else { loudest }, s.unix_seconds))
-                    }
-                    other => {
-                        if let Some((loudest, _)) = other {
-                            evaluation.v1_scans.extend(accept(j, rpi, loudest));
-                        }
-                        Some((s, s.unix_seconds))
-                    }
-                };
-                match accept(j, rpi, s) {
-                    Some(sighting) => evaluation.sightings.push(sighting),
-                    None => rejected.tx_power_out_of_range += 1,
-                }
-            }
-            if let Some((loudest, _)) = scan {
-                evaluation.v1_scans.extend(accept(j, rpi, loudest));
-            }
+            let Evaluation {
+                seen,
+                sightings,
+                v1_scans,
+                rejected,
+            } = &mut evaluation;
+            *seen |= apply_rules(
+                &self.config,
+                j,
+                rpi,
+                self.index.sightings_of(&rpi),
+                aemk,
+                rejected,
+                |s| sightings.push(s),
+                |s| v1_scans.push(s),
+            );
         }
         evaluation.sightings.sort_unstable();
         evaluation.v1_scans.sort_unstable();

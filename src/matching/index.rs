@@ -2,15 +2,10 @@
 
 use alloc::vec::Vec;
 
+use super::interval_of;
 use crate::encounter::GaenSighting;
 use crate::gaen::RollingProximityIdentifier;
-use crate::time::{INTERVAL_SECONDS, INTERVALS_PER_DAY};
-
-/// The interval of a sighting, or `None` past interval 0xFFFFFFFF (such a sighting can match
-/// no key).
-pub(crate) fn interval_of(unix_seconds: u64) -> Option<u32> {
-    u32::try_from(unix_seconds / INTERVAL_SECONDS).ok()
-}
+use crate::time::INTERVALS_PER_DAY;
 
 // spec §match.3, §sec.11: chosen identifiers cost what random ones cost.
 /// The index's secret: random odd multipliers of a multiply-shift hash over the identifier's

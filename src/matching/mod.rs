@@ -57,9 +57,13 @@ pub use index::{IndexStats, LogIndex};
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
+use crate::encounter::GaenSighting;
 #[cfg(feature = "alloc")]
 use crate::gaen::DiagnosisKey;
-use crate::gaen::{AssociatedEncryptedMetadata, Metadata, ReportType, RollingProximityIdentifier};
+use crate::gaen::{
+    AssociatedEncryptedMetadata, AssociatedEncryptedMetadataKey, Metadata, ReportType,
+    RollingProximityIdentifier,
+};
 use crate::time::EnIntervalNumber;
 
 /// The rules of matching. Defaults follow Google's published engine (spec §match.2).
@@ -159,6 +163,90 @@ pub(crate) const fn clamp_rssi(rssi: i8) -> i8 {
 /// later (`1.5 × (4 + 13)` s, Google's per-scan aggregation, spec §risk.3.1).
 pub(crate) const fn new_scan(previous: u64, t: u64) -> bool {
     t.saturating_sub(previous) * 10 > 255
+}
+
+/// The interval a sighting time falls in, if it is one.
+pub(crate) fn interval_of(unix_seconds: u64) -> Option<u32> {
+    u32::try_from(unix_seconds / crate::time::INTERVAL_SECONDS).ok()
+}
+
+// spec §match.2: the rules on the sightings of one identifier.
+/// Applies §match.2 to `all`, the sightings (in the log's order) of `rpi`, the identifier of
+/// interval `j` of a key whose AEMK is `aemk`: each accepted sighting goes to `accepted`, the
+/// loudest accepted sighting of each v1 scan (§risk.3.1) to `v1_scan`, and what the rules turn
+/// away is counted in `rejected`. Returns whether a sighting lay within tolerance (the key was
+/// *seen*); when none did, nothing is counted. The production matcher and the band matcher
+/// both call it, so they cannot judge a sighting differently.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the hit, its sightings and three sinks"
+)]
+pub(crate) fn apply_rules(
+    config: &MatchConfig,
+    j: u32,
+    rpi: RollingProximityIdentifier,
+    all: &[GaenSighting],
+    aemk: &AssociatedEncryptedMetadataKey,
+    rejected: &mut Rejections,
+    mut accepted: impl FnMut(MatchedSighting),
+    mut v1_scan: impl FnMut(MatchedSighting),
+) -> bool {
+    let accept = |s: &GaenSighting| {
+        let metadata = aemk.decrypt(&rpi, s.aem);
+        let tx_power = metadata.tx_power_dbm();
+        let rssi = clamp_rssi(s.rssi);
+        (config.tx_power_min_dbm..=config.tx_power_max_dbm)
+            .contains(&tx_power)
+            .then_some(MatchedSighting {
+                unix_seconds: s.unix_seconds,
+                en_interval_number: EnIntervalNumber::new(j),
+                rpi,
+                rssi,
+                aem: s.aem,
+                metadata,
+                tx_power,
+                attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
+                previous_scan_unix_seconds: s.previous_scan_unix_seconds,
+            })
+    };
+    let in_tolerance =
+        |t: u64| interval_of(t).is_some_and(|i| i.abs_diff(j) <= config.tolerance_intervals);
+    let Some(first_valid) = all.iter().find(|s| in_tolerance(s.unix_seconds)) else {
+        return false;
+    };
+    let first_time = first_valid.unix_seconds;
+    // The v1 scan being gathered: its loudest sighting and the previous sighting's time.
+    let mut scan: Option<(&GaenSighting, u64)> = None;
+    for s in all {
+        if !in_tolerance(s.unix_seconds) {
+            rejected.outside_tolerance += 1;
+            continue;
+        }
+        if s.unix_seconds - first_time > config.replay_window_seconds {
+            rejected.replayed += 1;
+            continue;
+        }
+        scan = match scan {
+            Some((loudest, previous)) if !new_scan(previous, s.unix_seconds) => {
+                let louder = clamp_rssi(s.rssi) > clamp_rssi(loudest.rssi);
+                Some((if louder { s } else { loudest }, s.unix_seconds))
+            }
+            other => {
+                if let Some(loudest) = other.and_then(|(loudest, _)| accept(loudest)) {
+                    v1_scan(loudest);
+                }
+                Some((s, s.unix_seconds))
+            }
+        };
+        match accept(s) {
+            Some(sighting) => accepted(sighting),
+            None => rejected.tx_power_out_of_range += 1,
+        }
+    }
+    if let Some(loudest) = scan.and_then(|(loudest, _)| accept(loudest)) {
+        v1_scan(loudest);
+    }
+    true
 }
 
 /// One accepted sighting of a matched key.
