@@ -18,6 +18,8 @@ export BLUEZONE_CLI="$PWD/target/release/bluezone"
 
 echo "the README's Python example:"
 sed -n '/^```python$/,/^```$/p' README.md | sed '1d;$d' > target/readme_example.py
-printed=$("$venv/bin/python" target/readme_example.py | head -n 1)
+# The whole output first: a pipe into `head` would close early and break the script's writes.
+output=$("$venv/bin/python" target/readme_example.py)
+printed=$(head -n 1 <<<"$output")
 echo "$printed"
 [ "$printed" = "4 keys matched, F1: yes" ] || { echo "the README's Python example printed something else"; exit 1; }
