@@ -7,6 +7,7 @@ use aes::{Aes128Dec, Aes128Enc};
 
 use super::hkdf::KeySchedule;
 use super::index::LogIndex;
+use super::kernels::LANES;
 use super::{MatchConfig, MatchOutcome, MatchedSighting, Rejections, apply_rules};
 use crate::gaen::{
     AEMK_INFO, AssociatedEncryptedMetadataKey, DiagnosisKey, RPIK_INFO, RollingProximityIdentifier,
@@ -14,11 +15,10 @@ use crate::gaen::{
 };
 use crate::time::{EnIntervalNumber, INTERVALS_PER_DAY};
 
-/// Identifiers encrypted per AES call.
-const BATCH: usize = 32;
-/// The widest span a key's search covers: 144 intervals plus the tolerance on each side, for
-/// tolerances up to this bound; larger tolerances use a heap buffer.
-const SPAN: usize = 144 + 2 * 64;
+/// Identifiers encrypted per AES call on the copy path (§match.6), which tests all 144.
+const BATCH: usize = 48;
+/// The most identifiers a key has: a window is at most one day.
+const WINDOW: usize = INTERVALS_PER_DAY as usize;
 
 /// Matches keys against one indexed log. Cheap to share between threads.
 #[derive(Clone)]
@@ -29,6 +29,11 @@ pub struct Matcher<'a> {
     /// The index's day filters cover the config's tolerance; when they do not, identifiers
     /// are always found by decrypting the logged ones, so no edge sighting is missed.
     filters_cover: bool,
+    /// Per UTC day, sorted, the intervals `j` of the day with a sighting in `[j − T, j + T]`,
+    /// as 144 bits (the identifiers worth deriving, spec §match.4, step 2), and the distinct
+    /// (interval, identifier) pairs logged that day; `None` for tolerances above
+    /// [`NEAR_TOLERANCE`].
+    near: Option<Vec<NearDay>>,
 }
 
 impl core::fmt::Debug for Matcher<'_> {
@@ -41,9 +46,18 @@ impl core::fmt::Debug for Matcher<'_> {
 }
 
 /// One distinct (key bytes, window) of a batch, and where its copies are: the batch is sorted by
-/// window start, then key, so that each day's keys come together (its filter stays in cache)
-/// and copies of one key with one window sit side by side.
+/// window start, then period and key, so that each day's keys come together (its filter stays
+/// in cache) and copies of one key with one window sit side by side.
 pub(crate) type Slot = (u32, [u8; 16], u32, u32);
+
+/// The order of [`sorted_slots`], as integers (cheaper to compare than the tuple).
+fn slot_order(&(start, key, period, at): &Slot) -> (u64, u128, u32) {
+    (
+        (u64::from(start) << 32) | u64::from(period),
+        u128::from_be_bytes(key),
+        at,
+    )
+}
 
 pub(crate) fn sorted_slots(keys: &[DiagnosisKey]) -> Vec<Slot> {
     let mut slots: Vec<Slot> = keys
@@ -58,7 +72,7 @@ pub(crate) fn sorted_slots(keys: &[DiagnosisKey]) -> Vec<Slot> {
             )
         })
         .collect();
-    slots.sort_unstable();
+    slots.sort_unstable_by_key(slot_order);
     slots
 }
 
@@ -123,20 +137,148 @@ impl Found {
     }
 }
 
+/// What the matcher keeps of a UTC day of the log.
+#[derive(Clone, Copy, Debug)]
+struct NearDay {
+    day: u32,
+    /// Bit `k`: interval `144·day + k` has an occupied interval within the tolerance.
+    bits: [u64; 3],
+    /// The distinct (interval, identifier) pairs logged in the day.
+    entries: u32,
+}
+
+/// Tolerances up to this many intervals (a day) use [`near_days`]; larger ones derive every
+/// interval of a window, so that no table grows with the tolerance.
+const NEAR_TOLERANCE: u32 = INTERVALS_PER_DAY;
+
+/// The position of `day` in `near`, sorted by day, inserted if missing.
+fn day_at(near: &mut Vec<NearDay>, day: u32) -> usize {
+    let at = near.partition_point(|d| d.day < day);
+    if near.get(at).is_none_or(|d| d.day != day) {
+        near.insert(
+            at,
+            NearDay {
+                day,
+                bits: [0; 3],
+                entries: 0,
+            },
+        );
+    }
+    at
+}
+
+/// The days of the log and the days next to them, with the intervals `j` that have an
+/// occupied interval in `[j − T, j + T]`, and each day's logged pairs (`T` at most
+/// [`NEAR_TOLERANCE`]). Days are added in ascending order, and a run of occupied intervals adds
+/// at most its own days and one on each side, so the table is bounded by the log's size.
+fn near_days(index: &LogIndex, tolerance: u32) -> Vec<NearDay> {
+    let mut near: Vec<NearDay> = Vec::new();
+    // Runs of intervals near one another are marked once: [from, to] grows while they overlap.
+    let mark = |near: &mut Vec<NearDay>, from: u32, to: u32| {
+        let mut current: Option<(u32, usize)> = None;
+        for j in from..=to {
+            let (day, bit) = (j / INTERVALS_PER_DAY, j % INTERVALS_PER_DAY);
+            let at = match current {
+                Some((d, at)) if d == day => at,
+                _ => day_at(near, day),
+            };
+            current = Some((day, at));
+            if let Some(word) = near
+                .get_mut(at)
+                .and_then(|d| d.bits.get_mut((bit / 64) as usize))
+            {
+                *word |= 1 << (bit % 64);
+            }
+        }
+    };
+    let mut run: Option<(u32, u32)> = None;
+    for &interval in index.occupied_intervals() {
+        let (from, to) = (
+            interval.saturating_sub(tolerance),
+            interval.saturating_add(tolerance),
+        );
+        run = match run {
+            Some((start, end)) if from <= end.saturating_add(1) => Some((start, end.max(to))),
+            Some((start, end)) => {
+                mark(&mut near, start, end);
+                Some((from, to))
+            }
+            None => Some((from, to)),
+        };
+    }
+    if let Some((start, end)) = run {
+        mark(&mut near, start, end);
+    }
+    // Every day with entries has an occupied interval, so it is in the table already.
+    for day in index
+        .entries_between(0, u32::MAX)
+        .chunk_by(|a, b| a.0 / INTERVALS_PER_DAY == b.0 / INTERVALS_PER_DAY)
+    {
+        if let Some(&(interval, _)) = day.first() {
+            let at = day_at(&mut near, interval / INTERVALS_PER_DAY);
+            if let Some(d) = near.get_mut(at) {
+                d.entries = u32::try_from(day.len()).unwrap_or(u32::MAX);
+            }
+        }
+    }
+    near
+}
+
+/// A key waiting for its RPIK: its slot, bytes and window, the intervals to derive, and the
+/// pairs logged in the days its tolerance window touches.
+struct Pending {
+    at: usize,
+    key: [u8; 16],
+    first: u32,
+    last: u32,
+    needed: Needed,
+    logged: u32,
+}
+
+/// The intervals of a window to derive, ascending (at most a window's 144).
+#[derive(Clone, Copy)]
+pub(crate) struct Needed {
+    intervals: [u32; WINDOW],
+    len: usize,
+}
+
+impl Needed {
+    const fn new() -> Self {
+        Self {
+            intervals: [0; WINDOW],
+            len: 0,
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        self.intervals.get(..self.len).unwrap_or_default()
+    }
+}
+
+type Block = Array<u8, aes::cipher::consts::U16>;
+
 /// Per-key working memory, reused from key to key.
 struct Scratch {
-    occupied: Vec<bool>,
-    needed: Vec<u32>,
-    blocks: [Array<u8, aes::cipher::consts::U16>; BATCH],
+    pending: [Pending; LANES],
+    /// Padded data, whose prefix is written once: a key writes only the interval numbers.
+    plain: [Block; WINDOW],
+    blocks: [Block; WINDOW],
     hits: Vec<(u32, RollingProximityIdentifier)>,
 }
 
 impl Scratch {
     fn new() -> Self {
         Self {
-            occupied: alloc::vec![false; SPAN],
-            needed: Vec::with_capacity(144),
-            blocks: [Array::default(); BATCH],
+            pending: core::array::from_fn(|_| Pending {
+                at: 0,
+                key: [0; 16],
+                first: 0,
+                last: 0,
+                needed: Needed::new(),
+                logged: 0,
+            }),
+            plain: [Array::from(padded_data(EnIntervalNumber::new(0))); WINDOW],
+            blocks: [Array::default(); WINDOW],
             hits: Vec::new(),
         }
     }
@@ -153,6 +295,8 @@ impl<'a> Matcher<'a> {
             config,
             schedule: KeySchedule::new(),
             filters_cover: index.tolerance_intervals() >= config.tolerance_intervals,
+            near: (config.tolerance_intervals <= NEAR_TOLERANCE)
+                .then(|| near_days(index, config.tolerance_intervals)),
         }
     }
 
@@ -197,11 +341,13 @@ impl<'a> Matcher<'a> {
     }
 
     /// Evaluates the slots `from..to` (whole groups); returns each seen group's first slot
-    /// index with its evaluation.
+    /// index with its evaluation. Keys with intervals to derive are taken [`LANES`] at a time,
+    /// so that their RPIKs are derived together.
     fn evaluate_slots(&self, slots: &[Slot], from: usize, to: usize) -> Vec<(u32, Evaluation)> {
         let mut scratch = Scratch::new();
         let mut out = Vec::new();
         let mut previous: Option<(u32, [u8; 16], u32)> = None;
+        let mut waiting = 0;
         for (at, slot) in slots.iter().enumerate().take(to).skip(from) {
             let group = (slot.0, slot.1, slot.2);
             if previous == Some(group) {
@@ -211,14 +357,122 @@ impl<'a> Matcher<'a> {
             // The slot holds everything the evaluation needs, so the keys are read in the
             // slots' (sorted) order, not at random.
             let last = slot.0.saturating_add(slot.2.saturating_sub(1));
-            if let (Some(evaluation), Ok(at)) = (
-                self.evaluate_key(&slot.1, slot.0, last, &mut scratch),
-                u32::try_from(at),
-            ) {
+            let Some(pending) = scratch.pending.get_mut(waiting) else {
+                continue;
+            };
+            pending.logged = self.needed(slot.0, last, &mut pending.needed);
+            if pending.needed.len == 0 {
+                continue;
+            }
+            (pending.at, pending.key, pending.first, pending.last) = (at, slot.1, slot.0, last);
+            waiting += 1;
+            if waiting == LANES {
+                self.derive_and_search(&mut scratch, waiting, &mut out);
+                waiting = 0;
+            }
+        }
+        self.derive_and_search(&mut scratch, waiting, &mut out);
+        out
+    }
+
+    /// Derives the RPIKs of the first `waiting` pending keys and searches for their
+    /// identifiers; a lone key takes the one-key path.
+    fn derive_and_search(
+        &self,
+        scratch: &mut Scratch,
+        waiting: usize,
+        out: &mut Vec<(u32, Evaluation)>,
+    ) {
+        let rpiks = match waiting {
+            0 => return,
+            LANES => self
+                .schedule
+                .rpiks(&scratch.pending.each_ref().map(|p| p.key)),
+            _ => scratch
+                .pending
+                .each_ref()
+                .map(|p| self.schedule.prk(&p.key).expand16(RPIK_INFO)),
+        };
+        for (lane, rpik) in rpiks.iter().enumerate().take(waiting) {
+            let Some(pending) = scratch.pending.get_mut(lane) else {
+                continue;
+            };
+            let (at, key, first, last, needed, logged) = (
+                pending.at,
+                pending.key,
+                pending.first,
+                pending.last,
+                pending.needed,
+                pending.logged,
+            );
+            let window = (first, last, logged);
+            let evaluation = self.search(&key, rpik, window, needed.as_slice(), scratch);
+            if let (Some(evaluation), Ok(at)) = (evaluation, u32::try_from(at)) {
                 out.push((at, evaluation));
             }
         }
-        out
+    }
+
+    /// The intervals of `[first, last]` whose identifier could have a valid sighting (spec
+    /// §match.4, steps 1 and 2), into `needed`, ascending (a window spans at most two days);
+    /// returns the pairs logged in the days that `[first − T, last + T]` touches.
+    fn needed(&self, first: u32, last: u32, needed: &mut Needed) -> u32 {
+        let tolerance = self.config.tolerance_intervals;
+        let (from_day, to_day) = (
+            first.saturating_sub(tolerance) / INTERVALS_PER_DAY,
+            last.saturating_add(tolerance) / INTERVALS_PER_DAY,
+        );
+        let Some(days) = &self.near else {
+            // A tolerance above a day: every interval of the window, and the exact count.
+            needed.len = 0;
+            for (slot, j) in needed.intervals.iter_mut().zip(first..=last) {
+                *slot = j;
+                needed.len += 1;
+            }
+            let logged = self.index.entries_between(
+                first.saturating_sub(tolerance),
+                last.saturating_add(tolerance),
+            );
+            return u32::try_from(logged.len()).unwrap_or(u32::MAX);
+        };
+        let mut len = 0;
+        let mut logged = 0u32;
+        let start = days.partition_point(|d| d.day < from_day);
+        for near in days.get(start..).unwrap_or_default() {
+            if near.day > to_day {
+                break;
+            }
+            logged = logged.saturating_add(near.entries);
+            let base = near.day.saturating_mul(INTERVALS_PER_DAY);
+            if base > last || base.saturating_add(INTERVALS_PER_DAY) <= first {
+                continue;
+            }
+            // The window's bits of the day: [from, to] within 0..144.
+            let from = first.saturating_sub(base);
+            let to = (last - base).min(INTERVALS_PER_DAY - 1);
+            for (w, word) in (0u32..).zip(near.bits) {
+                let (low, high) = (64 * w, 64 * w + 63);
+                if from > high || to < low {
+                    continue;
+                }
+                let below = if from > low {
+                    !0u64 << (from - low)
+                } else {
+                    !0
+                };
+                let above = if to < high { !0u64 >> (high - to) } else { !0 };
+                let mut word = word & below & above;
+                while word != 0 {
+                    if let Some(slot) = needed.intervals.get_mut(len) {
+                        *slot = base + low + word.trailing_zeros();
+                        len += 1;
+                    }
+                    word &= word - 1;
+                }
+            }
+        }
+        needed.len = len;
+        logged
     }
 
     /// [`Self::find`] on the threads of `pool`: the sorted batch is cut into shares, only
@@ -319,114 +573,81 @@ impl<'a> Matcher<'a> {
     }
 
     // spec §match.1: the identifiers of the key's own window, `s … s + p − 1`.
-    /// Finds the identifiers of one key's window in the log and evaluates their sightings;
-    /// `None` when none was seen within tolerance.
-    fn evaluate_key(
+    /// Finds the identifiers of one key's window in the log, given its RPIK and the intervals
+    /// to derive, and evaluates their sightings; `None` when none was seen within tolerance.
+    fn search(
         &self,
         key_data: &[u8; 16],
-        first: u32,
-        last: u32,
+        rpik: &[u8; 16],
+        (first, last, logged): (u32, u32, u32),
+        needed: &[u32],
         scratch: &mut Scratch,
     ) -> Option<Evaluation> {
         let tolerance = self.config.tolerance_intervals;
-        let from = first.saturating_sub(tolerance);
-        let to = last.saturating_add(tolerance);
-        let span = (to - from) as usize + 1;
-        if scratch.occupied.len() < span {
-            scratch.occupied.resize(span, false);
-        }
-        let occupied = scratch.occupied.get_mut(..span).unwrap_or_default();
-        // No sighting anywhere near the window: nothing to derive.
-        if self.index.occupancy(from, occupied) == 0 {
-            return None;
-        }
-        // The intervals whose identifier could have a valid sighting.
-        scratch.needed.clear();
-        let mut near = occupied
-            .get(
-                ..((first - from) as usize)
-                    .saturating_add(tolerance as usize)
-                    .min(span),
-            )
-            .unwrap_or_default()
-            .iter()
-            .filter(|o| **o)
-            .count();
-        for j in first..=last {
-            let offset = (j - from) as usize;
-            // Slide [j − T, j + T]: add the interval entering on the right, drop the one
-            // leaving on the left.
-            if let Some(true) = occupied.get(offset + tolerance as usize) {
-                near += 1;
-            }
-            if offset > tolerance as usize
-                && let Some(true) = occupied.get(offset - tolerance as usize - 1)
-            {
-                near -= 1;
-            }
-            if near > 0 {
-                scratch.needed.push(j);
-            }
-        }
-        if scratch.needed.is_empty() {
-            return None;
-        }
-
-        let prk = self.schedule.prk(key_data);
-        let rpik = prk.expand16(RPIK_INFO);
         scratch.hits.clear();
-        let logged = self.index.entries_between(from, to);
         // Decrypting the logged identifiers costs one AES block each and no probe; generating
         // costs one block and one probe per needed interval.
-        if logged.len() < scratch.needed.len() || !self.filters_cover {
-            self.decrypt_logged(&rpik, first, last, logged, &mut scratch.hits);
+        if (logged as usize) < needed.len() || !self.filters_cover {
+            let logged = self.index.entries_between(
+                first.saturating_sub(tolerance),
+                last.saturating_add(tolerance),
+            );
+            self.decrypt_logged(rpik, first, last, logged, &mut scratch.hits);
         } else {
-            self.generate_and_probe(&rpik, scratch);
+            self.generate_and_probe(rpik, needed, scratch);
         }
         if scratch.hits.is_empty() {
             return None;
         }
         scratch.hits.sort_unstable();
         scratch.hits.dedup();
-        let aemk = AssociatedEncryptedMetadataKey::from_bytes(prk.expand16(AEMK_INFO));
+        let aemk = AssociatedEncryptedMetadataKey::from_bytes(
+            self.schedule.prk(key_data).expand16(AEMK_INFO),
+        );
         let evaluation = self.evaluate(&scratch.hits, &aemk);
         evaluation.seen.then_some(evaluation)
     }
 
-    /// Encrypts the needed intervals' padded data in batches and probes each identifier in the
-    /// filter of its day; confirmed identifiers go to `scratch.hits`.
-    fn generate_and_probe(&self, rpik: &[u8; 16], scratch: &mut Scratch) {
+    /// Encrypts the needed intervals' padded data in one call, so the AES backend runs at its
+    /// full parallel width, and probes each identifier in the filter of its day; confirmed
+    /// identifiers go to `scratch.hits`.
+    fn generate_and_probe(&self, rpik: &[u8; 16], needed: &[u32], scratch: &mut Scratch) {
         let cipher = Aes128Enc::new(&Array::from(*rpik));
+        let n = needed.len().min(WINDOW);
+        let (Some(plain), Some(blocks)) = (scratch.plain.get_mut(..n), scratch.blocks.get_mut(..n))
+        else {
+            return;
+        };
+        for (block, &j) in plain.iter_mut().zip(needed) {
+            if let Some(number) = block.get_mut(12..) {
+                number.copy_from_slice(&j.to_le_bytes());
+            }
+        }
+        if cipher.encrypt_blocks_b2b(plain, blocks).is_err() {
+            return;
+        }
         // A key's intervals fall in at most two UTC days: one run per day, one filter each.
-        for day_run in scratch
-            .needed
-            .chunk_by(|a, b| a / INTERVALS_PER_DAY == b / INTERVALS_PER_DAY)
-        {
-            let Some(&first) = day_run.first() else {
+        let Some(&first) = needed.first() else {
+            return;
+        };
+        let day = first / INTERVALS_PER_DAY;
+        let split = needed.partition_point(|&j| j / INTERVALS_PER_DAY == day);
+        for (day, from, to) in [(day, 0, split), (day.saturating_add(1), split, n)] {
+            let (Some(blocks), Some(intervals)) = (blocks.get(from..to), needed.get(from..to))
+            else {
                 continue;
             };
-            let Some(filter) = self.index.day_filter(first / INTERVALS_PER_DAY) else {
+            if blocks.is_empty() {
+                continue;
+            }
+            let Some(filter) = self.index.day_filter(day) else {
                 continue;
             };
-            for chunk in day_run.chunks(BATCH) {
-                let blocks = scratch.blocks.get_mut(..chunk.len()).unwrap_or_default();
-                for (block, &j) in blocks.iter_mut().zip(chunk) {
-                    *block = Array::from(padded_data(EnIntervalNumber::new(j)));
-                }
-                cipher.encrypt_blocks(blocks);
-                // All probes of the batch first (independent loads), then the rare maybes.
-                let mut maybe = 0u32;
-                for (bit, block) in blocks.iter().enumerate() {
-                    maybe |= u32::from(filter.may_contain(&block.0)) << bit;
-                }
-                while maybe != 0 {
-                    let bit = maybe.trailing_zeros() as usize;
-                    maybe &= maybe - 1;
-                    if let (Some(block), Some(&j)) = (blocks.get(bit), chunk.get(bit)) {
-                        let rpi = RollingProximityIdentifier::from_bytes(block.0);
-                        if !self.index.sightings_of(&rpi).is_empty() {
-                            scratch.hits.push((j, rpi));
-                        }
+            for (block, &j) in blocks.iter().zip(intervals) {
+                if filter.may_contain(&block.0) {
+                    let rpi = RollingProximityIdentifier::from_bytes(block.0);
+                    if !self.index.sightings_of(&rpi).is_empty() {
+                        scratch.hits.push((j, rpi));
                     }
                 }
             }
@@ -564,9 +785,9 @@ mod tests {
             let matcher = Matcher::new(&index, MatchConfig::default());
             let (first, last) = (start, window.last().get());
             let mut scratch = Scratch::new();
-            scratch.needed.extend(first..=last);
+            let needed: Vec<u32> = (first..=last).collect();
             let rpik_bytes = *rpik.expose_secret();
-            matcher.generate_and_probe(&rpik_bytes, &mut scratch);
+            matcher.generate_and_probe(&rpik_bytes, &needed, &mut scratch);
             let mut generated: Vec<_> = scratch
                 .hits
                 .iter()

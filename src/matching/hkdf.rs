@@ -5,8 +5,16 @@
 //! the compressions of its two pad blocks are constants: computed once, they leave 6 SHA-256
 //! compressions per key instead of 8. The AEMK reuses the PRK and its pad states, so once the
 //! RPIK is known it costs 2 more.
+//!
+//! [`KeySchedule::rpiks`] derives the RPIKs of [`LANES`] keys together: each of the 6 steps
+//! runs for every key at once through a kernel of `super::kernels` (spec §match.4.1).
 
 use sha2::block_api::compress256;
+
+#[cfg(feature = "alloc")]
+use super::kernels::{LANES, Path};
+#[cfg(feature = "alloc")]
+use crate::gaen::RPIK_INFO;
 
 const IV: [u32; 8] = [
     0x6a09_e667,
@@ -84,10 +92,13 @@ impl HmacKey {
     }
 }
 
-/// The extract step's constant HMAC key, precomputed.
+/// The extract step's constant HMAC key, precomputed, and the SHA-256 path this CPU runs.
 #[derive(Clone, Copy)]
 pub(crate) struct KeySchedule {
     zero_salt: HmacKey,
+    /// The multi-key derivation serves the production matcher, which needs `alloc`.
+    #[cfg(feature = "alloc")]
+    path: Path,
 }
 
 /// A diagnosis key's PRK with its HMAC pad states: what both RPIK and AEMK are expanded from.
@@ -95,9 +106,56 @@ pub(crate) struct Prk(HmacKey);
 
 impl KeySchedule {
     pub(crate) fn new() -> Self {
+        #[cfg(feature = "alloc")]
+        return Self::on(Path::detect());
+        #[cfg(not(feature = "alloc"))]
         Self {
             zero_salt: HmacKey::new(&[0u8; 32]),
         }
+    }
+
+    /// A schedule whose multi-key derivation runs on `path`.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn on(path: Path) -> Self {
+        Self {
+            zero_salt: HmacKey::new(&[0u8; 32]),
+            path,
+        }
+    }
+
+    /// The RPIKs of [`LANES`] keys, equal to `prk(key).expand16(RPIK_INFO)` of each: the same 6
+    /// compressions, each done for all the keys at once.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn rpiks(&self, keys: &[[u8; 16]; LANES]) -> [[u8; 16]; LANES] {
+        let compress = |states: &mut [[u32; 8]; LANES], blocks: &[[u8; 64]; LANES]| {
+            self.path.compress(states, blocks);
+        };
+        // Extract: PRK = HMAC(0 × 32, key).
+        let mut inner = [self.zero_salt.inner; LANES];
+        compress(&mut inner, &keys.map(|key| final_block(&key, 64)));
+        let mut prk = [self.zero_salt.outer; LANES];
+        compress(
+            &mut prk,
+            &inner.map(|state| final_block(&digest_bytes(&state), 64)),
+        );
+        let prk = prk.map(|state| digest_bytes(&state));
+        // Expand: HMAC(PRK, info ‖ 01), keyed by the PRK's two pad states.
+        let mut inner = [IV; LANES];
+        compress(&mut inner, &prk.map(|key| pad_block(&key, 0x36)));
+        let mut outer = [IV; LANES];
+        compress(&mut outer, &prk.map(|key| pad_block(&key, 0x5c)));
+        let mut message = [1u8; 8];
+        message[..7].copy_from_slice(RPIK_INFO);
+        compress(&mut inner, &[final_block(&message, 64); LANES]);
+        compress(
+            &mut outer,
+            &inner.map(|state| final_block(&digest_bytes(&state), 64)),
+        );
+        outer.map(|state| {
+            let mut rpik = [0u8; 16];
+            rpik.copy_from_slice(&digest_bytes(&state)[..16]);
+            rpik
+        })
     }
 
     /// `PRK = HMAC(0x00 × 32, key)`, and its pad states: 4 compressions.
@@ -134,6 +192,21 @@ mod tests {
             let aemk = crate::gaen::AssociatedEncryptedMetadataKey::derive(&key);
             prop_assert_eq!(&prk.expand16(RPIK_INFO), rpik.expose_secret());
             prop_assert_eq!(&prk.expand16(AEMK_INFO), aemk.expose_secret());
+        }
+    }
+
+    proptest! {
+        /// Checks spec §match.4.1: on every SHA-256 path this CPU runs, the RPIKs of keys
+        /// derived together are those each key gives alone.
+        #[test]
+        fn match_4_1_keys_derived_together_equal_keys_derived_alone(
+            keys in any::<[[u8; 16]; LANES]>(),
+        ) {
+            for path in Path::available() {
+                let schedule = KeySchedule::on(path);
+                let alone = keys.map(|key| schedule.prk(&key).expand16(RPIK_INFO));
+                prop_assert_eq!(schedule.rpiks(&keys), alone, "{:?}", path);
+            }
         }
     }
 

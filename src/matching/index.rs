@@ -8,12 +8,12 @@ use crate::gaen::RollingProximityIdentifier;
 use crate::time::INTERVALS_PER_DAY;
 
 // spec §match.3, §sec.11: chosen identifiers cost what random ones cost.
-/// The index's secret: random odd multipliers of a multiply-shift hash over the identifier's
-/// two halves (spec §match.3). Logged identifiers are untrusted (anyone can broadcast chosen
-/// bytes), so where an identifier lands in a filter is decided by a hash the sender cannot
-/// compute: without the secret, chosen identifiers spread like random ones.
+/// The index's secret: two random odd multipliers of a multiply-shift hash over the
+/// identifier's two halves (spec §match.3). Logged identifiers are untrusted (anyone can
+/// broadcast chosen bytes), so where an identifier lands in a filter is decided by a hash the
+/// sender cannot compute: without the secret, chosen identifiers spread like random ones.
 #[derive(Clone, Copy)]
-pub(crate) struct IndexKeys([u64; 4]);
+pub(crate) struct IndexKeys([u64; 2]);
 
 impl core::fmt::Debug for IndexKeys {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -23,29 +23,64 @@ impl core::fmt::Debug for IndexKeys {
 
 impl IndexKeys {
     fn from_secret(secret: [u8; 32]) -> Self {
-        let mut keys = [0u64; 4];
-        for (key, chunk) in keys.iter_mut().zip(secret.chunks_exact(8)) {
-            let bytes: [u8; 8] = chunk.try_into().unwrap_or_default();
-            *key = u64::from_le_bytes(bytes) | 1;
+        let mut words = [0u64; 4];
+        for (word, chunk) in words.iter_mut().zip(secret.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
         }
-        Self(keys)
+        let [w0, w1, w2, w3] = words;
+        // Every byte of the secret counts; a rotation that is not a whole number of bytes keeps
+        // a secret of repeated bytes from cancelling out.
+        Self([(w0 ^ w2.rotate_left(29)) | 1, (w1 ^ w3.rotate_left(29)) | 1])
     }
 
-    /// Two 64-bit hashes of the identifier: the filter word and the six bits in it.
+    /// The keyed hash `h·a + l·b mod 2⁶⁴` of the identifier's halves `h` and `l`: its top
+    /// bits pick the filter word, its bits 20–29 the mask.
     #[inline]
-    fn hash(&self, rpi: &[u8; 16]) -> (u64, u64) {
+    fn hash(&self, rpi: &[u8; 16]) -> u64 {
         let (high, low) = rpi.split_at(8);
         let high = u64::from_le_bytes(high.try_into().unwrap_or_default());
         let low = u64::from_le_bytes(low.try_into().unwrap_or_default());
-        let [a, b, c, d] = self.0;
-        (
-            high.wrapping_mul(a).wrapping_add(low.wrapping_mul(b)),
-            high.wrapping_mul(c).wrapping_add(low.wrapping_mul(d)),
-        )
+        let [a, b] = self.0;
+        high.wrapping_mul(a).wrapping_add(low.wrapping_mul(b))
     }
 }
 
-/// A blocked Bloom filter: one 64-bit word per probe, six bits per identifier, about 16 bits
+/// Masks of a filter: 1024 fixed 64-bit words with six distinct bits set each, drawn once from
+/// a fixed sequence (SplitMix64), so that a probe looks its bits up instead of computing them.
+static MASKS: [u64; 1024] = masks();
+
+// Evaluated at compile time: an index out of bounds would fail the build, never a run.
+#[allow(clippy::indexing_slicing)]
+const fn masks() -> [u64; 1024] {
+    let mut masks = [0u64; 1024];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut i = 0;
+    while i < masks.len() {
+        let mut mask = 0u64;
+        while mask.count_ones() < 6 {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            mask |= 1u64 << (z >> 58);
+        }
+        masks[i] = mask;
+        i += 1;
+    }
+    masks
+}
+
+/// The mask of a hash: one of [`MASKS`], by bits 20–29.
+#[inline]
+fn mask_of(hash: u64) -> u64 {
+    MASKS
+        .get(((hash >> 20) & 1023) as usize)
+        .copied()
+        .unwrap_or(u64::MAX)
+}
+
+/// A blocked Bloom filter: one 64-bit word per probe, six bits per identifier, 32 to 64 bits
 /// of filter per identifier, placed by the index's keyed hash.
 #[derive(Clone, Debug)]
 struct DayFilter {
@@ -55,29 +90,17 @@ struct DayFilter {
 
 impl DayFilter {
     fn with_capacity(identifiers: usize) -> Self {
-        let words = (identifiers / 4).max(8).next_power_of_two();
+        let words = (identifiers / 2).max(8).next_power_of_two();
         Self {
             words: alloc::vec![0; words],
             shift: 64 - words.trailing_zeros(),
         }
     }
 
-    /// Six bit positions from the high bits of the second hash (multiply-shift hashes are
-    /// best in their high bits).
-    #[inline]
-    const fn bits(hash: u64) -> u64 {
-        (1u64 << (hash >> 58))
-            | (1u64 << ((hash >> 52) & 63))
-            | (1u64 << ((hash >> 46) & 63))
-            | (1u64 << ((hash >> 40) & 63))
-            | (1u64 << ((hash >> 34) & 63))
-            | (1u64 << ((hash >> 28) & 63))
-    }
-
     fn insert(&mut self, keys: &IndexKeys, rpi: &RollingProximityIdentifier) {
-        let (word, bits) = keys.hash(&rpi.to_bytes());
-        if let Some(word) = self.words.get_mut((word >> self.shift) as usize) {
-            *word |= Self::bits(bits);
+        let hash = keys.hash(&rpi.to_bytes());
+        if let Some(word) = self.words.get_mut((hash >> self.shift) as usize) {
+            *word |= mask_of(hash);
         }
     }
 }
@@ -87,18 +110,19 @@ impl DayFilter {
 pub(crate) struct FilterRef<'a> {
     words: &'a [u64],
     shift: u32,
-    keys: &'a IndexKeys,
+    keys: IndexKeys,
 }
 
 impl FilterRef<'_> {
-    /// Whether the identifier with these bytes may be in the filter.
+    /// Whether the identifier with these bytes may be in the filter: one multiply-add, the
+    /// mask and the word, two loads from tables that stay in cache.
     #[inline]
     pub(crate) fn may_contain(self, rpi: &[u8; 16]) -> bool {
-        let (word, bits) = self.keys.hash(rpi);
-        let bits = DayFilter::bits(bits);
+        let hash = self.keys.hash(rpi);
+        let mask = mask_of(hash);
         self.words
-            .get((word >> self.shift) as usize)
-            .is_some_and(|word| word & bits == bits)
+            .get((hash >> self.shift) as usize)
+            .is_some_and(|word| word & mask == mask)
     }
 }
 
@@ -292,20 +316,9 @@ impl LogIndex {
             .unwrap_or_default()
     }
 
-    /// Marks, in `occupied`, which intervals of `[from, from + occupied.len())` hold
-    /// sightings; returns how many do.
-    pub(crate) fn occupancy(&self, from: u32, occupied: &mut [bool]) -> usize {
-        occupied.fill(false);
-        let start = self.intervals.partition_point(|&i| i < from);
-        let mut count = 0;
-        for &interval in self.intervals.get(start..).unwrap_or_default() {
-            let Some(slot) = occupied.get_mut((interval - from) as usize) else {
-                break;
-            };
-            *slot = true;
-            count += 1;
-        }
-        count
+    /// The intervals holding sightings, ascending.
+    pub(crate) fn occupied_intervals(&self) -> &[u32] {
+        &self.intervals
     }
 
     /// Every distinct identifier of the log, in order.
@@ -331,7 +344,7 @@ impl LogIndex {
         self.filters.get(position).map(|(_, f)| FilterRef {
             words: &f.words,
             shift: f.shift,
-            keys: &self.keys,
+            keys: self.keys,
         })
     }
 }

@@ -26,6 +26,8 @@ mod hkdf;
 #[cfg(feature = "alloc")]
 mod index;
 #[cfg(feature = "alloc")]
+mod kernels;
+#[cfg(feature = "alloc")]
 pub mod reference;
 #[cfg(feature = "alloc")]
 mod run;
