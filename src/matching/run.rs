@@ -30,6 +30,40 @@ pub struct MatchRun<'m, 'a> {
     #[cfg(feature = "parallel")]
     pool: Option<rayon::ThreadPool>,
     state: Checkpoint,
+    stored: StoredFilter,
+}
+
+/// A superset of the stored keys' bytes, so that the keys of a batch (nearly all never
+/// stored) skip the lookup in the map of results: rebuilt from the results before each batch
+/// is applied, and told of every key stored while it is. Keys are looked up by 12 bits of their
+/// bytes; keys crafted to share them only cost the lookup every key cost before.
+#[derive(Clone, Debug)]
+struct StoredFilter([u64; 64]);
+
+impl StoredFilter {
+    const fn bit(key: &[u8; 16]) -> (usize, u64) {
+        let bits = u16::from_le_bytes([key[0], key[1]]) & 0x0FFF;
+        ((bits >> 6) as usize, 1 << (bits & 63))
+    }
+
+    fn rebuild(&mut self, results: &BTreeMap<[u8; 16], KeyMatch>) {
+        self.0 = [0; 64];
+        for key in results.keys() {
+            self.insert(key);
+        }
+    }
+
+    fn insert(&mut self, key: &[u8; 16]) {
+        let (word, bit) = Self::bit(key);
+        if let Some(word) = self.0.get_mut(word) {
+            *word |= bit;
+        }
+    }
+
+    fn may_hold(&self, key: &[u8; 16]) -> bool {
+        let (word, bit) = Self::bit(key);
+        self.0.get(word).is_none_or(|word| word & bit != 0)
+    }
 }
 
 impl core::fmt::Debug for MatchRun<'_, '_> {
@@ -91,6 +125,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
             #[cfg(feature = "parallel")]
             pool: None,
             state: Checkpoint::default(),
+            stored: StoredFilter([0; 64]),
         }
     }
 
@@ -126,6 +161,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// keys being derived again for this log. Match many logs against one table.
     pub fn add_table(&mut self, table: &super::KeyTable) {
         let mut found = self.matcher.find_in_table(table);
+        self.stored.rebuild(&self.state.results);
         for (i, key) in table.keys().iter().enumerate() {
             self.apply(key, found.of_mut(i));
         }
@@ -156,6 +192,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
                 );
                 self.find(&unknown)
             };
+            self.stored.rebuild(&self.state.results);
             let mut next = 0;
             for (i, key) in piece.iter().enumerate() {
                 if known(offset + i) {
@@ -265,9 +302,11 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         let config = self.matcher.config();
         let state = &mut self.state;
         state.keys_total += 1;
-        if let Some(stored) = state
-            .results
-            .get_mut(&key.key_data)
+        if let Some(stored) = self
+            .stored
+            .may_hold(&key.key_data)
+            .then(|| state.results.get_mut(&key.key_data))
+            .flatten()
             .filter(|_| self.matcher.logged_anywhere(key))
         {
             let from = config.effective_report_type(stored.key.report_type);
@@ -300,6 +339,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         }
         // Stored once: every later key of this (key bytes, window) is a copy, so the
         // evaluation's sightings can move into the result.
+        self.stored.insert(&key.key_data);
         state.results.insert(
             key.key_data,
             KeyMatch {
