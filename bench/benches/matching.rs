@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bluezone::matching::{LogIndex, MatchConfig, Matcher};
-use bluezone_bench::{Scenario, Workload, crypto_floor, naive_baseline};
+use bluezone_bench::{Scenario, Workload, crypto_floor, multi_key_limit, naive_baseline};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -42,6 +42,9 @@ fn matching(c: &mut Criterion) {
         });
         group.bench_function("crypto floor", |b| {
             b.iter(|| black_box(crypto_floor(&scenario.keys)))
+        });
+        group.bench_function("limit", |b| {
+            b.iter(|| black_box(multi_key_limit(&scenario.keys)))
         });
         group.finish();
     }

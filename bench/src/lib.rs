@@ -13,7 +13,7 @@ use bluezone::gaen::{
 use bluezone::rand_core::Rng;
 use bluezone::time::{EnIntervalNumber, INTERVALS_PER_DAY, RollingWindow};
 
-pub use bluezone::matching::__bench::crypto_floor;
+pub use bluezone::matching::__bench::{crypto_floor, multi_key_limit};
 
 /// The first day of every workload: 2020-06-01.
 pub const FIRST_DAY: u32 = 18_414;

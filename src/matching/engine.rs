@@ -233,35 +233,70 @@ fn near_days(index: &LogIndex, tolerance: u32) -> Vec<NearDay> {
     near
 }
 
-/// A key waiting for its RPIK: its slot, bytes and window, the intervals to derive, and the
-/// pairs logged in the days its tolerance window touches.
+/// A key waiting for its RPIK: its slot, bytes and window, the pairs logged in the days its
+/// tolerance window touches, and the padded data of the intervals to derive, ascending.
 struct Pending {
     at: usize,
     key: [u8; 16],
     first: u32,
     last: u32,
-    needed: Needed,
     logged: u32,
-}
-
-/// The intervals of a window to derive, ascending (at most a window's 144).
-#[derive(Clone, Copy)]
-pub(crate) struct Needed {
-    intervals: [u32; WINDOW],
+    /// The padded data of `plain[..len]` are what AES encrypts; their prefix is written once,
+    /// and each key writes only its interval numbers (spec §match.1).
+    plain: [Block; WINDOW],
     len: usize,
 }
 
-impl Needed {
-    const fn new() -> Self {
+impl Pending {
+    fn new() -> Self {
         Self {
-            intervals: [0; WINDOW],
+            at: 0,
+            key: [0; 16],
+            first: 0,
+            last: 0,
+            logged: 0,
+            plain: [Array::from(padded_data(EnIntervalNumber::new(0))); WINDOW],
             len: 0,
         }
     }
 
-    fn as_slice(&self) -> &[u32] {
-        self.intervals.get(..self.len).unwrap_or_default()
+    /// Appends interval `j` to the intervals to derive.
+    #[inline]
+    fn push(&mut self, j: u32) {
+        if let Some(number) = self.plain.get_mut(self.len).and_then(|b| b.get_mut(12..)) {
+            number.copy_from_slice(&j.to_le_bytes());
+            self.len += 1;
+        }
     }
+
+    /// Appends the `count` intervals from `j` (a run of set bits, taken at once).
+    #[inline]
+    fn push_run(&mut self, j: u32, count: u32) {
+        let end = (self.len + count as usize).min(WINDOW);
+        for (block, j) in self
+            .plain
+            .get_mut(self.len..end)
+            .unwrap_or_default()
+            .iter_mut()
+            .zip(j..)
+        {
+            if let Some(number) = block.get_mut(12..) {
+                number.copy_from_slice(&j.to_le_bytes());
+            }
+        }
+        self.len = end;
+    }
+
+    fn plain(&self) -> &[Block] {
+        self.plain.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The interval number of a padded-data block.
+#[inline]
+fn interval_in(block: &Block) -> u32 {
+    let [.., n0, n1, n2, n3] = block.0;
+    u32::from_le_bytes([n0, n1, n2, n3])
 }
 
 type Block = Array<u8, aes::cipher::consts::U16>;
@@ -269,8 +304,6 @@ type Block = Array<u8, aes::cipher::consts::U16>;
 /// Per-key working memory, reused from key to key.
 struct Scratch {
     pending: [Pending; LANES],
-    /// Padded data, whose prefix is written once: a key writes only the interval numbers.
-    plain: [Block; WINDOW],
     blocks: [Block; WINDOW],
     hits: Vec<(u32, RollingProximityIdentifier)>,
 }
@@ -278,15 +311,7 @@ struct Scratch {
 impl Scratch {
     fn new() -> Self {
         Self {
-            pending: core::array::from_fn(|_| Pending {
-                at: 0,
-                key: [0; 16],
-                first: 0,
-                last: 0,
-                needed: Needed::new(),
-                logged: 0,
-            }),
-            plain: [Array::from(padded_data(EnIntervalNumber::new(0))); WINDOW],
+            pending: core::array::from_fn(|_| Pending::new()),
             blocks: [Array::default(); WINDOW],
             hits: Vec::new(),
         }
@@ -369,11 +394,12 @@ impl<'a> Matcher<'a> {
             let Some(pending) = scratch.pending.get_mut(waiting) else {
                 continue;
             };
-            pending.logged = self.needed(slot.0, last, &mut pending.needed);
-            if pending.needed.len == 0 {
+            (pending.first, pending.last) = (slot.0, last);
+            self.needed(pending);
+            if pending.len == 0 {
                 continue;
             }
-            (pending.at, pending.key, pending.first, pending.last) = (at, slot.1, slot.0, last);
+            (pending.at, pending.key) = (at, slot.1);
             waiting += 1;
             if waiting == LANES {
                 self.derive_and_search(&mut scratch, waiting, &mut out);
@@ -392,59 +418,53 @@ impl<'a> Matcher<'a> {
         waiting: usize,
         out: &mut Vec<(u32, Evaluation)>,
     ) {
-        let rpiks = match waiting {
+        let Scratch {
+            pending,
+            blocks,
+            hits,
+        } = scratch;
+        let mut rpiks = [[0u8; 16]; LANES];
+        match waiting {
             0 => return,
-            LANES => self
-                .schedule
-                .rpiks(&scratch.pending.each_ref().map(|p| p.key)),
-            _ => scratch
-                .pending
-                .each_ref()
-                .map(|p| self.schedule.prk(&p.key).expand16(RPIK_INFO)),
-        };
-        for (lane, rpik) in rpiks.iter().enumerate().take(waiting) {
-            let Some(pending) = scratch.pending.get_mut(lane) else {
-                continue;
-            };
-            let (at, key, first, last, needed, logged) = (
-                pending.at,
-                pending.key,
-                pending.first,
-                pending.last,
-                pending.needed,
-                pending.logged,
-            );
-            let window = (first, last, logged);
-            let evaluation = self.search(&key, rpik, window, needed.as_slice(), scratch);
-            if let (Some(evaluation), Ok(at)) = (evaluation, u32::try_from(at)) {
+            LANES => rpiks = self.schedule.rpiks(&pending.each_ref().map(|p| p.key)),
+            _ => {
+                for (rpik, p) in rpiks.iter_mut().zip(pending.iter()).take(waiting) {
+                    *rpik = self.schedule.prk(&p.key).expand16(RPIK_INFO);
+                }
+            }
+        }
+        for (p, rpik) in pending.iter().zip(&rpiks).take(waiting) {
+            let evaluation = self.search(p, rpik, blocks, hits);
+            if let (Some(evaluation), Ok(at)) = (evaluation, u32::try_from(p.at)) {
                 out.push((at, evaluation));
             }
         }
     }
 
-    /// The intervals of `[first, last]` whose identifier could have a valid sighting (spec
-    /// §match.4, steps 1 and 2), into `needed`, ascending (a window spans at most two days);
-    /// returns the pairs logged in the days that `[first − T, last + T]` touches.
-    fn needed(&self, first: u32, last: u32, needed: &mut Needed) -> u32 {
+    /// The intervals of the pending key's window whose identifier could have a valid sighting
+    /// (spec §match.4, steps 1 and 2), written into its padded data in ascending order (a
+    /// window spans at most two days); and the pairs logged in the days that
+    /// `[first − T, last + T]` touches.
+    fn needed(&self, pending: &mut Pending) {
+        let (first, last) = (pending.first, pending.last);
         let tolerance = self.config.tolerance_intervals;
-        let (from_day, to_day) = (
-            first.saturating_sub(tolerance) / INTERVALS_PER_DAY,
-            last.saturating_add(tolerance) / INTERVALS_PER_DAY,
-        );
+        pending.len = 0;
         let Some(days) = &self.near else {
             // A tolerance above a day: every interval of the window, and the exact count.
-            needed.len = 0;
-            for (slot, j) in needed.intervals.iter_mut().zip(first..=last) {
-                *slot = j;
-                needed.len += 1;
+            for j in first..=last {
+                pending.push(j);
             }
             let logged = self.index.entries_between(
                 first.saturating_sub(tolerance),
                 last.saturating_add(tolerance),
             );
-            return u32::try_from(logged.len()).unwrap_or(u32::MAX);
+            pending.logged = u32::try_from(logged.len()).unwrap_or(u32::MAX);
+            return;
         };
-        let mut len = 0;
+        let (from_day, to_day) = (
+            first.saturating_sub(tolerance) / INTERVALS_PER_DAY,
+            last.saturating_add(tolerance) / INTERVALS_PER_DAY,
+        );
         let mut logged = 0u32;
         let start = days.partition_point(|d| d.day < from_day);
         for near in days.get(start..).unwrap_or_default() {
@@ -471,17 +491,16 @@ impl<'a> Matcher<'a> {
                 };
                 let above = if to < high { !0u64 >> (high - to) } else { !0 };
                 let mut word = word & below & above;
+                // Runs of set bits at once: on a busy day most words are one or two runs.
                 while word != 0 {
-                    if let Some(slot) = needed.intervals.get_mut(len) {
-                        *slot = base + low + word.trailing_zeros();
-                        len += 1;
-                    }
-                    word &= word - 1;
+                    let start = word.trailing_zeros();
+                    let run = (word >> start).trailing_ones();
+                    pending.push_run(base + low + start, run);
+                    word &= !(((1u128 << run) - 1) << start) as u64;
                 }
             }
         }
-        needed.len = len;
-        logged
+        pending.logged = logged;
     }
 
     /// [`Self::find`] on the threads of `pool`: the sorted batch is cut into shares, only
@@ -599,64 +618,61 @@ impl<'a> Matcher<'a> {
     /// to derive, and evaluates their sightings; `None` when none was seen within tolerance.
     fn search(
         &self,
-        key_data: &[u8; 16],
+        pending: &Pending,
         rpik: &[u8; 16],
-        (first, last, logged): (u32, u32, u32),
-        needed: &[u32],
-        scratch: &mut Scratch,
+        blocks: &mut [Block; WINDOW],
+        hits: &mut Vec<(u32, RollingProximityIdentifier)>,
     ) -> Option<Evaluation> {
+        let (first, last) = (pending.first, pending.last);
         let tolerance = self.config.tolerance_intervals;
-        scratch.hits.clear();
+        hits.clear();
         // Decrypting the logged identifiers costs one AES block each and no probe; generating
         // costs one block and one probe per needed interval.
-        if (logged as usize) < needed.len() || !self.filters_cover {
+        if (pending.logged as usize) < pending.len || !self.filters_cover {
             let logged = self.index.entries_between(
                 first.saturating_sub(tolerance),
                 last.saturating_add(tolerance),
             );
-            self.decrypt_logged(rpik, first, last, logged, &mut scratch.hits);
+            self.decrypt_logged(rpik, first, last, logged, hits);
         } else {
-            self.generate_and_probe(rpik, needed, scratch);
+            self.generate_and_probe(rpik, pending.plain(), blocks, hits);
         }
-        if scratch.hits.is_empty() {
+        if hits.is_empty() {
             return None;
         }
-        scratch.hits.sort_unstable();
-        scratch.hits.dedup();
+        hits.sort_unstable();
+        hits.dedup();
         let aemk = AssociatedEncryptedMetadataKey::from_bytes(
-            self.schedule.prk(key_data).expand16(AEMK_INFO),
+            self.schedule.prk(&pending.key).expand16(AEMK_INFO),
         );
-        let evaluation = self.evaluate(&scratch.hits, &aemk);
+        let evaluation = self.evaluate(hits, &aemk);
         evaluation.seen.then_some(evaluation)
     }
 
     /// Encrypts the needed intervals' padded data in one call, so the AES backend runs at its
     /// full parallel width, and probes each identifier in the filter of its day; confirmed
     /// identifiers go to `scratch.hits`.
-    fn generate_and_probe(&self, rpik: &[u8; 16], needed: &[u32], scratch: &mut Scratch) {
+    fn generate_and_probe(
+        &self,
+        rpik: &[u8; 16],
+        plain: &[Block],
+        blocks: &mut [Block; WINDOW],
+        hits: &mut Vec<(u32, RollingProximityIdentifier)>,
+    ) {
         let cipher = Aes128Enc::new(&Array::from(*rpik));
-        let n = needed.len().min(WINDOW);
-        let (Some(plain), Some(blocks)) = (scratch.plain.get_mut(..n), scratch.blocks.get_mut(..n))
-        else {
+        let Some(blocks) = blocks.get_mut(..plain.len()) else {
             return;
         };
-        for (block, &j) in plain.iter_mut().zip(needed) {
-            if let Some(number) = block.get_mut(12..) {
-                number.copy_from_slice(&j.to_le_bytes());
-            }
-        }
         if cipher.encrypt_blocks_b2b(plain, blocks).is_err() {
             return;
         }
         // A key's intervals fall in at most two UTC days: one run per day, one filter each.
-        let Some(&first) = needed.first() else {
+        let Some(day) = plain.first().map(|b| interval_in(b) / INTERVALS_PER_DAY) else {
             return;
         };
-        let day = first / INTERVALS_PER_DAY;
-        let split = needed.partition_point(|&j| j / INTERVALS_PER_DAY == day);
-        for (day, from, to) in [(day, 0, split), (day.saturating_add(1), split, n)] {
-            let (Some(blocks), Some(intervals)) = (blocks.get(from..to), needed.get(from..to))
-            else {
+        let split = plain.partition_point(|b| interval_in(b) / INTERVALS_PER_DAY == day);
+        for (day, from, to) in [(day, 0, split), (day.saturating_add(1), split, plain.len())] {
+            let (Some(blocks), Some(plain)) = (blocks.get(from..to), plain.get(from..to)) else {
                 continue;
             };
             if blocks.is_empty() {
@@ -665,11 +681,11 @@ impl<'a> Matcher<'a> {
             let Some(filter) = self.index.day_filter(day) else {
                 continue;
             };
-            for (block, &j) in blocks.iter().zip(intervals) {
+            for (block, padded) in blocks.iter().zip(plain) {
                 if filter.may_contain(&block.0) {
                     let rpi = RollingProximityIdentifier::from_bytes(block.0);
                     if !self.index.sightings_of(&rpi).is_empty() {
-                        scratch.hits.push((j, rpi));
+                        hits.push((interval_in(padded), rpi));
                     }
                 }
             }
@@ -806,12 +822,14 @@ mod tests {
             let index = LogIndex::new(sightings, 12);
             let matcher = Matcher::new(&index, MatchConfig::default());
             let (first, last) = (start, window.last().get());
-            let mut scratch = Scratch::new();
-            let needed: Vec<u32> = (first..=last).collect();
+            let mut pending = Pending::new();
+            for j in first..=last {
+                pending.push(j);
+            }
             let rpik_bytes = *rpik.expose_secret();
-            matcher.generate_and_probe(&rpik_bytes, &needed, &mut scratch);
-            let mut generated: Vec<_> = scratch
-                .hits
+            let (mut blocks, mut hits) = ([Block::default(); WINDOW], Vec::new());
+            matcher.generate_and_probe(&rpik_bytes, pending.plain(), &mut blocks, &mut hits);
+            let mut generated: Vec<_> = hits
                 .iter()
                 .copied()
                 .filter(|(j, rpi)| index.sightings_of(rpi).iter().any(|s| (s.unix_seconds / 600).abs_diff(u64::from(*j)) <= 12))

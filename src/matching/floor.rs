@@ -1,10 +1,11 @@
-//! The crypto floor of the matcher, for the `bluezone bench match` tool and the benches (see
-//! `BENCHMARKING.md`): it reaches the matcher's private key schedule, so it lives here, and is
-//! reachable only through the hidden `matching::__bench`.
+//! The crypto floor and the limit of the matcher, for the `bluezone bench match` tool and the
+//! benches (see `BENCHMARKING.md`): they reach the matcher's private key schedule, so they live
+//! here, and are reachable only through the hidden `matching::__bench`.
 
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 
 use super::hkdf::KeySchedule;
+use super::kernels::LANES;
 use crate::gaen::{DiagnosisKey, RPIK_INFO, padded_data};
 
 /// The crypto floor: for every key, the RPIK (with the precomputed salt) and all its
@@ -28,6 +29,45 @@ pub fn crypto_floor(keys: &[DiagnosisKey]) -> u8 {
         checksum ^= blocks
             .iter()
             .fold(0, |acc, b| acc ^ b.first().copied().unwrap_or(0));
+    }
+    checksum
+}
+
+/// The limit: the crypto the production matcher cannot avoid, done its way and nothing else.
+/// The RPIKs of four keys at a time through the SHA-256 kernels (spec §match.4.1), then each
+/// key's identifiers in one AES call from a prefilled template, as the matcher encrypts them.
+/// No filter, no probe, no sort. Returns a checksum so the work is not optimised away.
+#[must_use]
+pub fn multi_key_limit(keys: &[DiagnosisKey]) -> u8 {
+    type Block = Array<u8, aes::cipher::consts::U16>;
+    let schedule = KeySchedule::new();
+    let template = Array::from(padded_data(crate::time::EnIntervalNumber::new(0)));
+    let mut plain = [template; 144];
+    let mut blocks = [Block::default(); 144];
+    let mut checksum = 0u8;
+    for group in keys.chunks(LANES) {
+        let mut key_data = [[0u8; 16]; LANES];
+        for (data, key) in key_data.iter_mut().zip(group) {
+            *data = key.key_data;
+        }
+        let rpiks = schedule.rpiks(&key_data);
+        for (key, rpik) in group.iter().zip(&rpiks) {
+            let cipher = aes::Aes128Enc::new(&Array::from(*rpik));
+            let n = key.window.period().get() as usize;
+            let (Some(plain), Some(blocks)) = (plain.get_mut(..n), blocks.get_mut(..n)) else {
+                continue;
+            };
+            for (block, interval) in plain.iter_mut().zip(key.window.intervals()) {
+                if let Some(number) = block.get_mut(12..) {
+                    number.copy_from_slice(&interval.get().to_le_bytes());
+                }
+            }
+            if cipher.encrypt_blocks_b2b(plain, blocks).is_ok() {
+                checksum ^= blocks
+                    .iter()
+                    .fold(0, |acc, b| acc ^ b.first().copied().unwrap_or(0));
+            }
+        }
     }
     checksum
 }
