@@ -373,6 +373,15 @@ impl InvalidKeys {
     pub const fn total(&self) -> u64 {
         self.key_length + self.rolling_window + self.transmission_risk_level + self.report_type
     }
+
+    /// Adds the counts of `other`.
+    #[cfg(feature = "std")]
+    pub(crate) const fn add(&mut self, other: &Self) {
+        self.key_length += other.key_length;
+        self.rolling_window += other.rolling_window;
+        self.transmission_risk_level += other.transmission_risk_level;
+        self.report_type += other.report_type;
+    }
 }
 
 /// How many sightings (or keys) each rule turned away.

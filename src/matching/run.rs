@@ -228,6 +228,39 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         }
     }
 
+    /// [`Self::add`] for a batch of at most [`Self::PIECE`] keys while `meanwhile` runs on the
+    /// calling thread (spec §match.5): with threads, the batch is evaluated on the pool as
+    /// `meanwhile` reads the next one, and its keys are applied, in order, when both are done.
+    /// Without threads, or for a bigger batch, the batch is added first. The outcome is
+    /// [`Self::add`]'s.
+    #[cfg(feature = "std")]
+    pub(crate) fn add_while<R>(
+        &mut self,
+        keys: &[DiagnosisKey],
+        meanwhile: impl FnOnce() -> R,
+    ) -> R {
+        #[cfg(feature = "parallel")]
+        if let Some(pool) = &self.pool
+            && keys.len() <= Self::PIECE
+        {
+            let matcher = self.matcher;
+            let mut found = None;
+            let result = pool.in_place_scope(|scope| {
+                scope.spawn(|_| found = Some(matcher.find_parallel(keys, pool)));
+                meanwhile()
+            });
+            if let Some(mut found) = found {
+                self.stored.rebuild(&self.state.results);
+                for (i, key) in keys.iter().enumerate() {
+                    self.apply(key, found.of_mut(i));
+                }
+            }
+            return result;
+        }
+        self.add(keys);
+        meanwhile()
+    }
+
     fn find(&self, keys: &[DiagnosisKey]) -> super::engine::Found {
         #[cfg(feature = "parallel")]
         if let Some(pool) = &self.pool {
@@ -261,6 +294,12 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// whether `error` was such a key rather than structural damage.
     pub fn reject(&mut self, error: &crate::export::ExportError) -> bool {
         self.state.rejected.invalid_keys.count(error)
+    }
+
+    /// The run's rejection counts, for readers that count invalid keys themselves.
+    #[cfg(feature = "std")]
+    pub(crate) const fn rejected_mut(&mut self) -> &mut Rejections {
+        &mut self.state.rejected
     }
 
     /// What the run holds now; [`Self::restore`] goes back to it (to drop a file that turns

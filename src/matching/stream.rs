@@ -71,6 +71,24 @@ where
         }
     }
 
+    /// Reads the next chunk into `buffer` (its old contents are replaced), counting invalid
+    /// keys in `invalid`; returns the keys read so far, `None` at the end.
+    ///
+    /// # Errors
+    /// As [`Self::next_chunk`].
+    pub(crate) fn next_chunk_into(
+        &mut self,
+        buffer: &mut Vec<DiagnosisKey>,
+        invalid: &mut super::InvalidKeys,
+    ) -> Result<Option<u64>, MatchStreamError> {
+        let read = match self.next_chunk(|f| invalid.count(f))? {
+            Some((_, read)) => read,
+            None => return Ok(None),
+        };
+        core::mem::swap(buffer, &mut self.chunk);
+        Ok(Some(read))
+    }
+
     /// The next chunk and the number of keys read so far; `None` at the end. `reject` counts
     /// a key the protocol does not allow and says whether the error was one. The first error
     /// that is not about one key comes after the chunk of the keys before it.
@@ -108,7 +126,8 @@ where
 
 /// Adds the keys of `keys` to `run` in chunks of [`CHUNK_KEYS`], calling `progress` with the
 /// number of keys read so far after each chunk. A key the protocol does not allow is counted in
-/// the run's rejections and skipped.
+/// the run's rejections and skipped. With threads, the next chunk is read while the run's pool
+/// matches the current one, so reading is not serial in front of matching (spec §match.5).
 ///
 /// # Errors
 /// The first error of `keys` that is not about one key: structural damage or a read error.
@@ -123,11 +142,20 @@ where
     MatchStreamError: From<E>,
 {
     let mut chunks = Chunks::new(keys.into_iter(), CHUNK_KEYS);
-    while let Some((chunk, read)) = chunks.next_chunk(|f| run.reject(f))? {
-        run.add(chunk);
-        progress(read);
+    let mut current = Vec::with_capacity(CHUNK_KEYS);
+    let mut invalid = super::InvalidKeys::default();
+    let mut read = chunks.next_chunk_into(&mut current, &mut invalid);
+    let mut next = Vec::with_capacity(CHUNK_KEYS);
+    loop {
+        run.rejected_mut().invalid_keys.add(&invalid);
+        invalid = super::InvalidKeys::default();
+        let Some(so_far) = read? else {
+            return Ok(());
+        };
+        read = run.add_while(&current, || chunks.next_chunk_into(&mut next, &mut invalid));
+        progress(so_far);
+        core::mem::swap(&mut current, &mut next);
     }
-    Ok(())
 }
 
 /// Whether the keys of a file count only when it is authentic (spec §match.5).

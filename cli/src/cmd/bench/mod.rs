@@ -14,6 +14,7 @@ use crate::error::{CliError, Context};
 use crate::input::{MAX_THREADS, bounded};
 use crate::output::{Elapsed, Progress, Report, Status, emit};
 
+mod file;
 mod state;
 
 /// Measurements.
@@ -25,6 +26,9 @@ pub enum Command {
     /// Time a daily check with a match state against a full re-check of every file, each a
     /// `bluezone match` run end to end.
     State(state::StateArgs),
+    /// Time `bluezone match` of one `export.bin` against a CSV log, end to end on all cores,
+    /// beside a naive one-thread matcher reading the same files.
+    File(file::FileArgs),
 }
 
 /// The workloads of `bench match`.
@@ -170,6 +174,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
     let args = match command {
         Command::Match(args) => args,
         Command::State(args) => return state::run(args, out),
+        Command::File(args) => return file::run(args, out),
     };
     let keys = args.keys;
     let planted = (keys / 10_000).clamp(1, 1000).min(keys);
@@ -203,7 +208,8 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
     let floor = started.elapsed();
     progress.phase("limit");
     let started = Instant::now();
-    let checksum = checksum ^ multi_key_limit(&scenario.keys);
+    // The limit derives the floor's identifiers by the matcher's own path: the same checksum.
+    let limit_checksum = multi_key_limit(&scenario.keys);
     let limit = started.elapsed();
     drop(progress);
 
@@ -227,7 +233,9 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
         planted: scenario.planted.len(),
         found: found.len(),
         naive_found: naive_found.len(),
-        correct: found == scenario.planted && naive_found == scenario.planted,
+        correct: found == scenario.planted
+            && naive_found == scenario.planted
+            && limit_checksum == checksum,
         checksum,
         times: [index_time, production, naive, floor, limit],
     };

@@ -42,10 +42,10 @@ pub struct StateArgs {
 
 /// One timed `bluezone match`.
 #[derive(Clone, Copy, Serialize)]
-struct Timing {
-    seconds: f64,
+pub(super) struct Timing {
+    pub(super) seconds: f64,
     /// The child's peak resident memory (Linux), bytes.
-    peak_rss_bytes: Option<u64>,
+    pub(super) peak_rss_bytes: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -134,7 +134,7 @@ impl Report for StateBench {
 
 /// The child's wall time and peak memory, polled from `/proc` while it runs (the peak is a
 /// high-water mark, so the last reading before it exits is its peak up to then).
-fn timed(args: &[String]) -> Result<(Timing, Vec<u8>), CliError> {
+pub(super) fn timed(args: &[String]) -> Result<(Timing, Vec<u8>), CliError> {
     let exe = std::env::current_exe().in_environment("the path of this program")?;
     let started = Instant::now();
     let mut child = Process::new(exe)
