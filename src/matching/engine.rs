@@ -50,39 +50,32 @@ impl core::fmt::Debug for Matcher<'_> {
 /// in cache) and copies of one key with one window sit side by side.
 pub(crate) type Slot = (u32, [u8; 16], u32, u32);
 
-/// A key's place in the batch's order as one integer, cheap to sort: its start, its period,
-/// the first 7 bytes of its key and its index. Copies of a (key, window) sort side by side
-/// unless a key sharing those 7 bytes and the window sorts between them; such a copy is then
-/// evaluated twice, with the same result.
-fn order_of(key: &DiagnosisKey, at: u32) -> u128 {
-    let mut prefix = [0u8; 8];
-    prefix[1..].copy_from_slice(&key.key_data[..7]);
-    (u128::from(key.window.start().get()) << 96)
-        | (u128::from(key.window.period().get()) << 88)
-        | (u128::from(u64::from_be_bytes(prefix)) << 32)
-        | u128::from(at)
+/// The order of [`sorted_slots`] as integers, cheaper to compare than the tuple: start and
+/// period, the whole key, the index. Every copy of a (key bytes, window) sorts next to the
+/// others, so it is evaluated once however many copies a batch holds, whatever other keys
+/// it holds.
+fn slot_order(&(start, key, period, at): &Slot) -> (u64, u128, u32) {
+    (
+        (u64::from(start) << 32) | u64::from(period),
+        u128::from_be_bytes(key),
+        at,
+    )
 }
 
-/// The slot of the key at the index an order holds.
-fn slot_of(keys: &[DiagnosisKey], order: u128) -> Option<Slot> {
-    let at = order as u32;
-    let key = keys.get(at as usize)?;
-    Some((
+/// The slot of a key at its index.
+fn slot_of((at, key): (usize, &DiagnosisKey)) -> Slot {
+    (
         key.window.start().get(),
         key.key_data,
         key.window.period().get(),
-        at,
-    ))
+        at as u32,
+    )
 }
 
 pub(crate) fn sorted_slots(keys: &[DiagnosisKey]) -> Vec<Slot> {
-    let mut order: Vec<u128> = keys
-        .iter()
-        .zip(0u32..)
-        .map(|(k, i)| order_of(k, i))
-        .collect();
-    order.sort_unstable();
-    order.iter().filter_map(|&o| slot_of(keys, o)).collect()
+    let mut slots: Vec<Slot> = keys.iter().enumerate().map(slot_of).collect();
+    slots.sort_unstable_by_key(slot_order);
+    slots
 }
 
 /// The identifiers of one (key bytes, window) the log holds, and what the rules of §match.2 made
@@ -510,17 +503,9 @@ impl<'a> Matcher<'a> {
         use rayon::prelude::*;
         // Sorting on one thread was a fifth of a two-thread run, so it runs on the pool too.
         let slots: Vec<Slot> = pool.install(|| {
-            let mut order: Vec<u128> = keys
-                .par_iter()
-                .enumerate()
-                .map(|(i, k)| order_of(k, i as u32))
-                .collect();
-            order.par_sort_unstable();
-            // Indexed (no filter), so that rayon collects straight into one vector.
-            order
-                .par_iter()
-                .map(|&o| slot_of(keys, o).unwrap_or_default())
-                .collect()
+            let mut slots: Vec<Slot> = keys.par_iter().enumerate().map(slot_of).collect();
+            slots.par_sort_unstable_by_key(slot_order);
+            slots
         });
         let target = slots
             .len()
@@ -779,6 +764,47 @@ impl<'a> Matcher<'a> {
 mod tests {
     use super::*;
     use crate::encounter::GaenSighting;
+
+    /// Checks spec §match.4 and §sec.11: copies of a key are evaluated once even when a batch
+    /// interleaves them with keys crafted to share their window and all but their last byte,
+    /// so the copies cannot each hold the key's sightings.
+    #[test]
+    fn match_4_copies_are_evaluated_once_among_crafted_neighbours() {
+        use crate::time::{RollingPeriod, RollingWindow};
+        let start = 2_650_032;
+        let window = RollingWindow::new(
+            EnIntervalNumber::new(start),
+            RollingPeriod::new(144).unwrap(),
+        )
+        .unwrap();
+        let key = DiagnosisKey::new([7; 16], window);
+        let rpik = key.rolling_proximity_identifier_key();
+        let sightings: Vec<GaenSighting> = (0..20)
+            .map(|k| GaenSighting {
+                unix_seconds: u64::from(start + k) * 600 + 30,
+                rpi: rpik.identifier(EnIntervalNumber::new(start + k)),
+                aem: AssociatedEncryptedMetadata::default(),
+                rssi: -60,
+                previous_scan_unix_seconds: 0,
+            })
+            .collect();
+        let index = LogIndex::new(sightings, 12);
+        let matcher = Matcher::new(&index, MatchConfig::default());
+        let mut batch = Vec::new();
+        for n in 0..50u8 {
+            let mut neighbour = [7; 16];
+            neighbour[15] = 100 + n;
+            batch.push(key);
+            batch.push(DiagnosisKey::new(neighbour, window));
+        }
+        let found = matcher.find(&batch);
+        assert_eq!(found.evaluations.len(), 1);
+        assert!(
+            (0..batch.len())
+                .step_by(2)
+                .all(|i| found.of_key[i] == Some(0))
+        );
+    }
     use crate::gaen::AssociatedEncryptedMetadata;
     use crate::time::{RollingPeriod, RollingWindow};
     use proptest::prelude::*;
