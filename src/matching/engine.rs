@@ -15,10 +15,45 @@ use crate::gaen::{
 };
 use crate::time::{EnIntervalNumber, INTERVALS_PER_DAY};
 
-/// Identifiers encrypted per AES call on the copy path (§match.6), which tests all 144.
-const BATCH: usize = 48;
+/// Logged identifiers decrypted per AES call on the decrypting path.
+const BATCH: usize = 64;
 /// The most identifiers a key has: a window is at most one day.
 const WINDOW: usize = INTERVALS_PER_DAY as usize;
+/// Blocks a key's encryption may take once rounded up to the AES backend's width.
+pub(crate) const PADDED: usize = 192;
+
+/// The AES backend's parallel width, asked of the backend this CPU runs (64 blocks with
+/// VAES-512, 30 with VAES-256, 8 with AES-NI or ARMv8, a few in software): a call encrypts
+/// whole batches of it in parallel and the rest one block at a time.
+pub(crate) fn aes_width() -> usize {
+    use aes::cipher::typenum::Unsigned;
+    use aes::cipher::{BlockCipherEncBackend, BlockCipherEncClosure, BlockSizeUser};
+    struct Width<'w>(&'w mut usize);
+    impl BlockSizeUser for Width<'_> {
+        type BlockSize = aes::cipher::consts::U16;
+    }
+    impl BlockCipherEncClosure for Width<'_> {
+        fn call<B: BlockCipherEncBackend<BlockSize = Self::BlockSize>>(self, _: &B) {
+            *self.0 = B::ParBlocksSize::USIZE;
+        }
+    }
+    let mut width = 1;
+    Aes128Enc::new(&Array::default()).encrypt_with_backend(Width(&mut width));
+    width.clamp(1, PADDED)
+}
+
+/// How many blocks to encrypt for `n` identifiers with a backend `width` wide: `n` rounded up
+/// to whole batches when the remainder is more than a quarter of a batch, since one batch costs
+/// about as much as a quarter of it one block at a time (spec §match.4, step 4).
+pub(crate) const fn padded_len(n: usize, width: usize) -> usize {
+    let rest = n % width;
+    if rest * 4 > width {
+        let up = n - rest + width;
+        if up <= PADDED { up } else { n }
+    } else {
+        n
+    }
+}
 
 /// Matches keys against one indexed log. Cheap to share between threads.
 #[derive(Clone)]
@@ -29,6 +64,8 @@ pub struct Matcher<'a> {
     /// The index's day filters cover the config's tolerance; when they do not, identifiers
     /// are always found by decrypting the logged ones, so no edge sighting is missed.
     filters_cover: bool,
+    /// The AES backend's parallel width.
+    aes_width: usize,
     /// Per UTC day, sorted, the intervals `j` of the day with a sighting in `[j − T, j + T]`,
     /// as 144 bits (the identifiers worth deriving, spec §match.4, step 2), and the distinct
     /// (interval, identifier) pairs logged that day; `None` for tolerances above
@@ -235,8 +272,9 @@ struct Pending {
     last: u32,
     logged: u32,
     /// The padded data of `plain[..len]` are what AES encrypts; their prefix is written once,
-    /// and each key writes only its interval numbers (spec §match.1).
-    plain: [Block; WINDOW],
+    /// and each key writes only its interval numbers (spec §match.1). Blocks past `len` round a
+    /// call up to the backend's width; their identifiers are not probed.
+    plain: [Block; PADDED],
     len: usize,
 }
 
@@ -248,7 +286,7 @@ impl Pending {
             first: 0,
             last: 0,
             logged: 0,
-            plain: [Array::from(padded_data(EnIntervalNumber::new(0))); WINDOW],
+            plain: [Array::from(padded_data(EnIntervalNumber::new(0))); PADDED],
             len: 0,
         }
     }
@@ -280,8 +318,9 @@ impl Pending {
         self.len = end;
     }
 
-    fn plain(&self) -> &[Block] {
-        self.plain.get(..self.len).unwrap_or_default()
+    /// The blocks to encrypt: the intervals to derive, then filler up to `len` blocks.
+    fn padded(&self, len: usize) -> &[Block] {
+        self.plain.get(..len.max(self.len)).unwrap_or_default()
     }
 }
 
@@ -297,7 +336,7 @@ type Block = Array<u8, aes::cipher::consts::U16>;
 /// Per-key working memory, reused from key to key.
 struct Scratch {
     pending: [Pending; LANES],
-    blocks: [Block; WINDOW],
+    blocks: [Block; PADDED],
     hits: Vec<(u32, RollingProximityIdentifier)>,
 }
 
@@ -305,7 +344,7 @@ impl Scratch {
     fn new() -> Self {
         Self {
             pending: core::array::from_fn(|_| Pending::new()),
-            blocks: [Array::default(); WINDOW],
+            blocks: [Array::default(); PADDED],
             hits: Vec::new(),
         }
     }
@@ -322,6 +361,7 @@ impl<'a> Matcher<'a> {
             config,
             schedule: KeySchedule::new(),
             filters_cover: index.tolerance_intervals() >= config.tolerance_intervals,
+            aes_width: aes_width(),
             near: (config.tolerance_intervals <= NEAR_TOLERANCE)
                 .then(|| near_days(index, config.tolerance_intervals)),
         }
@@ -605,7 +645,7 @@ impl<'a> Matcher<'a> {
         &self,
         pending: &Pending,
         rpik: &[u8; 16],
-        blocks: &mut [Block; WINDOW],
+        blocks: &mut [Block; PADDED],
         hits: &mut Vec<(u32, RollingProximityIdentifier)>,
     ) -> Option<Evaluation> {
         let (first, last) = (pending.first, pending.last);
@@ -620,7 +660,8 @@ impl<'a> Matcher<'a> {
             );
             self.decrypt_logged(rpik, first, last, logged, hits);
         } else {
-            self.generate_and_probe(rpik, pending.plain(), blocks, hits);
+            let padded = pending.padded(padded_len(pending.len, self.aes_width));
+            self.generate_and_probe(rpik, (padded, pending.len), blocks, hits);
         }
         if hits.is_empty() {
             return None;
@@ -634,23 +675,27 @@ impl<'a> Matcher<'a> {
         evaluation.seen.then_some(evaluation)
     }
 
-    /// Encrypts the needed intervals' padded data in one call, so the AES backend runs at its
-    /// full parallel width, and probes each identifier in the filter of its day; confirmed
+    /// Encrypts the needed intervals' padded data in one call, rounded up to whole batches of
+    /// the AES backend's parallel width when that is cheaper, and probes each identifier in the filter of its day; confirmed
     /// identifiers go to `scratch.hits`.
     fn generate_and_probe(
         &self,
         rpik: &[u8; 16],
-        plain: &[Block],
-        blocks: &mut [Block; WINDOW],
+        (padded, n): (&[Block], usize),
+        blocks: &mut [Block; PADDED],
         hits: &mut Vec<(u32, RollingProximityIdentifier)>,
     ) {
         let cipher = Aes128Enc::new(&Array::from(*rpik));
-        let Some(blocks) = blocks.get_mut(..plain.len()) else {
+        let Some(all) = blocks.get_mut(..padded.len()) else {
             return;
         };
-        if cipher.encrypt_blocks_b2b(plain, blocks).is_err() {
+        if cipher.encrypt_blocks_b2b(padded, all).is_err() {
             return;
         }
+        // Only the first `n` are identifiers to look for; the rest filled the last batch.
+        let (Some(plain), Some(blocks)) = (padded.get(..n), blocks.get(..n)) else {
+            return;
+        };
         // A key's intervals fall in at most two UTC days: one run per day, one filter each.
         let Some(day) = plain.first().map(|b| interval_in(b) / INTERVALS_PER_DAY) else {
             return;
@@ -765,6 +810,22 @@ mod tests {
     use super::*;
     use crate::encounter::GaenSighting;
 
+    /// Checks spec §match.4: a call is rounded up to whole batches of the backend's width when
+    /// more than a quarter of a batch would go one block at a time, never past the buffer.
+    #[test]
+    fn match_4_blocks_are_rounded_up_to_whole_batches() {
+        assert_eq!(padded_len(120, 64), 128);
+        assert_eq!(padded_len(144, 64), 144);
+        assert_eq!(padded_len(80, 64), 80);
+        assert_eq!(padded_len(81, 64), 128);
+        assert_eq!(padded_len(190, 64), 192);
+        assert_eq!(padded_len(144, 30), 150);
+        assert_eq!(padded_len(11, 8), 16);
+        assert_eq!(padded_len(10, 8), 10);
+        assert_eq!(padded_len(0, 8), 0);
+        assert!((1..=WINDOW).all(|n| (n..=PADDED).contains(&padded_len(n, aes_width()))));
+    }
+
     /// Checks spec §match.4 and §sec.11: copies of a key are evaluated once even when a batch
     /// interleaves them with keys crafted to share their window and all but their last byte,
     /// so the copies cannot each hold the key's sightings.
@@ -853,8 +914,10 @@ mod tests {
                 pending.push(j);
             }
             let rpik_bytes = *rpik.expose_secret();
-            let (mut blocks, mut hits) = ([Block::default(); WINDOW], Vec::new());
-            matcher.generate_and_probe(&rpik_bytes, pending.plain(), &mut blocks, &mut hits);
+            let (mut blocks, mut hits) = ([Block::default(); PADDED], Vec::new());
+            let n = pending.len;
+            let padded = pending.padded(padded_len(n, matcher.aes_width));
+            matcher.generate_and_probe(&rpik_bytes, (padded, n), &mut blocks, &mut hits);
             let mut generated: Vec<_> = hits
                 .iter()
                 .copied()

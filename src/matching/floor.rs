@@ -4,6 +4,7 @@
 
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 
+use super::engine::{PADDED, padded_len};
 use super::hkdf::KeySchedule;
 use super::kernels::LANES;
 use crate::gaen::{DiagnosisKey, RPIK_INFO, padded_data};
@@ -35,15 +36,17 @@ pub fn crypto_floor(keys: &[DiagnosisKey]) -> u8 {
 
 /// The limit: the crypto the production matcher cannot avoid, done its way and nothing else.
 /// The RPIKs of four keys at a time through the SHA-256 kernels (spec §match.4.1), then each
-/// key's identifiers in one AES call from a prefilled template, as the matcher encrypts them.
+/// key's identifiers in one AES call from a prefilled template, rounded up to the backend's
+/// width as the matcher rounds them.
 /// No filter, no probe, no sort. Returns a checksum so the work is not optimised away.
 #[must_use]
 pub fn multi_key_limit(keys: &[DiagnosisKey]) -> u8 {
     type Block = Array<u8, aes::cipher::consts::U16>;
     let schedule = KeySchedule::new();
     let template = Array::from(padded_data(crate::time::EnIntervalNumber::new(0)));
-    let mut plain = [template; 144];
-    let mut blocks = [Block::default(); 144];
+    let width = super::engine::aes_width();
+    let mut plain = [template; PADDED];
+    let mut blocks = [Block::default(); PADDED];
     let mut checksum = 0u8;
     for group in keys.chunks(LANES) {
         let mut key_data = [[0u8; 16]; LANES];
@@ -54,7 +57,9 @@ pub fn multi_key_limit(keys: &[DiagnosisKey]) -> u8 {
         for (key, rpik) in group.iter().zip(&rpiks) {
             let cipher = aes::Aes128Enc::new(&Array::from(*rpik));
             let n = key.window.period().get() as usize;
-            let (Some(plain), Some(blocks)) = (plain.get_mut(..n), blocks.get_mut(..n)) else {
+            let padded = padded_len(n, width);
+            let (Some(plain), Some(blocks)) = (plain.get_mut(..padded), blocks.get_mut(..padded))
+            else {
                 continue;
             };
             for (block, interval) in plain.iter_mut().zip(key.window.intervals()) {
@@ -65,6 +70,7 @@ pub fn multi_key_limit(keys: &[DiagnosisKey]) -> u8 {
             if cipher.encrypt_blocks_b2b(plain, blocks).is_ok() {
                 checksum ^= blocks
                     .iter()
+                    .take(n)
                     .fold(0, |acc, b| acc ^ b.first().copied().unwrap_or(0));
             }
         }
