@@ -96,11 +96,7 @@ impl Report for FileBench {
             self.planted,
             self.found,
             self.naive_found,
-            if self.correct {
-                "exactly the planted set"
-            } else {
-                "WRONG"
-            }
+            super::verdict(self.correct)
         )
     }
 }

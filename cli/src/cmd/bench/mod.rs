@@ -160,12 +160,17 @@ impl Report for BenchReport {
             self.planted,
             self.found,
             self.naive_found,
-            if self.correct {
-                "exactly the planted set"
-            } else {
-                "WRONG"
-            }
+            verdict(self.correct)
         )
+    }
+}
+
+/// How a bench names its finding of the planted keys.
+const fn verdict(correct: bool) -> &'static str {
+    if correct {
+        "exactly the planted set"
+    } else {
+        "WRONG"
     }
 }
 
