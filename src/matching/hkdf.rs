@@ -195,6 +195,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "alloc")]
     proptest! {
         /// Checks spec §match.4.1: on every SHA-256 path this CPU runs, the RPIKs of keys
         /// derived together are those each key gives alone.
