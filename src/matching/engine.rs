@@ -190,46 +190,32 @@ struct NearDay {
 /// interval of a window, so that no table grows with the tolerance.
 const NEAR_TOLERANCE: u32 = INTERVALS_PER_DAY;
 
-/// The position of `day` in `near`, sorted by day, inserted if missing.
-fn day_at(near: &mut Vec<NearDay>, day: u32) -> usize {
-    let at = near.partition_point(|d| d.day < day);
-    if near.get(at).is_none_or(|d| d.day != day) {
-        near.insert(
-            at,
-            NearDay {
-                day,
-                bits: [0; 3],
-                entries: 0,
-            },
-        );
-    }
-    at
-}
-
 /// The days of the log and the days next to them, with the intervals `j` that have an
 /// occupied interval in `[j − T, j + T]`, and each day's logged pairs (`T` at most
-/// [`NEAR_TOLERANCE`]). Days are added in ascending order, and a run of occupied intervals adds
-/// at most its own days and one on each side, so the table is bounded by the log's size.
+/// [`NEAR_TOLERANCE`]). Runs of occupied intervals are marked in ascending order, so days are
+/// only appended, and a run adds at most its own days and one on each side: the table is
+/// bounded by the log's size.
 fn near_days(index: &LogIndex, tolerance: u32) -> Vec<NearDay> {
     let mut near: Vec<NearDay> = Vec::new();
-    // Runs of intervals near one another are marked once: [from, to] grows while they overlap.
-    let mark = |near: &mut Vec<NearDay>, from: u32, to: u32| {
-        let mut current: Option<(u32, usize)> = None;
+    let mut mark = |from: u32, to: u32| {
         for j in from..=to {
             let (day, bit) = (j / INTERVALS_PER_DAY, j % INTERVALS_PER_DAY);
-            let at = match current {
-                Some((d, at)) if d == day => at,
-                _ => day_at(near, day),
-            };
-            current = Some((day, at));
+            if near.last().is_none_or(|d| d.day != day) {
+                near.push(NearDay {
+                    day,
+                    bits: [0; 3],
+                    entries: 0,
+                });
+            }
             if let Some(word) = near
-                .get_mut(at)
+                .last_mut()
                 .and_then(|d| d.bits.get_mut((bit / 64) as usize))
             {
                 *word |= 1 << (bit % 64);
             }
         }
     };
+    // Runs of intervals near one another are marked once: [from, to] grows while they overlap.
     let mut run: Option<(u32, u32)> = None;
     for &interval in index.occupied_intervals() {
         let (from, to) = (
@@ -239,28 +225,44 @@ fn near_days(index: &LogIndex, tolerance: u32) -> Vec<NearDay> {
         run = match run {
             Some((start, end)) if from <= end.saturating_add(1) => Some((start, end.max(to))),
             Some((start, end)) => {
-                mark(&mut near, start, end);
+                mark(start, end);
                 Some((from, to))
             }
             None => Some((from, to)),
         };
     }
     if let Some((start, end)) = run {
-        mark(&mut near, start, end);
+        mark(start, end);
     }
     // Every day with entries has an occupied interval, so it is in the table already.
     for day in index
         .entries_between(0, u32::MAX)
         .chunk_by(|a, b| a.0 / INTERVALS_PER_DAY == b.0 / INTERVALS_PER_DAY)
     {
-        if let Some(&(interval, _)) = day.first() {
-            let at = day_at(&mut near, interval / INTERVALS_PER_DAY);
-            if let Some(d) = near.get_mut(at) {
-                d.entries = u32::try_from(day.len()).unwrap_or(u32::MAX);
-            }
+        if let Some(&(interval, _)) = day.first()
+            && let Ok(at) = near.binary_search_by_key(&(interval / INTERVALS_PER_DAY), |d| d.day)
+            && let Some(d) = near.get_mut(at)
+        {
+            d.entries = u32::try_from(day.len()).unwrap_or(u32::MAX);
         }
     }
     near
+}
+
+/// The bits `from..=to` (within 0..144) of a day's three words.
+fn bits_between(bits: [u64; 3], from: u32, to: u32) -> [u64; 3] {
+    let mut w = 0u32;
+    bits.map(|word| {
+        let low = 64 * w;
+        w += 1;
+        let below = from.saturating_sub(low);
+        let above = (low + 63).saturating_sub(to);
+        if below > 63 || above > 63 {
+            0
+        } else {
+            word & (!0u64 << below) & (!0u64 >> above)
+        }
+    })
 }
 
 /// A key waiting for its RPIK: its slot, bytes and window, the pairs logged in the days its
@@ -288,15 +290,6 @@ impl Pending {
             logged: 0,
             plain: [Array::from(padded_data(EnIntervalNumber::new(0))); PADDED],
             len: 0,
-        }
-    }
-
-    /// Appends interval `j` to the intervals to derive.
-    #[inline]
-    fn push(&mut self, j: u32) {
-        if let Some(number) = self.plain.get_mut(self.len).and_then(|b| b.get_mut(12..)) {
-            number.copy_from_slice(&j.to_le_bytes());
-            self.len += 1;
         }
     }
 
@@ -444,7 +437,7 @@ impl<'a> Matcher<'a> {
     }
 
     /// Derives the RPIKs of the first `waiting` pending keys and searches for their
-    /// identifiers; a lone key takes the one-key path.
+    /// identifiers.
     fn derive_and_search(
         &self,
         scratch: &mut Scratch,
@@ -456,16 +449,12 @@ impl<'a> Matcher<'a> {
             blocks,
             hits,
         } = scratch;
-        let mut rpiks = [[0u8; 16]; LANES];
-        match waiting {
-            0 => return,
-            LANES => rpiks = self.schedule.rpiks(&pending.each_ref().map(|p| p.key)),
-            _ => {
-                for (rpik, p) in rpiks.iter_mut().zip(pending.iter()).take(waiting) {
-                    *rpik = self.schedule.prk(&p.key).expand16(RPIK_INFO);
-                }
-            }
+        if waiting == 0 {
+            return;
         }
+        // A last group of fewer than LANES keys fills the other lanes with stale keys, whose
+        // RPIKs are not used: once per share, cheaper than a second derivation path.
+        let rpiks = self.schedule.rpiks(&pending.each_ref().map(|p| p.key));
         for (p, rpik) in pending.iter().zip(&rpiks).take(waiting) {
             let evaluation = self.search(p, rpik, blocks, hits);
             if let (Some(evaluation), Ok(at)) = (evaluation, u32::try_from(p.at)) {
@@ -484,9 +473,7 @@ impl<'a> Matcher<'a> {
         pending.len = 0;
         let Some(days) = &self.near else {
             // A tolerance above a day: every interval of the window, and the exact count.
-            for j in first..=last {
-                pending.push(j);
-            }
+            pending.push_run(first, last - first + 1);
             let logged = self.index.entries_between(
                 first.saturating_sub(tolerance),
                 last.saturating_add(tolerance),
@@ -509,22 +496,10 @@ impl<'a> Matcher<'a> {
             if base > last || base.saturating_add(INTERVALS_PER_DAY) <= first {
                 continue;
             }
-            // The window's bits of the day: [from, to] within 0..144.
-            let from = first.saturating_sub(base);
-            let to = (last - base).min(INTERVALS_PER_DAY - 1);
-            for (w, word) in (0u32..).zip(near.bits) {
-                let (low, high) = (64 * w, 64 * w + 63);
-                if from > high || to < low {
-                    continue;
-                }
-                let below = if from > low {
-                    !0u64 << (from - low)
-                } else {
-                    !0
-                };
-                let above = if to < high { !0u64 >> (high - to) } else { !0 };
-                let mut word = word & below & above;
-                // Runs of set bits at once: on a busy day most words are one or two runs.
+            // The window's bits of the day, taken a run of set bits at a time: on a busy day
+            // most words are one or two runs.
+            let window = bits_between(near.bits, first.saturating_sub(base), last - base);
+            for (low, mut word) in (0u32..).step_by(64).zip(window) {
                 while word != 0 {
                     let start = word.trailing_zeros();
                     let run = (word >> start).trailing_ones();
@@ -910,9 +885,7 @@ mod tests {
             let matcher = Matcher::new(&index, MatchConfig::default());
             let (first, last) = (start, window.last().get());
             let mut pending = Pending::new();
-            for j in first..=last {
-                pending.push(j);
-            }
+            pending.push_run(first, last - first + 1);
             let rpik_bytes = *rpik.expose_secret();
             let (mut blocks, mut hits) = ([Block::default(); PADDED], Vec::new());
             let n = pending.len;
