@@ -160,9 +160,14 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// outcome, with each identifier of the log looked up in the table instead of the table's
     /// keys being derived again for this log. Match many logs against one table.
     pub fn add_table(&mut self, table: &super::KeyTable) {
-        let mut found = self.matcher.find_in_table(table);
+        let found = self.matcher.find_in_table(table);
+        self.apply_all(table.keys(), found);
+    }
+
+    /// Applies every key of a batch, in order, with what `found` evaluated for it.
+    fn apply_all(&mut self, keys: &[DiagnosisKey], mut found: super::engine::Found) {
         self.stored.rebuild(&self.state.results);
-        for (i, key) in table.keys().iter().enumerate() {
+        for (i, key) in keys.iter().enumerate() {
             self.apply(key, found.of_mut(i));
         }
     }
@@ -249,11 +254,8 @@ impl<'m, 'a> MatchRun<'m, 'a> {
                 scope.spawn(|_| found = Some(matcher.find_parallel(keys, pool)));
                 meanwhile()
             });
-            if let Some(mut found) = found {
-                self.stored.rebuild(&self.state.results);
-                for (i, key) in keys.iter().enumerate() {
-                    self.apply(key, found.of_mut(i));
-                }
+            if let Some(found) = found {
+                self.apply_all(keys, found);
             }
             return result;
         }
