@@ -2,11 +2,11 @@
 //! (the tool running itself on all cores), beside a naive one-thread matcher that reads the
 //! same files with the same crates, in the same run (see `BENCHMARKING.md`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use bluezone::encounter::csv::{CSV_HEADER, check_csv_header, parse_csv_line};
+use bluezone::encounter::csv::{CSV_HEADER, CsvLine, parse_csv};
 use bluezone::export::bin::{ExportMetadata, encode};
 use bluezone::export::stream::ExportReader;
 use bluezone::hex::Hex;
@@ -101,47 +101,25 @@ impl Report for FileBench {
     }
 }
 
-/// The naive matcher, end to end: the CSV's identifiers into a `HashSet`, the keys of the
-/// `export.bin` read one by one, then per key the `hkdf` crate and 144 single AES blocks.
+/// The naive matcher, end to end: the CSV's identifiers into a `HashSet` (the library's CSV
+/// reader), the keys of the `export.bin` read one by one, then per key the `hkdf` crate and 144
+/// single AES blocks.
 fn naive(csv: &std::path::Path, export: &std::path::Path) -> Result<Vec<String>, CliError> {
+    let failed = |why: String| CliError::Environment {
+        what: "the naive matcher",
+        source: why.into(),
+    };
     let text = std::fs::read_to_string(csv).in_file(csv)?;
-    let mut lines = text.lines();
-    let header_ok = lines.next().is_some_and(|h| check_csv_header(h).is_ok());
-    let mut logged: HashMap<[u8; 16], u32> = HashMap::new();
-    for line in lines {
-        let Ok(sighting) = parse_csv_line(line) else {
-            return Err(CliError::Environment {
-                what: "the naive matcher",
-                source: "the CSV it wrote does not read back".into(),
-            });
-        };
-        *logged.entry(sighting.rpi.to_bytes()).or_default() += 1;
-    }
+    let identifiers = parse_csv(&text)
+        .map(|s| s.map(|s| s.rpi.to_bytes()))
+        .collect::<Result<HashSet<[u8; 16]>, _>>()
+        .map_err(|e| failed(e.to_string()))?;
     let file = std::fs::File::open(export).in_file(export)?;
-    let reader =
-        ExportReader::new(std::io::BufReader::new(file)).map_err(|e| CliError::Environment {
-            what: "the naive matcher",
-            source: e.to_string().into(),
-        })?;
-    let mut keys = Vec::new();
-    for key in reader {
-        match key {
-            Ok(key) => keys.push(key.key),
-            Err(e) => {
-                return Err(CliError::Environment {
-                    what: "the naive matcher",
-                    source: e.to_string().into(),
-                });
-            }
-        }
-    }
-    if !header_ok {
-        return Err(CliError::Environment {
-            what: "the naive matcher",
-            source: format!("the CSV it wrote lacks the header {CSV_HEADER}").into(),
-        });
-    }
-    let identifiers: HashSet<[u8; 16]> = logged.into_keys().collect();
+    let keys = ExportReader::new(std::io::BufReader::new(file))
+        .map_err(|e| failed(e.to_string()))?
+        .map(|k| k.map(|k| k.key))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(e.to_string()))?;
     Ok(naive_baseline(&keys, &identifiers)
         .iter()
         .map(|k| Hex(&k.key_data).to_string())
@@ -181,13 +159,7 @@ pub fn run(args: &FileArgs, out: &mut dyn Write) -> Outcome {
     text.push_str(CSV_HEADER);
     text.push('\n');
     for s in &scenario.sightings {
-        text.push_str(&format!(
-            "{},{},{},{}\n",
-            s.unix_seconds,
-            s.rpi,
-            Hex(&s.aem.to_bytes()),
-            s.rssi
-        ));
+        text.push_str(&format!("{}\n", CsvLine(s)));
     }
     std::fs::write(&csv, &text).in_file(&csv)?;
     let export = dir.join("export.bin");
