@@ -304,6 +304,67 @@ impl<'de> serde::Deserialize<'de> for RollingWindow {
     }
 }
 
+/// 2020-01-01T00:00:00Z: no exposure-notification app ran before, so no sighting, check or
+/// file of this crate's protocols is older (spec §time.4).
+pub const EARLIEST_PLAUSIBLE_UNIX_SECONDS: u64 = 1_577_836_800;
+
+/// How far a time may run ahead of the wall clock of the device that checks it: one hour, for
+/// a wristband's drifting clock or a clock set by hand (spec §time.4).
+pub const CLOCK_MARGIN_SECONDS: u64 = 3_600;
+
+/// A "now" or a record time that cannot be true on the device checking it (spec §time.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImplausibleTime {
+    /// Before 2020.
+    #[error(
+        "{0} s is before 2020-01-01, when no exposure-notification app ran (seconds since 1970 expected; a day or an interval number given instead?)"
+    )]
+    BeforeEarliest(u64),
+    /// Later than the wall clock plus [`CLOCK_MARGIN_SECONDS`].
+    #[error(
+        "{time} s is {ahead} s later than this device's clock ({wall} s) (milliseconds read as seconds?)"
+    )]
+    AfterWallClock {
+        /// The time given.
+        time: u64,
+        /// The wall clock.
+        wall: u64,
+        /// How far ahead.
+        ahead: u64,
+    },
+}
+
+/// Checks that `time` (Unix seconds) can be true on a device whose wall clock reads `wall`:
+/// from 2020 to `wall` plus [`CLOCK_MARGIN_SECONDS`] (spec §time.4).
+///
+/// ```
+/// use bluezone::time::{ImplausibleTime, plausible_time};
+/// let wall = 1_607_126_400; // 2020-12-05
+/// assert!(plausible_time(wall - 600, wall).is_ok());
+/// assert!(matches!(
+///     plausible_time(wall * 1000, wall),
+///     Err(ImplausibleTime::AfterWallClock { .. })
+/// ));
+/// assert_eq!(plausible_time(18_600, wall), Err(ImplausibleTime::BeforeEarliest(18_600)));
+/// ```
+///
+/// # Errors
+/// [`ImplausibleTime`], naming the likely cause.
+pub const fn plausible_time(time: u64, wall: u64) -> Result<(), ImplausibleTime> {
+    if time < EARLIEST_PLAUSIBLE_UNIX_SECONDS {
+        return Err(ImplausibleTime::BeforeEarliest(time));
+    }
+    if time > wall.saturating_add(CLOCK_MARGIN_SECONDS) {
+        return Err(ImplausibleTime::AfterWallClock {
+            time,
+            wall,
+            ahead: time - wall,
+        });
+    }
+    Ok(())
+}
+
 /// A calendar date and time of day in UTC, for display (proleptic Gregorian calendar).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UtcDateTime {

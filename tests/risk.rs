@@ -484,3 +484,56 @@ fn state_5_the_report_covers_every_stored_result() {
     assert_eq!(state.summary.files_read, 3);
     std::fs::remove_dir_all(&scratch).unwrap();
 }
+
+/// Checks §risk.1 (finding A15 of the third audit): a revoked key's windows are returned with
+/// report type REVOKED, and no score the crate computes counts them: not the daily summaries,
+/// not v1, not the F1 rule.
+#[test]
+fn risk_1_a_revoked_key_keeps_its_windows_and_scores_nothing() {
+    use bluezone::matching::{KeyMatch, MatchOutcome};
+    use bluezone::risk::{RiskConfig, assess};
+    let t0 = DAY * 86_400 + 3_600;
+    let sightings: Vec<MatchedSighting> = (0..6)
+        .map(|k| sighting(t0 + k * 300, 40, t0 + k * 300 - 300))
+        .collect();
+    let mut revoked = key();
+    revoked.report_type = ReportType::Revoked;
+    let outcome = |key: DiagnosisKey| MatchOutcome {
+        keys_total: 1,
+        keys_matched: 1,
+        matches: vec![KeyMatch {
+            key,
+            sightings: sightings.clone(),
+            first_report_type: ReportType::ConfirmedTest,
+            report_type_transitions: 0,
+            v1_scans: sightings.clone(),
+        }],
+        ..MatchOutcome::default()
+    };
+    let mut config = RiskConfig::default();
+    config.daily_summaries.report_type_weights = [1.0; 4];
+    config.daily_summaries.attenuation_weights = [1.0; 4];
+    config.daily_summaries.infectiousness_weights = [1.0; 2];
+    config.v1 = Some(ExposureConfigurationV1::default());
+    let now = (DAY + 1) * 86_400;
+    let confirmed = assess(&outcome(key()), &config, now);
+    assert!(confirmed.f1.f1 && !confirmed.daily_summaries.is_empty());
+    let withdrawn = assess(&outcome(revoked), &config, now);
+    assert_eq!(
+        withdrawn.exposure_windows.len(),
+        confirmed.exposure_windows.len()
+    );
+    assert!(
+        withdrawn
+            .exposure_windows
+            .iter()
+            .all(|w| w.report_type == ReportType::Revoked)
+    );
+    assert!(
+        withdrawn.daily_summaries.is_empty(),
+        "{:?}",
+        withdrawn.daily_summaries
+    );
+    assert!(!withdrawn.f1.f1);
+    assert_eq!(withdrawn.v1.map(|v| v.summary.matched_key_count), Some(0));
+}

@@ -171,13 +171,68 @@ pub fn report_damage(segment: &Path, damage: &bluezone::encounter::frame::Damage
     eprintln!("bluezone: {}: {damage}", segment.display());
 }
 
-/// The GAEN sightings of a log folder or of a CSV file `unix_seconds,rpi,aem,rssi`.
-pub fn gaen_sightings(path: &Path) -> Result<Vec<GaenSighting>, CliError> {
+/// A CSV file with no line at all.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "empty, expected the header `{}`",
+    bluezone::encounter::csv::CSV_HEADER
+)]
+pub struct EmptyCsv;
+
+/// A CSV file with its header and no sighting: not a log, since a check against it could
+/// only ever say "not exposed".
+#[derive(Debug, thiserror::Error)]
+#[error("holds the header and no sighting: not an encounter log")]
+pub struct HeaderOnlyCsv;
+
+/// The name of the journal an import writes into the log folder before it appends (see
+/// `log import`): while it is there, an import was cut.
+pub const IMPORT_JOURNAL: &str = "import.journal";
+
+/// What was read from a log or a CSV file.
+pub struct LogRead {
+    /// The GAEN sightings, in log order.
+    pub sightings: Vec<GaenSighting>,
+    /// Every damaged stretch and cut import, described.
+    pub damage: Vec<String>,
+}
+
+/// The GAEN sightings of a log folder or of a CSV file `unix_seconds,rpi,aem,rssi`, with the
+/// damage found on the way (each stretch also printed on stderr). An empty or header-only CSV
+/// is an error.
+pub fn gaen_log(path: &Path) -> Result<LogRead, CliError> {
     if path.is_dir() {
         let log = open_existing_log(path)?;
-        return Ok(log.sightings(report_damage).in_file(path)?.gaen);
+        let mut damage = Vec::new();
+        let journal = path.join(IMPORT_JOURNAL);
+        if journal.exists() {
+            let cut = format!(
+                "{}: an import was cut before it finished; run it again (records already in the log are not added twice)",
+                journal.display()
+            );
+            eprintln!("bluezone: {cut}");
+            damage.push(cut);
+        }
+        let sightings = log
+            .sightings(|segment, found| {
+                report_damage(segment, found);
+                damage.push(format!("{}: {found}", segment.display()));
+            })
+            .in_file(path)?
+            .gaen;
+        return Ok(LogRead { sightings, damage });
     }
-    csv_sightings(path).collect()
+    if std::fs::metadata(path).in_file(path)?.len() == 0 {
+        return Err(EmptyCsv).in_file(path);
+    }
+    let sightings: Vec<GaenSighting> = csv_sightings(path).collect::<Result<_, _>>()?;
+    if sightings.is_empty() {
+        return Err(HeaderOnlyCsv).in_file(path);
+    }
+    Ok(LogRead {
+        sightings,
+        damage: Vec::new(),
+    })
 }
 
 /// A registry file: the health authorities' keys by name, and how they must sign.

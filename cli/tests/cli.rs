@@ -806,3 +806,201 @@ fn state_3_match_with_a_state_skips_what_it_read_and_reports_everything_stored()
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Finding 7 and 8 of the third new-user trial: an import repeated adds nothing, and an import
+/// cut after its journal was written is reported by `log check` and finished by the next
+/// import, whole.
+#[test]
+fn log_import_is_repeatable_and_a_cut_import_is_finished() {
+    let dir = scratch("cli-log-repeat");
+    let log = dir.join("log");
+    let _ = std::fs::remove_dir_all(&log);
+    let csv = "unix_seconds,rpi,aem,rssi\n\
+               1596866191,e23f352fa09307a85d4194912443180d,484dc151,-63\n\
+               1596866191,e23f352fa09307a85d4194912443180d,484dc151,-63\n\
+               1596952591,8be6cd371c5c891604bfbe49df845096,72033874,-80\n";
+    let csv_path = dir.join("in.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let log_path = log.to_str().unwrap().to_string();
+    let import = || {
+        run(&[
+            "log",
+            "import",
+            "--csv",
+            csv_path.to_str().unwrap(),
+            "--out",
+            &log_path,
+        ])
+    };
+    let gaen = |check: &Output| {
+        let text = stdout(check);
+        text.lines()
+            .find_map(|l| l.strip_prefix("GAEN sightings: "))
+            .map(|n| n.parse::<u64>().unwrap())
+            .unwrap()
+    };
+    assert!(import().status.success());
+    let again = import();
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).contains("3 records were in the log already"),
+        "{}",
+        stdout(&again)
+    );
+    // The record the CSV holds twice is kept twice, once per line.
+    assert_eq!(gaen(&run(&["log", "check", "--log", &log_path])), 3);
+
+    // An import of two records cut after its journal was written and its first record
+    // appended: `log check` reports it and fails.
+    let late = "1596952600,00112233445566778899aabbccddeeff,01020304,-70";
+    let later = "1596952700,ffeeddccbbaa99887766554433221100,01020304,-71";
+    let late_csv = dir.join("late.csv");
+    std::fs::write(&late_csv, format!("unix_seconds,rpi,aem,rssi\n{late}\n")).unwrap();
+    let late_csv = late_csv.to_str().unwrap();
+    assert!(
+        run(&["log", "import", "--csv", late_csv, "--out", &log_path])
+            .status
+            .success()
+    );
+    std::fs::write(
+        log.join("import.journal"),
+        format!("g,{late}\ng,{later}\nend,2\n"),
+    )
+    .unwrap();
+    let cut = run(&["log", "check", "--log", &log_path]);
+    assert!(!cut.status.success());
+    assert!(
+        stdout(&cut).contains("an import was cut"),
+        "{}",
+        stdout(&cut)
+    );
+    // The next import into the log finishes it: the missing record is added, the one that
+    // was appended is not added twice.
+    let next = run(&["log", "import", "--csv", late_csv, "--out", &log_path]);
+    assert!(
+        stdout(&next).contains("finished an import that was cut: 1 records added"),
+        "{}",
+        stdout(&next)
+    );
+    let check = run(&["log", "check", "--log", &log_path]);
+    assert!(check.status.success(), "{}", stdout(&check));
+    assert_eq!(gaen(&check), 5);
+    assert!(!log.join("import.journal").exists());
+
+    // A journal left behind is reported, and the check fails until an import finishes it.
+    std::fs::write(log.join("import.journal"), format!("g,{later}\n")).unwrap();
+    let cut = run(&["log", "check", "--log", &log_path]);
+    assert!(!cut.status.success());
+    assert!(
+        stdout(&cut).contains("an import was cut"),
+        "{}",
+        stdout(&cut)
+    );
+    // `match` refuses such a log unless told to go on.
+    let keys = root().join("test-vectors/export-samples/companion-demo_dks.zip");
+    let refused = run(&[
+        "match",
+        "--allow-unsigned",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--encounters",
+        &log_path,
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--allow-damaged-log"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// Items 5, 6 and 15 of the third new-user trial and finding A2 of the third audit: an empty
+/// or header-only CSV is not a log, a damaged log is said in the text and the JSON and refused
+/// unless told to go on, and a "now" in milliseconds or before 2020 is refused.
+#[test]
+fn match_never_says_not_exposed_silently() {
+    let dir = scratch("cli-match-silent");
+    let keys = root().join("test-vectors/export-samples/companion-demo_dks.zip");
+    let keys = keys.to_str().unwrap();
+    let csv = root().join("test-vectors/export-samples/companion-demo-encounters.csv");
+    let csv = csv.to_str().unwrap();
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+    std::fs::write(dir.join("empty.csv"), "").unwrap();
+    std::fs::write(dir.join("header.csv"), "unix_seconds,rpi,aem,rssi\n").unwrap();
+    for (file, says) in [
+        ("empty.csv", "empty"),
+        ("header.csv", "holds the header and no sighting"),
+    ] {
+        let path = dir.join(file);
+        let out = run(&[
+            "match",
+            "--allow-unsigned",
+            "--keys",
+            keys,
+            "--encounters",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(stderr(&out).contains(says), "{file}: {}", stderr(&out));
+    }
+    for (now, says) in [
+        ("1590000000000", "milliseconds read as seconds"),
+        ("18600", "before 2020"),
+    ] {
+        let out = run(&[
+            "match",
+            "--allow-unsigned",
+            "--keys",
+            keys,
+            "--encounters",
+            csv,
+            "--now",
+            now,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{now}");
+        assert!(stderr(&out).contains(says), "{now}: {}", stderr(&out));
+    }
+    let damaged = "cli/tests/cmd/samples.in/damaged-log";
+    let refused = run(&[
+        "match",
+        "--allow-unsigned",
+        "--keys",
+        keys,
+        "--encounters",
+        damaged,
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("the encounter log is damaged"),
+        "{}",
+        stderr(&refused)
+    );
+    let allowed = run(&[
+        "match",
+        "--allow-unsigned",
+        "--keys",
+        keys,
+        "--encounters",
+        damaged,
+        "--allow-damaged-log",
+        "--json",
+    ]);
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    let document: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(
+        document["log_damage"].as_array().unwrap().len(),
+        2,
+        "{}",
+        document["log_damage"]
+    );
+    let text = run(&[
+        "match",
+        "--allow-unsigned",
+        "--keys",
+        keys,
+        "--encounters",
+        damaged,
+        "--allow-damaged-log",
+    ]);
+    assert!(stdout(&text).contains("log damaged (only intact records were matched)"));
+}

@@ -62,12 +62,26 @@ def rolling_proximity_identifiers(
     """The rolling proximity identifiers of a temporary exposure key, one per 10-minute
     interval of its window, in order (16 bytes each).
 
-    Raises :class:`LengthError` unless ``tek`` is 16 bytes, and :class:`TimeError` for a
-    rolling period outside 1..144.
+    Raises :class:`LengthError` unless ``tek`` is 16 bytes, and :class:`TimeError` for an
+    interval number outside 0..2**32 or a rolling period outside 1..144.
     """
-    return _bluezone.rolling_proximity_identifiers(
-        bytes(tek), rolling_start_interval_number, rolling_period
-    )
+    start = _integer(rolling_start_interval_number, 0, 2**32 - 1, TimeError, "rolling start")
+    period = _integer(rolling_period, 1, 144, TimeError, "rolling period")
+    try:
+        tek = bytes(tek)
+    except TypeError as error:
+        raise LengthError(f"tek must be 16 bytes: {error}") from None
+    return _bluezone.rolling_proximity_identifiers(tek, start, period)
+
+
+def _integer(value: Any, low: int, high: int, error: type, what: str) -> int:
+    """``value`` as an int in ``low..=high``; anything else (a float, a bool, a string, out of
+    range) raises ``error`` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise error(f"{what} must be an integer, found {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise error(f"{what} must lie in {low}..={high}, found {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -145,10 +159,13 @@ def _pems(public_keys: Union[None, PathLike, Iterable[PathLike]]) -> List[str]:
         public_keys = [public_keys]
     texts = []
     for key in public_keys:
-        text = os.fspath(key)
-        if "-----BEGIN" not in text:
-            with open(text, encoding="utf-8") as file:
-                text = file.read()
+        try:
+            text = os.fspath(key)
+            if "-----BEGIN" not in text:
+                with open(text, encoding="utf-8") as file:
+                    text = file.read()
+        except (OSError, TypeError, UnicodeDecodeError) as error:
+            raise PublicKeyError(f"{key!r}: {error}") from None
         texts.append(text)
     return texts
 
@@ -277,11 +294,14 @@ def _row(n: int, row: Sequence[Any]) -> Tuple[int, bytes, bytes, int]:
     try:
         unix_seconds, rpi, aem, rssi = row
         as_bytes = lambda v: bytes.fromhex(v) if isinstance(v, str) else bytes(v)  # noqa: E731
-        return int(unix_seconds), as_bytes(rpi), as_bytes(aem), int(rssi)
+        rpi, aem = as_bytes(rpi), as_bytes(aem)
     except (TypeError, ValueError) as error:
         raise SourceError(
             f"row {n}: not (unix_seconds, rpi, aem, rssi) with rpi and aem as bytes or hex: {error}"
         ) from None
+    unix_seconds = _integer(unix_seconds, 0, 2**64 - 1, SourceError, f"row {n}: unix_seconds")
+    rssi = _integer(rssi, -128, 127, SourceError, f"row {n}: rssi")
+    return unix_seconds, rpi, aem, rssi
 
 
 def match(
@@ -305,21 +325,39 @@ def match(
     ``allow_unsigned``), :class:`ExportFileError`, :class:`SourceError`,
     :class:`RiskConfigError` or :class:`PublicKeyError`.
     """
-    files = [keys] if isinstance(keys, (str, os.PathLike)) else list(keys)
+    if isinstance(keys, (bytes, bytearray)):
+        raise ExportFileError("keys: give paths (str or os.PathLike), not bytes")
+    try:
+        files = [keys] if isinstance(keys, (str, os.PathLike)) else list(keys)
+        paths = [os.fspath(f) for f in files]
+    except TypeError as error:
+        raise ExportFileError(f"keys: not a path or an iterable of paths: {error}") from None
     folder_or_csv: Optional[str] = None
     rows: Optional[List[Tuple[int, bytes, bytes, int]]] = None
     if isinstance(encounters, (str, os.PathLike)):
         folder_or_csv = os.fspath(encounters)
+    elif encounters is None or isinstance(encounters, (bytes, bytearray)):
+        raise SourceError(
+            "encounters: give a log folder or CSV path, or rows (unix_seconds, rpi, aem, rssi)"
+        )
     else:
-        rows = [_row(n, row) for n, row in enumerate(encounters)]
+        try:
+            rows = [_row(n, row) for n, row in enumerate(encounters)]
+        except TypeError as error:
+            raise SourceError(f"encounters: not an iterable of rows: {error}") from None
+    if now is not None:
+        now = _integer(now, 0, 2**64 - 1, TimeError, "now")
     config: Optional[str] = None
     if isinstance(risk_config, dict):
         config = json.dumps(risk_config)
     elif risk_config is not None:
-        with open(os.fspath(risk_config), encoding="utf-8") as file:
-            config = file.read()
+        try:
+            with open(os.fspath(risk_config), encoding="utf-8") as file:
+                config = file.read()
+        except (OSError, TypeError, UnicodeDecodeError) as error:
+            raise RiskConfigError(f"{risk_config!r}: {error}") from None
     document = _bluezone.match_files(
-        [os.fspath(f) for f in files],
+        paths,
         folder_or_csv,
         rows,
         _pems(public_keys),

@@ -91,6 +91,8 @@ struct Document<'a, R> {
     command: &'static str,
     #[serde(flatten)]
     report: &'a R,
+    /// Always empty: a damaged log is refused here (`SourceError`), never matched in part.
+    log_damage: [&'static str; 0],
 }
 
 fn window(start: u32, period: u32) -> PyResult<RollingWindow> {
@@ -198,17 +200,15 @@ fn check_error(error: CheckError) -> PyErr {
         CheckError::Config(_) => RiskConfigError::new_err(text),
         CheckError::Open { .. } | CheckError::File { .. } => PyExportFileError::new_err(text),
         CheckError::NotAuthentic { .. } => NotAuthenticError::new_err(text),
+        CheckError::Now(_) => TimeError::new_err(text),
         _ => PyCheckError::new_err(text),
     }
 }
 
 type Row = (u64, Vec<u8>, Vec<u8>, i8);
 
-fn sightings(encounters: Option<PathBuf>, rows: Option<Vec<Row>>) -> PyResult<Vec<GaenSighting>> {
-    if let Some(path) = encounters {
-        return bluezone::encounter::source::gaen_sightings(&path)
-            .map_err(|e| SourceError::new_err(e.to_string()));
-    }
+/// The rows' sightings (converted with the GIL held: they are Python values).
+fn row_sightings(rows: Option<Vec<Row>>) -> PyResult<Vec<GaenSighting>> {
     rows.unwrap_or_default()
         .into_iter()
         .enumerate()
@@ -250,8 +250,14 @@ fn match_files(
         None => RiskConfig::default(),
     };
     let registry = registry(&public_keys)?;
-    let sightings = sightings(encounters, rows)?;
+    let rows = row_sightings(rows)?;
     py.detach(|| {
+        // A log or a CSV file is read without the GIL: other Python threads go on.
+        let sightings = match encounters {
+            Some(path) => bluezone::encounter::source::gaen_sightings(&path)
+                .map_err(|e| SourceError::new_err(e.to_string()))?,
+            None => rows,
+        };
         let settings = CheckSettings {
             registry: registry.as_ref(),
             allow_unauthentic: allow_unsigned,
@@ -259,7 +265,10 @@ fn match_files(
             risk,
             threads: 0,
             now_unix_seconds: now,
+            wall_clock_unix_seconds: None,
             state: None,
+            state_key: None,
+            rebuild_state: false,
         };
         let report =
             check_exposure(&files, sightings, &settings, |_, _| {}).map_err(check_error)?;
@@ -268,6 +277,7 @@ fn match_files(
             schema_version: bluezone::risk::document::SCHEMA_VERSION,
             command: "match",
             report: &document,
+            log_damage: [],
         })
     })
 }

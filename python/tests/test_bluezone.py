@@ -186,3 +186,76 @@ def test_every_error_class_is_a_bluezone_error():
 def test_the_package_is_typed():
     package = pathlib.Path(bluezone.__file__).parent
     assert (package / "py.typed").exists() and (package / "_bluezone.pyi").exists()
+
+
+ROW_RPI = b"\x00" * 16
+ROW_AEM = b"\x00" * 4
+
+
+@pytest.mark.parametrize(
+    "call, error, says",
+    [
+        (lambda: bluezone.match(COMPANION_EXPORT, [(1, ROW_RPI, ROW_AEM, 200)], allow_unsigned=True),
+         bluezone.SourceError, "row 0: rssi"),
+        (lambda: bluezone.match(COMPANION_EXPORT, [(-5, ROW_RPI, ROW_AEM, -40)], allow_unsigned=True),
+         bluezone.SourceError, "row 0: unix_seconds"),
+        (lambda: bluezone.match(COMPANION_EXPORT, [(2**64, ROW_RPI, ROW_AEM, -40)], allow_unsigned=True),
+         bluezone.SourceError, "row 0: unix_seconds"),
+        (lambda: bluezone.match(COMPANION_EXPORT, [(1.5, ROW_RPI, ROW_AEM, -40)], allow_unsigned=True),
+         bluezone.SourceError, "must be an integer"),
+        (lambda: bluezone.match(COMPANION_EXPORT, COMPANION_CSV, allow_unsigned=True, now=-1),
+         bluezone.TimeError, "now"),
+        (lambda: bluezone.match(COMPANION_EXPORT, COMPANION_CSV, allow_unsigned=True, now=2**70),
+         bluezone.TimeError, "now"),
+        (lambda: bluezone.match(COMPANION_EXPORT, COMPANION_CSV, allow_unsigned=True, now=1590000000000),
+         bluezone.TimeError, "milliseconds read as seconds"),
+        (lambda: bluezone.rolling_proximity_identifiers(b"\x00" * 16, -1), bluezone.TimeError, "rolling start"),
+        (lambda: bluezone.match(COMPANION_EXPORT, COMPANION_CSV, public_keys="/nonexistent.pem"),
+         bluezone.PublicKeyError, "/nonexistent.pem"),
+        (lambda: bluezone.match(COMPANION_EXPORT, COMPANION_CSV, allow_unsigned=True, risk_config="/nonexistent.json"),
+         bluezone.RiskConfigError, "/nonexistent.json"),
+        (lambda: bluezone.match(b"path", COMPANION_CSV, allow_unsigned=True), bluezone.ExportFileError, "bytes"),
+        (lambda: bluezone.match(COMPANION_EXPORT, None, allow_unsigned=True), bluezone.SourceError, "encounters"),
+    ],
+    ids=["rssi 200", "time -5", "time 2**64", "float time", "now -1", "now 2**70", "now in ms",
+         "start -1", "missing pem", "missing risk config", "bytes as keys", "no encounters"],
+)
+def test_every_bad_argument_is_a_bluezone_error_naming_what_is_wrong(call, error, says):
+    """Finding A11 of the third audit: each of these raised OverflowError, FileNotFoundError
+    or TypeError, outside bluezone.Error."""
+    with pytest.raises(error) as raised:
+        call()
+    assert isinstance(raised.value, bluezone.Error)
+    assert says in str(raised.value), str(raised.value)
+
+
+def test_other_threads_run_while_a_log_is_read(tmp_path):
+    """Finding A12 of the third audit: the log is read without the GIL, so a Python thread
+    ticking every millisecond is never paused for long while a big CSV is read."""
+    import threading
+    import time
+
+    rows = ["unix_seconds,rpi,aem,rssi"]
+    rows += [f"{1589000000 + n},{n:032x},00000000,-60" for n in range(400_000)]
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join(rows) + "\n")
+    gaps, done = [], threading.Event()
+
+    def tick():
+        last = time.perf_counter()
+        while not done.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    started = time.perf_counter()
+    bluezone.match(COMPANION_EXPORT, big, allow_unsigned=True)
+    took = time.perf_counter() - started
+    done.set()
+    ticker.join()
+    # The ticker kept running through the call: its longest pause is a small part of it.
+    assert len(gaps) > 10
+    assert max(gaps) < took / 4, (max(gaps), took)

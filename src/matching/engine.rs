@@ -42,6 +42,15 @@ pub(crate) fn aes_width() -> usize {
     width.clamp(1, PADDED)
 }
 
+#[cfg(test)]
+std::thread_local! {
+    /// Accepted sightings every evaluation on this thread held (spec §sec.11's tests).
+    pub(crate) static MATERIALISED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// The most intervals [`Matcher::logged_between`] answers for at once: sixteen days.
+pub(crate) const LOGGED_SPAN: usize = 16 * INTERVALS_PER_DAY as usize;
+
 /// How many blocks to encrypt for `n` identifiers with a backend `width` wide: `n` rounded up
 /// to whole batches when the remainder is more than a quarter of a batch, since one batch costs
 /// about as much as a quarter of it one block at a time (spec §match.4, step 4).
@@ -587,30 +596,31 @@ impl<'a> Matcher<'a> {
         self.index
     }
 
-    /// Whether any of the 144 identifiers from the key's rolling start (whatever its period)
-    /// is in the log at all: the test Google's prefilter applies before its tracer looks at a
-    /// key, and so at a copy of a matched key (spec §match.6).
-    pub(crate) fn logged_anywhere(&self, key: &DiagnosisKey) -> bool {
-        let rpik = self.schedule.prk(&key.key_data).expand16(RPIK_INFO);
+    /// For each interval of `from..to` (at most [`LOGGED_SPAN`] of them), whether the
+    /// identifier of `key_data` for it is in the log at all. Google's prefilter asks whether
+    /// any of the 144 identifiers from a key's rolling start (whatever its period) is logged
+    /// before its tracer looks at the key, and so at a copy of a matched key (spec §match.6);
+    /// answered over a span, many copies of one key's bytes cost one derivation (§sec.11).
+    pub(crate) fn logged_between(&self, key_data: &[u8; 16], from: u32, to: u32) -> Vec<bool> {
+        let rpik = self.schedule.prk(key_data).expand16(RPIK_INFO);
         let cipher = Aes128Enc::new(&Array::from(rpik));
-        let start = key.window.start().get();
         let mut blocks = [Array::<u8, aes::cipher::consts::U16>::default(); BATCH];
-        let intervals: Vec<u32> = (0..INTERVALS_PER_DAY)
-            .map_while(|k| start.checked_add(k))
-            .collect();
-        intervals.chunks(BATCH).any(|chunk| {
+        let intervals: Vec<u32> = (from..to).take(LOGGED_SPAN).collect();
+        let mut logged = Vec::with_capacity(intervals.len());
+        for chunk in intervals.chunks(BATCH) {
             let blocks = blocks.get_mut(..chunk.len()).unwrap_or_default();
             for (block, &j) in blocks.iter_mut().zip(chunk) {
                 *block = Array::from(padded_data(EnIntervalNumber::new(j)));
             }
             cipher.encrypt_blocks(blocks);
-            blocks.iter().any(|b| {
+            logged.extend(blocks.iter().map(|b| {
                 !self
                     .index
                     .sightings_of(&RollingProximityIdentifier::from_bytes(b.0))
                     .is_empty()
-            })
-        })
+            }));
+        }
+        logged
     }
 
     // spec §match.1: the identifiers of the key's own window, `s … s + p − 1`.
@@ -776,6 +786,8 @@ impl<'a> Matcher<'a> {
         }
         evaluation.sightings.sort_unstable();
         evaluation.v1_scans.sort_unstable();
+        #[cfg(test)]
+        MATERIALISED.with(|m| m.set(m.get() + evaluation.sightings.len()));
         evaluation
     }
 }

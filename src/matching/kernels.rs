@@ -24,6 +24,12 @@ use sha2::block_api::compress256;
 /// States compressed at once.
 pub(crate) const LANES: usize = 4;
 
+/// Proof that run-time detection found the instructions a kernel is compiled for. Its field
+/// is private to this module and only [`Path::detect`] makes one, so no code elsewhere in the
+/// crate can name a fast path on a CPU without it, safe as that code is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Detected(());
+
 /// A way of compressing [`LANES`] states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Path {
@@ -31,10 +37,10 @@ pub(crate) enum Path {
     Portable,
     /// The x86-64 SHA extensions, lanes interleaved.
     #[cfg(target_arch = "x86_64")]
-    ShaNi,
+    ShaNi(Detected),
     /// The ARMv8 SHA-256 instructions, lanes interleaved.
     #[cfg(target_arch = "aarch64")]
-    Armv8,
+    Armv8(Detected),
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -47,11 +53,11 @@ impl Path {
     pub(crate) fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         if sha_ni::get() {
-            return Self::ShaNi;
+            return Self::ShaNi(Detected(()));
         }
         #[cfg(target_arch = "aarch64")]
         if armv8_sha2::get() {
-            return Self::Armv8;
+            return Self::Armv8(Detected(()));
         }
         Self::Portable
     }
@@ -73,13 +79,15 @@ impl Path {
                 }
             }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `ShaNi` is only returned by `detect` when CPUID reports the SHA
-            // extensions and SSE2, SSSE3 and SSE4.1, every feature the kernel is compiled for.
-            Self::ShaNi => unsafe { x86::compress(states, blocks) },
+            // SAFETY: a `ShaNi` holds a `Detected`, which only `detect` makes, when CPUID
+            // reports the SHA extensions and SSE2, SSSE3 and SSE4.1, every feature the kernel
+            // is compiled for.
+            Self::ShaNi(_) => unsafe { x86::compress(states, blocks) },
             #[cfg(target_arch = "aarch64")]
-            // SAFETY: `Armv8` is only returned by `detect` when the operating system reports
-            // the SHA-256 instructions, the one feature the kernel is compiled for.
-            Self::Armv8 => unsafe { arm::compress(states, blocks) },
+            // SAFETY: an `Armv8` holds a `Detected`, which only `detect` makes, when the
+            // operating system reports the SHA-256 instructions, the one feature the kernel is
+            // compiled for.
+            Self::Armv8(_) => unsafe { arm::compress(states, blocks) },
         }
     }
 }

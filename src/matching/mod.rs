@@ -413,6 +413,29 @@ impl Rejections {
         self.replayed += other.replayed;
         self.tx_power_out_of_range += other.tx_power_out_of_range;
     }
+
+    /// What applying one key contributes to the counters that depend on the log: the three
+    /// sighting counters, then `report_type_keys`.
+    #[cfg(feature = "alloc")]
+    pub(crate) const fn evaluation_counts(&self) -> [u64; 4] {
+        [
+            self.outside_tolerance,
+            self.replayed,
+            self.tx_power_out_of_range,
+            self.report_type_keys,
+        ]
+    }
+
+    /// Replaces one key's contribution `old` to those counters by `new`: a key applied again
+    /// counts as its last application, as one run over the whole log counts it (spec
+    /// §state.2).
+    #[cfg(feature = "export")]
+    pub(crate) const fn replace_counts(&mut self, old: [u64; 4], new: [u64; 4]) {
+        self.outside_tolerance = self.outside_tolerance.saturating_sub(old[0]) + new[0];
+        self.replayed = self.replayed.saturating_sub(old[1]) + new[1];
+        self.tx_power_out_of_range = self.tx_power_out_of_range.saturating_sub(old[2]) + new[2];
+        self.report_type_keys = self.report_type_keys.saturating_sub(old[3]) + new[3];
+    }
 }
 
 #[cfg(feature = "alloc")]

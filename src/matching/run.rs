@@ -31,6 +31,48 @@ pub struct MatchRun<'m, 'a> {
     pool: Option<rayon::ThreadPool>,
     state: Checkpoint,
     stored: StoredFilter,
+    logged: LoggedCache,
+}
+
+/// Which intervals of one key's bytes have their identifier in the log, over a span: copies of
+/// one stored key under many windows ask the prefilter once, not once each (spec §sec.11).
+#[derive(Clone, Debug, Default)]
+struct LoggedCache {
+    key: Option<[u8; 16]>,
+    from: u32,
+    logged: Vec<bool>,
+}
+
+impl LoggedCache {
+    /// Whether an identifier of `key` from its rolling start on (144 of them) is logged.
+    fn logged_anywhere(&mut self, matcher: &Matcher<'_>, key: &DiagnosisKey) -> bool {
+        let start = key.window.start().get();
+        let end = start.saturating_add(144);
+        let same = self.key == Some(key.key_data);
+        let to = self.from.saturating_add(self.logged.len() as u32);
+        if !(same && self.from <= start && end <= to) {
+            // Grow the span to cover both when it stays within bounds, else start afresh.
+            let (from, until) = if same {
+                (self.from.min(start), to.max(end))
+            } else {
+                (start, end)
+            };
+            let (from, until) = if (until - from) as usize <= super::engine::LOGGED_SPAN {
+                (from, until)
+            } else {
+                (start, end)
+            };
+            self.key = Some(key.key_data);
+            self.from = from;
+            self.logged = matcher.logged_between(&key.key_data, from, until);
+        }
+        let at = (start - self.from) as usize;
+        self.logged
+            .get(at..at + 144)
+            .unwrap_or_default()
+            .iter()
+            .any(|&l| l)
+    }
 }
 
 /// A superset of the stored keys' bytes, so that the keys of a batch (nearly all never
@@ -90,12 +132,20 @@ pub struct Checkpoint {
 pub(crate) enum Applied {
     /// A copy of a stored key: it changed the stored report type, or was counted.
     Copy,
-    /// Not matched because of its report type.
-    Gated,
-    /// Matched and stored.
-    Stored,
-    /// Evaluated and not stored; `seen` when some identifier had a sighting within tolerance.
-    NotStored { seen: bool },
+    /// Not matched because of its report type; `copy` when its bytes were stored (it was not
+    /// logged, or it would have been a copy).
+    Gated { copy: bool },
+    /// Matched and stored; `counted` is what it added to the counters that depend on the log
+    /// ([`super::Rejections::evaluation_counts`]).
+    Stored { counted: [u64; 4] },
+    /// Evaluated and not stored; `seen` when some identifier had a sighting within tolerance;
+    /// `counted` as for `Stored`; `copy` when its bytes were stored (not logged, so not a
+    /// copy, yet).
+    NotStored {
+        seen: bool,
+        counted: [u64; 4],
+        copy: bool,
+    },
 }
 
 impl Checkpoint {
@@ -126,6 +176,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
             pool: None,
             state: Checkpoint::default(),
             stored: StoredFilter([0; 64]),
+            logged: LoggedCache::default(),
         }
     }
 
@@ -174,63 +225,153 @@ impl<'m, 'a> MatchRun<'m, 'a> {
 
     /// [`Self::add`] for the match state: a key for which `known(i)` holds (the state knows
     /// it was evaluated against this log and not seen) is applied without being evaluated
-    /// again; `record(i, what)` hears what became of every other key `i` of `keys`.
+    /// again; `record(i, what)` hears what became of every key `i` of `keys`.
     pub(crate) fn add_filtered(
         &mut self,
         keys: &[DiagnosisKey],
         known: impl Fn(usize) -> bool,
         mut record: impl FnMut(usize, Applied),
     ) {
-        let mut unknown: Vec<DiagnosisKey> = Vec::new();
         for (offset, piece) in (0..).step_by(Self::PIECE).zip(keys.chunks(Self::PIECE)) {
-            let all_unknown = (0..piece.len()).all(|i| !known(offset + i));
-            let mut found = if all_unknown {
-                self.find(piece)
-            } else {
-                unknown.clear();
-                unknown.extend(
-                    piece
-                        .iter()
-                        .enumerate()
-                        .filter(|&(i, _)| !known(offset + i))
-                        .map(|(_, key)| *key),
-                );
-                self.find(&unknown)
+            let known = |i: usize| known(offset + i);
+            let plan = self.plan(piece, known);
+            let found = match &plan {
+                None => self.find(piece),
+                Some(batch) => self.find(&batch_keys(piece, batch)),
             };
-            self.stored.rebuild(&self.state.results);
-            let mut next = 0;
-            for (i, key) in piece.iter().enumerate() {
-                if known(offset + i) {
-                    self.apply(key, None);
-                } else {
-                    let what = self.apply(key, found.of_mut(next));
-                    next += 1;
-                    record(offset + i, what);
+            self.apply_piece(piece, found, plan.as_deref(), known, |i, what| {
+                record(offset + i, what);
+            });
+        }
+    }
+
+    /// Which keys of a piece are evaluated together (spec §match.6, §sec.11): every key but
+    /// those `known`, those whose bytes are stored already (they can only be copies), and
+    /// those whose bytes came earlier in the piece under another window (evaluated one by one
+    /// at their turn, and only while no copy of them is stored). `None`: every key.
+    ///
+    /// A file that repeats one key under many windows thus costs the evaluation of the first
+    /// window that matches, not one evaluation, with its sightings, per window.
+    fn plan(&self, piece: &[DiagnosisKey], known: impl Fn(usize) -> bool) -> Option<Vec<bool>> {
+        let results = &self.state.results;
+        let mut order: Vec<(u128, u32)> = piece
+            .iter()
+            .zip(0u32..)
+            .map(|(key, i)| (u128::from_be_bytes(key.key_data), i))
+            .collect();
+        order.sort_unstable();
+        let mut batch: Option<Vec<bool>> = None;
+        let mut leave_out = |i: u32| {
+            if let Some(slot) = batch
+                .get_or_insert_with(|| alloc::vec![true; piece.len()])
+                .get_mut(i as usize)
+            {
+                *slot = false;
+            }
+        };
+        let mut group_start = 0;
+        while let Some(&(bytes, first)) = order.get(group_start) {
+            let group_len = order
+                .get(group_start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|(b, _)| *b == bytes)
+                .count();
+            let group = order
+                .get(group_start..group_start + group_len)
+                .unwrap_or_default();
+            group_start += group_len.max(1);
+            let stored = self.stored.may_hold(&bytes.to_be_bytes())
+                && results.contains_key(&bytes.to_be_bytes());
+            let window = piece.get(first as usize).map(|k| k.window);
+            for &(_, i) in group {
+                let other_window = piece.get(i as usize).map(|k| k.window) != window;
+                if known(i as usize) || stored || other_window {
+                    leave_out(i);
                 }
             }
+        }
+        batch
+    }
+
+    /// Applies a piece's keys in order: those of the batch with what `found` evaluated for
+    /// them, the others as [`Self::plan`] says.
+    fn apply_piece(
+        &mut self,
+        piece: &[DiagnosisKey],
+        mut found: super::engine::Found,
+        batch: Option<&[bool]>,
+        known: impl Fn(usize) -> bool,
+        mut record: impl FnMut(usize, Applied),
+    ) {
+        type Window = (u128, u32, u32);
+        let mut evaluated_alone: BTreeMap<Window, Option<Evaluation>> = BTreeMap::new();
+        self.stored.rebuild(&self.state.results);
+        let mut next = 0;
+        for (i, key) in piece.iter().enumerate() {
+            if known(i) {
+                let what = self.apply(key, None);
+                record(i, what);
+                continue;
+            }
+            let in_batch = batch.is_none_or(|b| b.get(i).copied().unwrap_or(false));
+            let what = if in_batch {
+                let what = self.apply(key, found.of_mut(next));
+                next += 1;
+                what
+            } else if self.state.results.contains_key(&key.key_data) {
+                // A copy: what it does depends only on whether it is logged (§match.6).
+                self.apply(key, None)
+            } else {
+                let window = (
+                    u128::from_be_bytes(key.key_data),
+                    key.window.start().get(),
+                    key.window.period().get(),
+                );
+                let evaluation = evaluated_alone.entry(window).or_insert_with(|| {
+                    let mut alone = self.find(core::slice::from_ref(key));
+                    alone.of_mut(0).map(core::mem::take)
+                });
+                let what = self.apply(key, evaluation.as_mut());
+                if matches!(what, Applied::Stored { .. }) {
+                    evaluated_alone.remove(&window);
+                }
+                what
+            };
+            record(i, what);
         }
     }
 
     /// Evaluates `keys` again and gives each that is stored with the same window the sightings
-    /// the log holds now (the match state's re-check of an unfinished result, §state.2). The
-    /// report type, its changes and the counts stay as they are.
+    /// the log holds now (the match state's re-check of an unfinished result, §state.2),
+    /// replacing what its last evaluation (`counted`) added to the sighting counters by what
+    /// this one adds. The report type and its changes stay. Returns each key's contribution
+    /// now (the old one where nothing was replaced).
     #[cfg(feature = "export")]
-    pub(crate) fn refresh(&mut self, keys: &[DiagnosisKey]) {
+    pub(crate) fn refresh(&mut self, keys: &[(DiagnosisKey, [u64; 4])]) -> Vec<[u64; 4]> {
+        let mut contributions = Vec::with_capacity(keys.len());
         for piece in keys.chunks(Self::PIECE) {
-            let mut found = self.find(piece);
-            for (index, key) in piece.iter().enumerate() {
-                let Some(evaluation) = found.of_mut(index) else {
-                    continue;
-                };
-                let Some(stored) = self.state.results.get_mut(&key.key_data) else {
+            let plain: Vec<DiagnosisKey> = piece.iter().map(|(key, _)| *key).collect();
+            let mut found = self.find(&plain);
+            for (index, &(key, counted)) in piece.iter().enumerate() {
+                let evaluation = found.of_mut(index).filter(|e| e.seen);
+                let stored = self.state.results.get_mut(&key.key_data);
+                let (Some(evaluation), Some(stored)) = (evaluation, stored) else {
+                    contributions.push(counted);
                     continue;
                 };
                 if stored.key.window == key.window && !evaluation.v1_scans.is_empty() {
                     stored.sightings = core::mem::take(&mut evaluation.sightings);
                     stored.v1_scans = core::mem::take(&mut evaluation.v1_scans);
+                    let now = evaluation.rejected.evaluation_counts();
+                    self.state.rejected.replace_counts(counted, now);
+                    contributions.push(now);
+                } else {
+                    contributions.push(counted);
                 }
             }
         }
+        contributions
     }
 
     /// [`Self::add`] for a batch of at most [`Self::PIECE`] keys while `meanwhile` runs on the
@@ -249,13 +390,17 @@ impl<'m, 'a> MatchRun<'m, 'a> {
             && keys.len() <= Self::PIECE
         {
             let matcher = self.matcher;
+            let plan = self.plan(keys, |_| false);
+            let batch = plan.as_ref().map(|plan| batch_keys(keys, plan));
             let mut found = None;
             let result = pool.in_place_scope(|scope| {
-                scope.spawn(|_| found = Some(matcher.find_parallel(keys, pool)));
+                scope.spawn(|_| {
+                    found = Some(matcher.find_parallel(batch.as_deref().unwrap_or(keys), pool));
+                });
                 meanwhile()
             });
             if let Some(found) = found {
-                self.apply_all(keys, found);
+                self.apply_piece(keys, found, plan.as_deref(), |_| false, |_, _| {});
             }
             return result;
         }
@@ -341,14 +486,14 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// allows.
     fn apply(&mut self, key: &DiagnosisKey, evaluation: Option<&mut Evaluation>) -> Applied {
         let config = self.matcher.config();
+        let copy =
+            self.stored.may_hold(&key.key_data) && self.state.results.contains_key(&key.key_data);
+        let logged = copy && self.logged.logged_anywhere(self.matcher, key);
         let state = &mut self.state;
         state.keys_total += 1;
-        if let Some(stored) = self
-            .stored
-            .may_hold(&key.key_data)
+        if let Some(stored) = logged
             .then(|| state.results.get_mut(&key.key_data))
             .flatten()
-            .filter(|_| self.matcher.logged_anywhere(key))
         {
             let from = config.effective_report_type(stored.key.report_type);
             let to = config.effective_report_type(key.report_type);
@@ -367,16 +512,25 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         }
         if !config.matches_report_type(key.report_type) {
             state.rejected.report_type_keys += 1;
-            return Applied::Gated;
+            return Applied::Gated { copy };
         }
         let Some(evaluation) = evaluation.filter(|e| e.seen) else {
-            return Applied::NotStored { seen: false };
+            return Applied::NotStored {
+                seen: false,
+                counted: [0; 4],
+                copy,
+            };
         };
         state.rejected.add_sightings(&evaluation.rejected);
+        let counted = evaluation.rejected.evaluation_counts();
         // Google's tracer stores a result only when the per-scan sightings it scores v1 with
         // are not empty (`findExposures` returns null otherwise).
         if evaluation.v1_scans.is_empty() {
-            return Applied::NotStored { seen: true };
+            return Applied::NotStored {
+                seen: true,
+                counted,
+                copy,
+            };
         }
         // Stored once: every later key of this (key bytes, window) is a copy, so the
         // evaluation's sightings can move into the result.
@@ -391,14 +545,97 @@ impl<'m, 'a> MatchRun<'m, 'a> {
                 v1_scans: core::mem::take(&mut evaluation.v1_scans),
             },
         );
-        Applied::Stored
+        Applied::Stored { counted }
     }
+
+    /// What applying `key` now would do if its bytes were not stored: whether it would be
+    /// stored, and what its evaluation would add to the sighting counters (the match state
+    /// asks this of a key whose later copy was stored since, §state.2).
+    #[cfg(feature = "export")]
+    pub(crate) fn evaluate_alone(&self, key: &DiagnosisKey) -> (bool, [u64; 4]) {
+        if !self.matcher.config().matches_report_type(key.report_type) {
+            return (false, [0, 0, 0, 1]);
+        }
+        let mut found = self.find(core::slice::from_ref(key));
+        match found.of_mut(0).filter(|e| e.seen) {
+            None => (false, [0; 4]),
+            Some(e) => (!e.v1_scans.is_empty(), e.rejected.evaluation_counts()),
+        }
+    }
+}
+
+/// The keys of `piece` that [`MatchRun::plan`] puts in the batch, in order.
+fn batch_keys(piece: &[DiagnosisKey], batch: &[bool]) -> Vec<DiagnosisKey> {
+    piece
+        .iter()
+        .zip(batch)
+        .filter(|&(_, &b)| b)
+        .map(|(key, _)| *key)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::gaen::ReportType;
+
+    /// Checks §sec.11 and §match.6 (finding A6 of the third audit): a batch that serves one
+    /// key under thousands of windows, the one it matches under last, holds the accepted
+    /// sightings of one window, not of every window that overlaps the key's sightings (the
+    /// audit measured 680 MB for such a file), and matches as one key.
+    #[test]
+    fn match_6_copies_under_many_windows_hold_the_sightings_of_one() {
+        use crate::encounter::GaenSighting;
+        use crate::gaen::Metadata;
+        use crate::matching::{LogIndex, MatchConfig};
+        use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
+        let start = 18_600 * 144;
+        let window = |s: u32, p: u32| {
+            RollingWindow::new(EnIntervalNumber::new(s), RollingPeriod::new(p).unwrap()).unwrap()
+        };
+        let key = DiagnosisKey::new([0x5A; 16], window(start, 144));
+        let rpik = key.rolling_proximity_identifier_key();
+        let aemk = key.associated_encrypted_metadata_key();
+        let mut sightings = Vec::new();
+        for j in start..start + 144 {
+            let interval = EnIntervalNumber::new(j);
+            let rpi = rpik.identifier(interval);
+            let aem = aemk.encrypt(&rpi, Metadata::v1_0(8));
+            for m in 0..10 {
+                sightings.push(GaenSighting {
+                    unix_seconds: interval.start_unix_seconds() + 30 + 55 * m,
+                    rpi,
+                    aem,
+                    rssi: -40,
+                    previous_scan_unix_seconds: 0,
+                });
+            }
+        }
+        let mut keys: Vec<DiagnosisKey> = (start - 155..=start + 12)
+            .flat_map(|s| (1..=144).map(move |p| (s, p)))
+            .filter(|&w| w != (start, 144))
+            .map(|(s, p)| DiagnosisKey::new(key.key_data, window(s, p)))
+            .collect();
+        keys.push(key);
+        let config = MatchConfig::default();
+        let index = LogIndex::new(sightings, config.tolerance_intervals);
+        let matcher = Matcher::new(&index, config);
+        let mut run = MatchRun::new(&matcher);
+        super::super::engine::MATERIALISED.with(|m| m.set(0));
+        run.add(&keys);
+        let materialised = super::super::engine::MATERIALISED.with(core::cell::Cell::get);
+        let outcome = run.finish();
+        assert_eq!(outcome.keys_matched, 1);
+        assert_eq!(outcome.keys_total, keys.len() as u64);
+        // The audit's run of the same file counted 22 320 copies of matched keys: the windows
+        // after the first that matched.
+        assert_eq!(outcome.rejected.duplicate_keys, 22_320);
+        assert!(
+            materialised <= 1440,
+            "{materialised} sightings held for {} keys",
+            keys.len()
+        );
+    }
 
     #[test]
     fn match_6_transition_table_is_googles() {

@@ -13,9 +13,12 @@ use super::{RiskConfig, RiskReport, assess};
 use crate::encounter::GaenSighting;
 use crate::export::verify::{PublicKeyRegistry, Verification};
 use crate::export::{ExportFile, ExportFormat, ExportSummary};
-use crate::matching::state::{Fed, MatchState, StateError, StateOptions, StateSummary};
+use crate::matching::state::{
+    Fed, MatchState, Rebuilt, RunOptions, StateError, StateKey, StateOptions, StateSummary,
+};
 use crate::matching::stream::{Authenticity, MatchStreamError, match_export};
 use crate::matching::{LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher};
+use crate::time::{CLOCK_MARGIN_SECONDS, ImplausibleTime, plausible_time};
 
 /// What an exposure check needs besides the files and the sightings.
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,12 +37,21 @@ pub struct CheckSettings<'a> {
     pub risk: RiskConfig,
     /// Matching threads (0: all cores; ignored without the `parallel` feature).
     pub threads: usize,
-    /// "Now" for look-back periods, Unix seconds; the newest sighting when `None`. With a
-    /// state it is also the time up to which the log is complete (spec §state.2).
+    /// "Now" for look-back periods, Unix seconds; when `None`, the newest sighting that is
+    /// not later than the wall clock (plus [`CLOCK_MARGIN_SECONDS`]), or the wall clock when
+    /// there is none. A "now" given must be plausible (spec §time.4). With a state it also
+    /// says up to when the log is complete (spec §state.2).
     pub now_unix_seconds: Option<u64>,
+    /// The device's wall clock, Unix seconds; the system's clock when `None`. A simulation
+    /// or a test sets it; an app leaves it.
+    pub wall_clock_unix_seconds: Option<u64>,
     /// A match-state folder (spec `spec/state.md`): keys and files checked before are not
     /// derived again, and the report covers every result stored, not only these files'.
     pub state: Option<&'a Path>,
+    /// The state's key, when the app keeps one in the platform keystore (spec §state.1.3).
+    pub state_key: Option<&'a StateKey>,
+    /// Start the state over from every file it knows, then the files given (spec §state.7).
+    pub rebuild_state: bool,
 }
 
 /// One export file as the check read it.
@@ -62,6 +74,14 @@ pub struct StateCheck {
     pub keys_skipped: u64,
     /// Stored results that were not final and were evaluated again.
     pub rechecked: u64,
+    /// Files the state had read before that were not authentic (read with unauthentic files
+    /// allowed).
+    pub already_read_unauthentic: Vec<PathBuf>,
+    /// The keys of stored matches that files which were not authentic brought, in this run
+    /// or an earlier one (spec §state.3.1).
+    pub unauthentic_matches: Vec<[u8; 16]>,
+    /// When the state started over: why, and what it read again.
+    pub rebuilt: Option<Rebuilt>,
     /// What the state holds after the check.
     pub summary: StateSummary,
 }
@@ -71,6 +91,10 @@ pub struct StateCheck {
 pub struct ExposureReport {
     /// Each file read, in the order given.
     pub files: Vec<FileCheck>,
+    /// Files given more than once: read the first time only.
+    pub repeated_files: Vec<PathBuf>,
+    /// Sightings later than "now": they count in no look-back period of this report.
+    pub sightings_after_now: usize,
     /// With a state: what it skipped and holds.
     pub state: Option<StateCheck>,
     /// Sightings indexed.
@@ -126,6 +150,9 @@ pub enum CheckError {
     /// The match state could not be opened, read or written; it is as before the check.
     #[error("match state: {0}")]
     State(#[from] StateError),
+    /// "Now" cannot be true on this device (spec §time.4).
+    #[error("now: {0}")]
+    Now(#[from] ImplausibleTime),
 }
 
 fn describe(verification: &Option<Verification>) -> std::string::String {
@@ -154,9 +181,27 @@ pub fn check_exposure<P: AsRef<Path>>(
         (None, true) => Authenticity::Unchecked,
         (None, false) => return Err(CheckError::NoRegistry),
     };
-    let now_unix_seconds = settings
-        .now_unix_seconds
-        .unwrap_or_else(|| sightings.iter().map(|s| s.unix_seconds).max().unwrap_or(0));
+    let wall = settings
+        .wall_clock_unix_seconds
+        .unwrap_or_else(crate::matching::state::wall_clock);
+    let now_unix_seconds = match settings.now_unix_seconds {
+        Some(now) => {
+            plausible_time(now, wall)?;
+            now
+        }
+        // A sighting from a clock that jumped ahead is never "now" (spec §time.4).
+        None => sightings
+            .iter()
+            .map(|s| s.unix_seconds)
+            .filter(|&t| t <= wall.saturating_add(CLOCK_MARGIN_SECONDS))
+            .max()
+            .unwrap_or(wall),
+    };
+    let sightings_after_now = sightings
+        .iter()
+        .filter(|s| s.unix_seconds > now_unix_seconds)
+        .count();
+    let (files, repeated_files) = distinct_files(files);
     let threads = match settings.threads {
         0 => std::thread::available_parallelism().map_or(1, core::num::NonZeroUsize::get),
         n => n,
@@ -170,23 +215,49 @@ pub fn check_exposure<P: AsRef<Path>>(
     let run = new_run(&matcher, threads)?;
     let (checked, state, outcome) = match settings.state {
         Some(dir) => {
-            let state = MatchState::open(dir, matching, StateOptions::default())?;
-            check_with_state(state, run, files, authenticity, now_unix_seconds, progress)?
+            let options = StateOptions {
+                key: settings.state_key.cloned(),
+                rebuild: settings.rebuild_state,
+                ..StateOptions::default()
+            };
+            let state = MatchState::open(dir, matching, options)?;
+            let mut options = RunOptions::at(now_unix_seconds, authenticity);
+            options.wall_clock = wall;
+            check_with_state(state, run, &files, &options, progress)?
         }
         None => {
-            let (checked, outcome) = check_files(run, files, authenticity, progress)?;
+            let (checked, outcome) = check_files(run, &files, authenticity, progress)?;
             (checked, None, outcome)
         }
     };
     let risk = assess(&outcome, &settings.risk, now_unix_seconds);
     Ok(ExposureReport {
         files: checked,
+        repeated_files,
+        sightings_after_now,
         state,
         sightings: count,
         outcome,
         now_unix_seconds,
         risk,
     })
+}
+
+/// The files in the order given, each path once (compared as the file system resolves it), and
+/// the ones given again.
+fn distinct_files<P: AsRef<Path>>(files: &[P]) -> (Vec<&Path>, Vec<PathBuf>) {
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut distinct, mut repeated) = (Vec::new(), Vec::new());
+    for path in files {
+        let path = path.as_ref();
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if seen.insert(canonical) {
+            distinct.push(path);
+        } else {
+            repeated.push(path.to_path_buf());
+        }
+    }
+    (distinct, repeated)
 }
 
 /// Each file matched in one run, with nothing remembered.
@@ -229,17 +300,24 @@ fn check_with_state<P: AsRef<Path>>(
     mut state: MatchState,
     run: MatchRun<'_, '_>,
     files: &[P],
-    authenticity: Authenticity<'_>,
-    now_unix_seconds: u64,
+    options: &RunOptions<'_>,
     mut progress: impl FnMut(&Path, u64),
 ) -> Result<(Vec<FileCheck>, Option<StateCheck>, MatchOutcome), CheckError> {
-    let mut run = state.begin(run, now_unix_seconds)?;
+    let authenticity = options.authenticity;
+    let mut run = state.begin(run, options)?;
     let rechecked = run.rechecked();
+    let rebuilt = run.rebuilt().cloned();
     let (mut checked, mut already_read, mut keys_skipped) = (Vec::new(), Vec::new(), 0);
+    let mut already_read_unauthentic = Vec::new();
     for path in files {
         let path = path.as_ref();
         match run.feed(path, authenticity, |read| progress(path, read))? {
-            Fed::AlreadyRead => already_read.push(path.to_path_buf()),
+            Fed::AlreadyRead { authentic } => {
+                already_read.push(path.to_path_buf());
+                if !authentic {
+                    already_read_unauthentic.push(path.to_path_buf());
+                }
+            }
             Fed::Read {
                 format,
                 summary,
@@ -260,6 +338,9 @@ fn check_with_state<P: AsRef<Path>>(
         already_read,
         keys_skipped,
         rechecked,
+        already_read_unauthentic,
+        unauthentic_matches: state.unauthentic_matches(),
+        rebuilt,
         summary: state.summary(),
     };
     Ok((checked, Some(state), outcome))

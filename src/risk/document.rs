@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::check::ExposureReport;
 use super::{DailySummary, ExposureWindow, F1Day, RiskConfig, RiskV1};
-use crate::matching::state::StateSummary;
+use crate::matching::state::{Rebuilt, StateSummary};
 use crate::matching::{KeyMatch, Rejections};
 
 /// The layout version of the JSON documents of the `bluezone` tool, which the language
@@ -23,6 +23,10 @@ pub struct MatchDocument {
     pub now_unix_seconds: u64,
     /// Each file read, in the order given.
     pub files: Vec<PathBuf>,
+    /// Files given more than once: read the first time only.
+    pub repeated_files: Vec<PathBuf>,
+    /// Sightings later than "now": they count in no look-back period of this report.
+    pub sightings_after_now: usize,
     /// With a state: what it skipped and holds.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub state: Option<StateDocument>,
@@ -65,6 +69,14 @@ pub struct StateDocument {
     pub keys_skipped: u64,
     /// Stored results that were not final and were evaluated again.
     pub rechecked: u64,
+    /// Files the state had read before that were not authentic.
+    pub already_read_unauthentic: Vec<PathBuf>,
+    /// The keys of stored matches that files which were not authentic brought, in this run
+    /// or an earlier one (hex).
+    pub unauthentic_matches: Vec<std::string::String>,
+    /// When the state started over: why, and what it read again.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub rebuilt: Option<Rebuilt>,
     /// What the state holds after the check.
     pub summary: StateSummary,
 }
@@ -90,22 +102,38 @@ impl ExposureReport {
     /// state folder, when one was used.
     #[must_use]
     pub fn into_document(self, risk: &RiskConfig, state_dir: Option<&Path>) -> MatchDocument {
+        // Files this run read, then files the state had read before, that were not authentic.
+        let unauthentic_files = self
+            .files
+            .iter()
+            .filter(|f| !f.summary.authentic())
+            .map(|f| f.path.clone())
+            .chain(
+                self.state
+                    .iter()
+                    .flat_map(|s| s.already_read_unauthentic.iter().cloned()),
+            )
+            .collect();
         MatchDocument {
             now_unix_seconds: self.now_unix_seconds,
             files: self.files.iter().map(|f| f.path.clone()).collect(),
+            repeated_files: self.repeated_files,
+            sightings_after_now: self.sightings_after_now,
             state: self.state.map(|state| StateDocument {
                 dir: state_dir.map(Path::to_path_buf).unwrap_or_default(),
                 already_read: state.already_read,
                 keys_skipped: state.keys_skipped,
                 rechecked: state.rechecked,
+                already_read_unauthentic: state.already_read_unauthentic,
+                unauthentic_matches: state
+                    .unauthentic_matches
+                    .iter()
+                    .map(|k| std::string::ToString::to_string(&crate::hex::Hex(k)))
+                    .collect(),
+                rebuilt: state.rebuilt,
                 summary: state.summary,
             }),
-            unauthentic_files: self
-                .files
-                .iter()
-                .filter(|f| !f.summary.authentic())
-                .map(|f| f.path.clone())
-                .collect(),
+            unauthentic_files,
             sightings: self.sightings,
             keys_total: self.outcome.keys_total,
             keys_matched: self.outcome.keys_matched,

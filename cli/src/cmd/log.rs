@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::Outcome;
 use crate::error::{CliError, Context};
 use crate::input::{
-    Unit, history_sightings, numbered_csv_sightings, open_existing_log, plausible_time,
-    report_damage,
+    EmptyCsv, HeaderOnlyCsv, IMPORT_JOURNAL, Unit, history_sighting, history_sightings,
+    numbered_csv_sightings, open_existing_log, plausible_time, report_damage,
 };
 use crate::output::{Progress, Report, Status, emit, instant};
 
@@ -22,7 +22,9 @@ use crate::output::{Progress, Report, Status, emit, instant};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Append sightings to a log (created if missing). Every line is checked before anything
-    /// is written; a bad line is an error naming its line and column.
+    /// is written; a bad line is an error naming its line and column. Records the log holds
+    /// already are not added again, so an import can be repeated; the records are journaled
+    /// first, so an import that was cut is finished by the next import into the log.
     Import(ImportArgs),
     /// Print a log's GAEN sightings as CSV (or its Bluezone sightings as history lines).
     Export(ExportArgs),
@@ -101,6 +103,10 @@ struct ImportReport {
     log: PathBuf,
     gaen_sightings: usize,
     bluezone_sightings: usize,
+    /// Records of the input the log held already: not added again.
+    already_in_log: usize,
+    /// Records of an import that was cut, added now.
+    finished_cut_import: usize,
     /// Bytes after the last intact frame of a segment, removed before appending.
     repairs: Vec<Repaired>,
 }
@@ -117,20 +123,144 @@ impl Report for ImportReport {
                 repair.removed
             )?;
         }
+        if self.finished_cut_import > 0 {
+            writeln!(
+                out,
+                "finished an import that was cut: {} records added",
+                self.finished_cut_import
+            )?;
+        }
         writeln!(
             out,
             "imported {} GAEN and {} Bluezone sightings into {}",
             self.gaen_sightings,
             self.bluezone_sightings,
             self.log.display()
-        )
+        )?;
+        if self.already_in_log > 0 {
+            writeln!(
+                out,
+                "{} records were in the log already and were not added again",
+                self.already_in_log
+            )?;
+        }
+        Ok(())
     }
 }
 
-/// A CSV file with no line at all, not even the header.
+/// A journal that is not one this tool wrote.
 #[derive(Debug, thiserror::Error)]
-#[error("empty, expected the header `{CSV_HEADER}`")]
-struct EmptyCsv;
+#[error("line {0}: not a journal line of `bluezone log import`")]
+struct BadJournal(usize);
+
+/// The journal's line of one record: `g,` and a CSV line, or `b,` and a history line in
+/// milliseconds.
+fn journal_line(sighting: &Sighting) -> String {
+    match sighting {
+        Sighting::Gaen(s) => format!("g,{}", CsvLine(s)),
+        Sighting::Bluezone(s) => format!("b,{}", HistoryLine::from(s)),
+    }
+}
+
+/// The records of a journal; `None` when it is not whole (then nothing of it was appended).
+fn read_journal(path: &std::path::Path) -> Result<Option<Vec<Sighting>>, CliError> {
+    let text = std::fs::read_to_string(path).in_file(path)?;
+    let mut records = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if let Some(count) = line.strip_prefix("end,") {
+            return Ok((count.parse::<usize>().ok() == Some(records.len())).then_some(records));
+        }
+        let record = if let Some(csv) = line.strip_prefix("g,") {
+            Sighting::Gaen(
+                bluezone::encounter::csv::parse_csv_line(csv)
+                    .map_err(|_| BadJournal(number))
+                    .in_file(path)?,
+            )
+        } else if let Some(history) = line.strip_prefix("b,") {
+            history_sighting(number, history, TimeUnit::Milliseconds)
+                .map_err(|_| BadJournal(number))
+                .in_file(path)?
+        } else {
+            return Err(BadJournal(number)).in_file(path);
+        };
+        records.push(record);
+    }
+    Ok(None)
+}
+
+/// Adds to the log the records it does not hold yet (counting repeats: a record the input
+/// holds twice and the log once is added once), through the journal; returns how many were
+/// added.
+fn add_new(
+    log: &mut EncounterLog,
+    dir: &std::path::Path,
+    records: Vec<Sighting>,
+) -> Result<usize, CliError> {
+    let mut held: std::collections::HashMap<Sighting, u64> = std::collections::HashMap::new();
+    if !log.segments().in_file(dir)?.is_empty() {
+        for item in log.read().in_file(dir)? {
+            if let LogItem::Record(record) = item.in_file(dir)? {
+                *held.entry(record).or_insert(0) += 1;
+            }
+        }
+    }
+    let new: Vec<Sighting> = records
+        .into_iter()
+        .filter(|record| match held.get_mut(record) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
+    }
+    // The journal is whole before anything is appended: written aside, synced, renamed.
+    let journal = dir.join(IMPORT_JOURNAL);
+    let tmp = dir.join(format!("{IMPORT_JOURNAL}.tmp"));
+    {
+        let mut text = String::new();
+        for record in &new {
+            text.push_str(&journal_line(record));
+            text.push('\n');
+        }
+        text.push_str(&format!("end,{}\n", new.len()));
+        let mut file = std::fs::File::create(&tmp).in_file(&tmp)?;
+        file.write_all(text.as_bytes()).in_file(&tmp)?;
+        file.sync_all().in_file(&tmp)?;
+    }
+    std::fs::rename(&tmp, &journal).in_file(&journal)?;
+    for batch in new.chunks(4096) {
+        log.append_all(batch.iter()).in_file(dir)?;
+    }
+    log.sync().in_file(dir)?;
+    std::fs::remove_file(&journal).in_file(&journal)?;
+    Ok(new.len())
+}
+
+/// Finishes an import into `dir` that was cut: a whole journal's records are added (those not
+/// in the log yet); a journal cut while it was written never reached the log and is dropped.
+fn finish_cut_import(log: &mut EncounterLog, dir: &std::path::Path) -> Result<usize, CliError> {
+    let tmp = dir.join(format!("{IMPORT_JOURNAL}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_file(&tmp).in_file(&tmp)?;
+    }
+    let journal = dir.join(IMPORT_JOURNAL);
+    if !journal.exists() {
+        return Ok(0);
+    }
+    let added = match read_journal(&journal)? {
+        Some(records) => add_new(log, dir, records)?,
+        None => 0,
+    };
+    if journal.exists() {
+        std::fs::remove_file(&journal).in_file(&journal)?;
+    }
+    Ok(added)
+}
 
 /// Every sighting of the inputs, in order: the CSV file's, then the history's.
 ///
@@ -179,30 +309,25 @@ fn import(args: &ImportArgs, out: &mut dyn Write) -> Outcome {
         }
         progress.count((gaen + bluezone) as u64);
     }
-    // Second pass: append in batches.
+    if let Some(path) = &args.csv
+        && gaen == 0
+    {
+        return Err(HeaderOnlyCsv).in_file(path);
+    }
+    // Second pass: the records, added through the journal.
     progress.phase("appending");
     let mut log = EncounterLog::open(&args.out).in_file(&args.out)?;
-    let mut batch = Vec::with_capacity(4096);
-    let mut written = 0u64;
-    let mut flush = |log: &mut EncounterLog, batch: &mut Vec<Sighting>| {
-        log.append_all(batch.iter()).in_file(&args.out)?;
-        written += batch.len() as u64;
-        progress.count(written);
-        batch.clear();
-        Ok::<(), CliError>(())
-    };
-    for sighting in sightings(args, unit, now) {
-        batch.push(sighting?);
-        if batch.len() == batch.capacity() {
-            flush(&mut log, &mut batch)?;
-        }
-    }
-    flush(&mut log, &mut batch)?;
-    log.sync().in_file(&args.out)?;
+    let finished_cut_import = finish_cut_import(&mut log, &args.out)?;
+    let records = sightings(args, unit, now).collect::<Result<Vec<_>, _>>()?;
+    let total = records.len();
+    let added = add_new(&mut log, &args.out, records)?;
+    progress.count(added as u64);
     let report = ImportReport {
         log: args.out.clone(),
         gaen_sightings: gaen,
         bluezone_sightings: bluezone,
+        already_in_log: total - added,
+        finished_cut_import,
         repairs: log
             .repairs()
             .iter()
@@ -269,6 +394,10 @@ struct CheckReport {
     first_unix_seconds: Option<u64>,
     last_unix_seconds: Option<u64>,
     damage: Vec<DamageAt>,
+    /// Records of an import that was cut, journaled and not all in the log: the next import
+    /// into the log adds them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cut_import: Option<usize>,
 }
 
 impl Report for CheckReport {
@@ -288,6 +417,12 @@ impl Report for CheckReport {
         for d in &self.damage {
             writeln!(out, "  {}: {}", d.segment.display(), d.damage)?;
         }
+        if let Some(records) = self.cut_import {
+            writeln!(
+                out,
+                "an import was cut: its journal holds {records} records, not all in the log; run the import again, or any import into this log, to finish it"
+            )?;
+        }
         Ok(())
     }
 }
@@ -295,6 +430,12 @@ impl Report for CheckReport {
 fn check(args: &CheckArgs, out: &mut dyn Write) -> Outcome {
     let log = open_existing_log(&args.log)?;
     let summary = LogSummary::of(&log).in_file(&args.log)?;
+    let journal = args.log.join(IMPORT_JOURNAL);
+    let cut_import = if journal.exists() {
+        Some(read_journal(&journal)?.map_or(0, |records| records.len()))
+    } else {
+        None
+    };
     let report = CheckReport {
         log: args.log.clone(),
         segments: summary.segments,
@@ -307,7 +448,10 @@ fn check(args: &CheckArgs, out: &mut dyn Write) -> Outcome {
             .into_iter()
             .map(|(segment, damage)| DamageAt { segment, damage })
             .collect(),
+        cut_import,
     };
     emit(out, &report, args.json)?;
-    Ok(Status::from_ok(report.damage.is_empty()))
+    Ok(Status::from_ok(
+        report.damage.is_empty() && report.cut_import.is_none(),
+    ))
 }

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 use bluezone::export::verify::PublicKeyRegistry;
 use bluezone::matching::MatchConfig;
-use bluezone::matching::state::MatchState;
+use bluezone::matching::state::StateKey;
 use bluezone::risk::{CheckSettings, MatchDocument, RiskConfig, check_exposure};
 use serde::Serialize;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
-use crate::input::{MAX_THREADS, bounded, gaen_sightings, read_text, registry_file};
+use crate::input::{MAX_THREADS, bounded, gaen_log, read_text, registry_file};
 use crate::output::{Elapsed, Progress, Report, Status, date, emit, instant};
 
 /// `match`.
@@ -52,19 +52,30 @@ pub struct Args {
     /// an error; v1 scores are computed when a `v1` section is present).
     #[arg(long)]
     risk_config: Option<PathBuf>,
-    /// "Now" for look-back periods, Unix seconds; the newest sighting when omitted. With
-    /// --state it is also the time up to which the log is complete.
+    /// "Now" for look-back periods, Unix seconds (from 2020 to this machine's clock plus an
+    /// hour); when omitted, the newest sighting that is not later than the clock. With
+    /// --state the log must be complete up to an hour before it.
     #[arg(long)]
     now: Option<u64>,
+    /// Go on when the encounter log is damaged (or an import into it was cut): the intact
+    /// records are matched and the damage is listed in the report. Without it such a log is
+    /// refused, since a check against part of a log can miss an exposure.
+    #[arg(long)]
+    allow_damaged_log: bool,
     /// A match-state folder, made when missing (spec/state.md): files and keys checked in
     /// earlier runs are not read or derived again, later copies still revise or revoke what
     /// was stored, and the report covers every result stored, not only these files'.
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Remove the state first and check every file given afresh (after damage, or to start
-    /// over).
+    /// Start the state over: read again every export file it knows (from the paths it read
+    /// them from), then the files given. A damaged state starts empty, from the files given.
     #[arg(long, requires = "state")]
     rebuild_state: bool,
+    /// A file holding the state's key (32 bytes, or 64 hex digits): the state's manifest is
+    /// authenticated with it, and an edited state is refused (spec §state.1.3). An app keeps
+    /// the key in the platform keystore.
+    #[arg(long, requires = "state")]
+    state_key_file: Option<PathBuf>,
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
@@ -74,8 +85,39 @@ pub struct Args {
 struct MatchReport {
     #[serde(flatten)]
     document: MatchDocument,
+    /// Damaged stretches of the log, and a cut import: the check saw only the intact records.
+    log_damage: Vec<String>,
     #[serde(skip)]
     elapsed: std::time::Duration,
+}
+
+/// A log with damage, refused without --allow-damaged-log.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the encounter log is damaged ({0} damaged stretches or cut imports, listed above): a check against part of a log can miss an exposure; repair the log, or give --allow-damaged-log to match the intact records"
+)]
+struct DamagedLog(usize);
+
+/// A state key file that is neither 32 bytes nor 64 hex digits.
+#[derive(Debug, thiserror::Error)]
+#[error("a state key is 32 bytes, or 64 hex digits")]
+struct BadStateKey;
+
+pub(super) fn state_key(path: &std::path::Path) -> Result<StateKey, CliError> {
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).in_file(path)?);
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    if bytes.len() == 32 {
+        key.copy_from_slice(&bytes);
+    } else {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| BadStateKey)
+            .in_file(path)?;
+        let decoded = bluezone::hex::decode_array::<32>(text.trim())
+            .map_err(|_| BadStateKey)
+            .in_file(path)?;
+        *key = decoded;
+    }
+    Ok(StateKey::from_bytes(*key))
 }
 
 impl Report for MatchReport {
@@ -91,8 +133,46 @@ impl Report for MatchReport {
             Elapsed(self.elapsed),
             document.sightings
         )?;
+        for damage in &self.log_damage {
+            writeln!(
+                out,
+                "log damaged (only intact records were matched): {damage}"
+            )?;
+        }
+        for file in &document.repeated_files {
+            writeln!(out, "given more than once, read once: {}", file.display())?;
+        }
+        if document.sightings_after_now > 0 {
+            writeln!(
+                out,
+                "note: {} sightings are later than now ({}): no look-back period of this report counts them",
+                document.sightings_after_now,
+                instant(document.now_unix_seconds)
+            )?;
+        }
         if let Some(state) = &document.state {
             let s = &state.summary;
+            if let Some(rebuilt) = &state.rebuilt {
+                writeln!(
+                    out,
+                    "state started over ({}): {} files read again",
+                    rebuilt.why,
+                    rebuilt.read_again.len()
+                )?;
+                for file in &rebuilt.dropped_unauthentic {
+                    writeln!(
+                        out,
+                        "dropped from the state, read without a valid signature: {}",
+                        file.display()
+                    )?;
+                }
+                if rebuilt.files_unknown {
+                    writeln!(
+                        out,
+                        "the state was damaged: the files it knew are unknown, only the files given were read"
+                    )?;
+                }
+            }
             writeln!(
                 out,
                 "state {}: {} files already read, {} keys checked before, {} results re-checked; it holds {} matched keys ({} not final), {} keys checked with no match, {} not final, from {} files",
@@ -108,6 +188,12 @@ impl Report for MatchReport {
             )?;
             for file in &state.already_read {
                 writeln!(out, "already read: {}", file.display())?;
+            }
+            for key in &state.unauthentic_matches {
+                writeln!(
+                    out,
+                    "stored from a file without a valid signature (--allow-unsigned): key {key}"
+                )?;
             }
         }
         for file in &document.unauthentic_files {
@@ -265,16 +351,15 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
             source: "is needed to match only authentic files: give the health authority's key, or --allow-unsigned to match files nobody verified".into(),
         });
     }
+    let key = args.state_key_file.as_deref().map(state_key).transpose()?;
     let progress = Progress::new("match");
     progress.phase("reading the encounters");
-    let sightings = gaen_sightings(&args.encounters)?;
+    let log = gaen_log(&args.encounters)?;
+    if !log.damage.is_empty() && !args.allow_damaged_log {
+        return Err(DamagedLog(log.damage.len())).in_file(&args.encounters);
+    }
     progress.phase("matching");
     let started = std::time::Instant::now();
-    if args.rebuild_state
-        && let Some(dir) = &args.state
-    {
-        MatchState::remove(dir).map_err(bluezone::risk::CheckError::State)?;
-    }
     let settings = CheckSettings {
         registry: have_keys.then_some(&registry),
         allow_unauthentic: args.allow_unsigned,
@@ -282,14 +367,19 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         risk,
         threads: args.threads,
         now_unix_seconds: args.now,
+        wall_clock_unix_seconds: None,
         state: args.state.as_deref(),
+        state_key: key.as_ref(),
+        rebuild_state: args.rebuild_state,
     };
+    let sightings = log.sightings;
     let checked = check_exposure(&args.keys, sightings, &settings, |_, read| {
         progress.count(read);
     })?;
     drop(progress);
     let report = MatchReport {
         document: checked.into_document(&risk, args.state.as_deref()),
+        log_damage: log.damage,
         elapsed: started.elapsed(),
     };
     emit(out, &report, args.json)?;

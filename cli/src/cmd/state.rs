@@ -22,6 +22,9 @@ pub enum Command {
 pub struct InspectArgs {
     /// The state folder.
     dir: PathBuf,
+    /// The state's key file, for a state made with one (see `match --state-key-file`).
+    #[arg(long)]
+    state_key_file: Option<PathBuf>,
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
@@ -64,13 +67,24 @@ impl Report for InspectReport {
                 )?;
                 writeln!(
                     out,
-                    "checked with no match: {} keys in {} segments; matched: {} keys ({} not final); not final and not matched: {} keys ({} not remembered)",
-                    s.keys_checked,
-                    s.segments,
-                    s.keys_matched,
-                    s.matches_pending,
-                    s.keys_pending,
-                    s.pending_dropped
+                    "checked with no match: {} keys in {} segments; matched: {} keys ({} not final); not final and not matched: {} keys",
+                    s.keys_checked, s.segments, s.keys_matched, s.matches_pending, s.keys_pending,
+                )?;
+                if s.unauthentic_files > 0 {
+                    writeln!(
+                        out,
+                        "read without a valid signature: {} files, which brought {} matched keys",
+                        s.unauthentic_files, s.unauthentic_matches
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "manifest: {}",
+                    if s.keyed {
+                        "authenticated with the state key"
+                    } else {
+                        "checksummed, not authenticated (anyone who can write the folder can change it)"
+                    }
                 )?;
             }
         }
@@ -100,8 +114,13 @@ impl Report for InspectReport {
 pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
     match command {
         Command::Inspect(args) => {
-            let inspection =
-                MatchState::inspect(&args.dir).map_err(bluezone::risk::CheckError::State)?;
+            let key = args
+                .state_key_file
+                .as_deref()
+                .map(super::matching::state_key)
+                .transpose()?;
+            let inspection = MatchState::inspect(&args.dir, key.as_ref())
+                .map_err(bluezone::risk::CheckError::State)?;
             let ok = inspection.damage.is_empty();
             let report = InspectReport {
                 dir: args.dir.clone(),

@@ -4,6 +4,7 @@
 
 use alloc::vec::Vec;
 
+use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::gaen::RollingProximityIdentifier;
@@ -15,8 +16,13 @@ use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
 pub(crate) const MANIFEST_MAGIC: [u8; 8] = *b"BZSTATE\0";
 /// The first bytes of a segment of checked keys.
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"BZCHECK\0";
-/// The only version this crate writes and reads.
-pub(crate) const VERSION: u16 = 1;
+/// The manifest version this crate writes and reads (version 1 lacked the log's binding, the
+/// files' paths and every authenticity mark: such a state is rebuilt).
+pub(crate) const VERSION: u16 = 2;
+/// The segment version (unchanged since version 1 of the manifest).
+pub(crate) const SEGMENT_VERSION: u16 = 1;
+/// The manifest's flag: its trailer is an HMAC under the caller's key (§state.1.3).
+const KEYED: u8 = 1;
 /// A segment's header: magic, version, entry count.
 pub(crate) const SEGMENT_HEADER: usize = 8 + 2 + 8;
 /// One checked key in a segment: 12 bytes of fingerprint, then the window's start interval.
@@ -32,7 +38,7 @@ pub enum DamageReason {
     #[error("not a match-state file (wrong magic)")]
     Magic,
     /// Written by a version of the format this crate does not read.
-    #[error("format version {0} (this build reads version 1)")]
+    #[error("format version {0} (this build reads manifest version 2 and segment version 1)")]
     Version(u16),
     /// The bytes end before the structure does.
     #[error("cut short")]
@@ -55,6 +61,16 @@ pub enum DamageReason {
     /// The file could not be read.
     #[error("unreadable")]
     Unreadable,
+    /// The manifest's MAC does not verify under the key given: it was changed by someone
+    /// without the key, or written under another key.
+    #[error("its MAC does not verify under the state key given (edited, or another key)")]
+    Mac,
+    /// The manifest is authenticated with a state key and none was given.
+    #[error("it is authenticated with a state key: give the key")]
+    KeyNeeded,
+    /// A state key was given but the manifest carries no MAC: it was not written with the key.
+    #[error("it carries no MAC, but a state key was given: it was not written with that key")]
+    NotKeyed,
 }
 
 /// A segment of checked keys, as the manifest names it.
@@ -75,7 +91,7 @@ impl SegmentRef {
 }
 
 /// An export file already read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FileRecord {
     /// SHA-256 of its bytes.
     pub(crate) sha256: [u8; 32],
@@ -83,6 +99,11 @@ pub(crate) struct FileRecord {
     pub(crate) read_at: u64,
     /// Its valid keys.
     pub(crate) keys: u64,
+    /// Whether it was authentic under the registry of the run that read it.
+    pub(crate) authentic: bool,
+    /// Where it was read from (absolute, UTF-8; empty when the path was not UTF-8): the file
+    /// is read again from there when the state is rebuilt (§state.7).
+    pub(crate) path: alloc::string::String,
 }
 
 /// A key whose result is not final yet, kept whole to be evaluated again.
@@ -91,6 +112,15 @@ pub(crate) struct Pending {
     pub(crate) key: DiagnosisKey,
     /// The log coverage it was last evaluated against, Unix seconds.
     pub(crate) computed_until: u64,
+    /// Whether the file that brought it was authentic.
+    pub(crate) authentic: bool,
+    /// What its last application added to the counters that depend on the log (§state.2).
+    pub(crate) counted: [u64; 4],
+    /// A later key with the same bytes was applied while this one was pending (§state.2).
+    pub(crate) later_copy: bool,
+    /// Its bytes were stored when it was applied: a copy whose identifiers were not logged
+    /// yet (§state.2).
+    pub(crate) copy: bool,
 }
 
 /// A matched key and the coverage its sightings were found against.
@@ -98,21 +128,33 @@ pub(crate) struct Pending {
 pub(crate) struct StoredMatch {
     pub(crate) result: KeyMatch,
     pub(crate) computed_until: u64,
+    /// Whether the file that brought it was authentic.
+    pub(crate) authentic: bool,
+    /// What its last evaluation added to the counters that depend on the log (§state.2).
+    pub(crate) counted: [u64; 4],
+}
+
+/// The log as one UTC day of it was checked: the keyed hash of each sighting with a time up to
+/// the coverage, in increasing order (§state.2.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LogDay {
+    pub(crate) day: u32,
+    pub(crate) hashes: Vec<u64>,
 }
 
 /// Everything a manifest holds (spec §state.1.1).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Manifest {
     pub(crate) generation: u64,
+    /// The fingerprint secret; with a state key it is derived from the key and not written.
     pub(crate) secret: [u8; 16],
     pub(crate) config: MatchConfig,
     pub(crate) keep_days: u32,
     pub(crate) coverage_until: u64,
-    pub(crate) log_days: Vec<(u32, u64)>,
+    pub(crate) log_days: Vec<LogDay>,
     pub(crate) keys_total: u64,
     pub(crate) transitions: u64,
     pub(crate) rejected: Rejections,
-    pub(crate) pending_dropped: u64,
     pub(crate) next_segment: u64,
     pub(crate) segments: Vec<SegmentRef>,
     pub(crate) files: Vec<FileRecord>,
@@ -335,28 +377,60 @@ const fn rejections_of(c: [u64; REJECTIONS]) -> Rejections {
     }
 }
 
+/// The fingerprint secret of a state authenticated with `key`: HMAC-SHA256 of a fixed label
+/// under the key, first 16 bytes (§state.1.3). Not written anywhere: whoever can write the
+/// folder but does not hold the key cannot compute fingerprints.
+pub(crate) fn secret_from_key(key: &[u8; 32]) -> [u8; 16] {
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(b"bluezone state fingerprint secret");
+    let tag = mac.finalize().into_bytes();
+    let mut secret = [0u8; 16];
+    secret.copy_from_slice(tag.get(..16).unwrap_or_default());
+    secret
+}
+
+fn trailer(body: &[u8], key: Option<&[u8; 32]>) -> [u8; 32] {
+    match key {
+        None => Sha256::digest(body).into(),
+        Some(key) => {
+            let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+            mac.update(body);
+            mac.finalize().into_bytes().into()
+        }
+    }
+}
+
 impl Manifest {
-    /// The manifest's bytes, its SHA-256 last.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// The manifest's bytes, its SHA-256 last, or its HMAC-SHA256 under `key`.
+    pub(crate) fn encode(&self, key: Option<&[u8; 32]>) -> Vec<u8> {
         let mut w = Writer(Vec::new());
         w.bytes(&MANIFEST_MAGIC);
         w.bytes(&VERSION.to_le_bytes());
+        w.u8(if key.is_some() { KEYED } else { 0 });
         w.u64(self.generation);
-        w.bytes(&self.secret);
+        w.bytes(if key.is_some() {
+            &[0; 16]
+        } else {
+            &self.secret
+        });
         write_config(&mut w, &self.config);
         w.u32(self.keep_days);
         w.u64(self.coverage_until);
         w.count(self.log_days.len());
-        for &(day, count) in &self.log_days {
-            w.u32(day);
-            w.u64(count);
+        for day in &self.log_days {
+            w.u32(day.day);
+            w.count(day.hashes.len());
+            for hash in &day.hashes {
+                w.u64(*hash);
+            }
         }
         w.u64(self.keys_total);
         w.u64(self.transitions);
         for count in rejection_counts(&self.rejected) {
             w.u64(count);
         }
-        w.u64(self.pending_dropped);
         w.u64(self.next_segment);
         w.count(self.segments.len());
         for s in &self.segments {
@@ -369,6 +443,9 @@ impl Manifest {
             w.bytes(&f.sha256);
             w.u64(f.read_at);
             w.u64(f.keys);
+            w.u8(u8::from(f.authentic));
+            w.count(f.path.len());
+            w.bytes(f.path.as_bytes());
         }
         w.count(self.matches.len());
         for m in &self.matches {
@@ -376,6 +453,10 @@ impl Manifest {
             w.u8(report_code(m.result.first_report_type));
             w.u8(m.result.report_type_transitions);
             w.u64(m.computed_until);
+            w.u8(u8::from(m.authentic));
+            for count in m.counted {
+                w.u64(count);
+            }
             w.count(m.result.sightings.len());
             for s in &m.result.sightings {
                 w.sighting(s);
@@ -389,17 +470,24 @@ impl Manifest {
         for p in &self.pending {
             w.key(&p.key);
             w.u64(p.computed_until);
+            w.u8(u8::from(p.authentic));
+            for count in p.counted {
+                w.u64(count);
+            }
+            w.u8(u8::from(p.later_copy));
+            w.u8(u8::from(p.copy));
         }
-        let digest: [u8; 32] = Sha256::digest(&w.0).into();
-        w.bytes(&digest);
+        let trailer = trailer(&w.0, key);
+        w.bytes(&trailer);
         w.0
     }
 
-    /// Reads a manifest back.
+    /// Reads a manifest back, checking its trailer: a SHA-256, or with `key` an HMAC-SHA256
+    /// compared in constant time.
     ///
     /// # Errors
     /// What is wrong with `bytes`.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DamageReason> {
+    pub(crate) fn decode(bytes: &[u8], key: Option<&[u8; 32]>) -> Result<Self, DamageReason> {
         if bytes.get(..8) != Some(&MANIFEST_MAGIC[..]) {
             return Err(DamageReason::Magic);
         }
@@ -409,29 +497,58 @@ impl Manifest {
         if version != VERSION {
             return Err(DamageReason::Version(version));
         }
+        let keyed = match r.u8()? {
+            0 => false,
+            KEYED => true,
+            _ => return Err(DamageReason::Invalid("flags")),
+        };
         let Some(body_len) = bytes.len().checked_sub(32) else {
             return Err(DamageReason::Truncated);
         };
         let (body, digest) = bytes.split_at(body_len);
-        if Sha256::digest(body).as_slice() != digest {
-            return Err(DamageReason::Checksum);
+        match (keyed, key) {
+            (true, None) => return Err(DamageReason::KeyNeeded),
+            (false, Some(_)) => return Err(DamageReason::NotKeyed),
+            (true, Some(_)) => {
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                    &trailer(body, key)[..],
+                    digest,
+                )) {
+                    return Err(DamageReason::Mac);
+                }
+            }
+            (false, None) => {
+                if Sha256::digest(body).as_slice() != digest {
+                    return Err(DamageReason::Checksum);
+                }
+            }
         }
         let mut r = Reader {
-            bytes: body.get(10..).unwrap_or_default(),
+            bytes: body.get(11..).unwrap_or_default(),
         };
         let generation = r.u64()?;
-        let secret = r.array()?;
+        let stored_secret: [u8; 16] = r.array()?;
+        let secret = match key {
+            Some(key) if stored_secret == [0; 16] => secret_from_key(key),
+            Some(_) => return Err(DamageReason::Invalid("secret of a keyed state")),
+            None => stored_secret,
+        };
         let config = read_config(&mut r)?;
         let keep_days = r.u32()?;
         let coverage_until = r.u64()?;
-        let n = r.count(12)?;
-        let mut log_days = Vec::with_capacity(n);
+        let n = r.count(8)?;
+        let mut log_days: Vec<LogDay> = Vec::with_capacity(n);
         for _ in 0..n {
             let day = r.u32()?;
-            if log_days.last().is_some_and(|&(last, _)| last >= day) {
+            if log_days.last().is_some_and(|last| last.day >= day) {
                 return Err(DamageReason::Invalid("log days"));
             }
-            log_days.push((day, r.u64()?));
+            let count = r.count(8)?;
+            let hashes = (0..count).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
+            if !hashes.is_sorted() {
+                return Err(DamageReason::Invalid("log day hashes"));
+            }
+            log_days.push(LogDay { day, hashes });
         }
         let keys_total = r.u64()?;
         let transitions = r.u64()?;
@@ -439,7 +556,6 @@ impl Manifest {
         for count in &mut counts {
             *count = r.u64()?;
         }
-        let pending_dropped = r.u64()?;
         let next_segment = r.u64()?;
         let n = r.count(20)?;
         let mut segments: Vec<SegmentRef> = Vec::with_capacity(n);
@@ -455,16 +571,26 @@ impl Manifest {
             }
             segments.push(segment);
         }
-        let n = r.count(48)?;
+        let n = r.count(53)?;
         let mut files = Vec::with_capacity(n);
         for _ in 0..n {
+            let sha256 = r.array()?;
+            let read_at = r.u64()?;
+            let keys = r.u64()?;
+            let authentic = r.flag("file authenticity")?;
+            let len = r.count(1)?;
+            let path = core::str::from_utf8(r.take(len)?)
+                .map_err(|_| DamageReason::Invalid("file path"))?
+                .into();
             files.push(FileRecord {
-                sha256: r.array()?,
-                read_at: r.u64()?,
-                keys: r.u64()?,
+                sha256,
+                read_at,
+                keys,
+                authentic,
+                path,
             });
         }
-        let n = r.count(KEY + 2 + 8 + 8)?;
+        let n = r.count(KEY + 2 + 8 + 1 + 32 + 8)?;
         let mut matches: Vec<StoredMatch> = Vec::with_capacity(n);
         for _ in 0..n {
             let key = r.key()?;
@@ -477,6 +603,8 @@ impl Manifest {
             let first_report_type = report_type(r.u8()?)?;
             let report_type_transitions = r.u8()?;
             let computed_until = r.u64()?;
+            let authentic = r.flag("match authenticity")?;
+            let counted = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
             let sightings = r.sightings()?;
             let v1_scans = r.sightings()?;
             matches.push(StoredMatch {
@@ -488,14 +616,20 @@ impl Manifest {
                     v1_scans,
                 },
                 computed_until,
+                authentic,
+                counted,
             });
         }
-        let n = r.count(KEY + 8)?;
+        let n = r.count(KEY + 8 + 1 + 32 + 2)?;
         let mut pending = Vec::with_capacity(n);
         for _ in 0..n {
             pending.push(Pending {
                 key: r.key()?,
                 computed_until: r.u64()?,
+                authentic: r.flag("pending authenticity")?,
+                counted: [r.u64()?, r.u64()?, r.u64()?, r.u64()?],
+                later_copy: r.flag("later copy")?,
+                copy: r.flag("copy")?,
             });
         }
         if !r.bytes.is_empty() {
@@ -511,7 +645,6 @@ impl Manifest {
             keys_total,
             transitions,
             rejected: rejections_of(counts),
-            pending_dropped,
             next_segment,
             segments,
             files,
@@ -525,7 +658,7 @@ impl Manifest {
 pub(crate) fn segment_header(entries: u64) -> [u8; SEGMENT_HEADER] {
     let mut out = [0u8; SEGMENT_HEADER];
     out[..8].copy_from_slice(&SEGMENT_MAGIC);
-    out[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    out[8..10].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
     out[10..].copy_from_slice(&entries.to_le_bytes());
     out
 }
@@ -540,7 +673,7 @@ pub(crate) fn read_segment_header(bytes: &[u8]) -> Result<u64, DamageReason> {
         return Err(DamageReason::Magic);
     }
     let version = r.u16()?;
-    if version != VERSION {
+    if version != SEGMENT_VERSION {
         return Err(DamageReason::Version(version));
     }
     r.u64()
@@ -616,11 +749,19 @@ mod tests {
             config: MatchConfig::default(),
             keep_days: 16,
             coverage_until: 1_600_000_600,
-            log_days: alloc::vec![(18_500, 7), (18_518, 40)],
+            log_days: alloc::vec![
+                LogDay {
+                    day: 18_500,
+                    hashes: alloc::vec![3, 3, 9]
+                },
+                LogDay {
+                    day: 18_518,
+                    hashes: alloc::vec![1]
+                }
+            ],
             keys_total: 1234,
             transitions: 2,
             rejected: rejections_of([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
-            pending_dropped: 11,
             next_segment: 5,
             segments: alloc::vec![
                 SegmentRef {
@@ -637,7 +778,9 @@ mod tests {
             files: alloc::vec![FileRecord {
                 sha256: [3; 32],
                 read_at: 1_600_000_600,
-                keys: 99
+                keys: 99,
+                authentic: false,
+                path: "/data/dk/2020-12-04.zip".into(),
             }],
             matches: alloc::vec![
                 StoredMatch {
@@ -649,6 +792,8 @@ mod tests {
                         v1_scans: alloc::vec![sighting(2)],
                     },
                     computed_until: 1_600_000_000,
+                    authentic: true,
+                    counted: [1, 0, 2, 0],
                 },
                 StoredMatch {
                     result: KeyMatch {
@@ -659,18 +804,24 @@ mod tests {
                         v1_scans: alloc::vec![sighting(3)],
                     },
                     computed_until: 1_600_000_600,
+                    authentic: false,
+                    counted: [0; 4],
                 },
             ],
             pending: alloc::vec![Pending {
                 key: key(5, Some(2)),
-                computed_until: 1_600_000_600
+                computed_until: 1_600_000_600,
+                authentic: true,
+                counted: [0, 5, 0, 1],
+                later_copy: true,
+                copy: false,
             }],
         }
     }
 
     /// The bytes of `m` with a checksum that fits, after `edit` changed the body.
     fn resealed(m: &Manifest, edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
-        let mut bytes = m.encode();
+        let mut bytes = m.encode(None);
         bytes.truncate(bytes.len() - 32);
         edit(&mut bytes);
         let digest: [u8; 32] = Sha256::digest(&bytes).into();
@@ -681,48 +832,95 @@ mod tests {
     #[test]
     fn state_1_1_a_manifest_reads_back_and_every_cut_or_flip_is_refused() {
         let m = manifest();
-        let bytes = m.encode();
-        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+        let bytes = m.encode(None);
+        assert_eq!(Manifest::decode(&bytes, None).unwrap(), m);
         for cut in 0..bytes.len() {
-            assert!(Manifest::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                Manifest::decode(&bytes[..cut], None).is_err(),
+                "cut at {cut}"
+            );
         }
         for at in 0..bytes.len() {
             let mut flipped = bytes.clone();
             flipped[at] ^= 0x10;
-            assert!(Manifest::decode(&flipped).is_err(), "flip at {at}");
+            assert!(Manifest::decode(&flipped, None).is_err(), "flip at {at}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(Manifest::decode(&longer).is_err());
+        assert!(Manifest::decode(&longer, None).is_err());
+    }
+
+    /// Checks §state.1.3 (finding A10 of the third audit): with a state key, an edit resealed
+    /// with a plain SHA-256 — what anyone who can write the folder can do — is refused, and so
+    /// is every mix of keyed and unkeyed.
+    #[test]
+    fn state_1_3_a_keyed_manifest_refuses_an_edit_resealed_without_the_key() {
+        let key = [7u8; 32];
+        let mut m = manifest();
+        m.secret = secret_from_key(&key);
+        let bytes = m.encode(Some(&key));
+        assert_eq!(Manifest::decode(&bytes, Some(&key)).unwrap(), m);
+        assert!(
+            !bytes.windows(16).any(|w| w == m.secret.as_slice()),
+            "the secret of a keyed state is not written"
+        );
+        assert_eq!(
+            Manifest::decode(&bytes, Some(&[8u8; 32])),
+            Err(DamageReason::Mac)
+        );
+        assert_eq!(Manifest::decode(&bytes, None), Err(DamageReason::KeyNeeded));
+        // An attacker rewrites the manifest unkeyed: refused when the app gives its key.
+        let unkeyed = m.encode(None);
+        assert_eq!(
+            Manifest::decode(&unkeyed, Some(&key)),
+            Err(DamageReason::NotKeyed)
+        );
+        // An attacker edits one byte of the body and recomputes a SHA-256 trailer.
+        let mut edited = bytes.clone();
+        let body = edited.len() - 32;
+        edited[body - 1] ^= 1;
+        let digest: [u8; 32] = Sha256::digest(&edited[..body]).into();
+        edited[body..].copy_from_slice(&digest);
+        assert_eq!(
+            Manifest::decode(&edited, Some(&key)),
+            Err(DamageReason::Mac)
+        );
     }
 
     #[test]
     fn state_1_1_values_no_writer_produces_are_refused_even_with_a_good_checksum() {
         let m = manifest();
-        let plain = m.encode();
+        let plain = m.encode(None);
         assert_eq!(
-            Manifest::decode(&resealed(&m, |b| b[8] = 2)),
-            Err(DamageReason::Version(2))
+            Manifest::decode(&resealed(&m, |b| b[8] = 1), None),
+            Err(DamageReason::Version(1))
         );
-        // report_type_when_missing (offset 51) outside 0..=5.
-        assert_eq!(plain[51], 1);
         assert_eq!(
-            Manifest::decode(&resealed(&m, |b| b[51] = 6)),
+            Manifest::decode(&resealed(&m, |b| b[10] = 2), None),
+            Err(DamageReason::Invalid("flags"))
+        );
+        // report_type_when_missing (offset 52) outside 0..=5.
+        assert_eq!(plain[52], 1);
+        assert_eq!(
+            Manifest::decode(&resealed(&m, |b| b[52] = 6), None),
             Err(DamageReason::Invalid("report type"))
         );
-        // match_revoked (offset 48) neither 0 nor 1.
+        // match_revoked (offset 49) neither 0 nor 1.
         assert_eq!(
-            Manifest::decode(&resealed(&m, |b| b[48] = 2)),
+            Manifest::decode(&resealed(&m, |b| b[49] = 2), None),
             Err(DamageReason::Invalid("match_revoked"))
         );
         // A huge count of log days: refused before anything is allocated.
         assert_eq!(
-            Manifest::decode(&resealed(&m, |b| b[64..68].copy_from_slice(&[0xFF; 4]))),
+            Manifest::decode(
+                &resealed(&m, |b| b[65..69].copy_from_slice(&[0xFF; 4])),
+                None
+            ),
             Err(DamageReason::Truncated)
         );
         // Bytes after the structure.
         assert_eq!(
-            Manifest::decode(&resealed(&m, |b| b.push(0))),
+            Manifest::decode(&resealed(&m, |b| b.push(0)), None),
             Err(DamageReason::Trailing)
         );
     }

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use bluezone::matching::state::MatchState;
+//! use bluezone::matching::state::{MatchState, RunOptions};
 //! use bluezone::matching::stream::Authenticity;
 //! use bluezone::matching::{LogIndex, MatchConfig, MatchRun, Matcher};
 //! # let sightings = Vec::new();
@@ -14,9 +14,10 @@
 //! let mut state = MatchState::open("state", config, Default::default())?;
 //! let index = LogIndex::new(sightings, config.tolerance_intervals);
 //! let matcher = Matcher::new(&index, config);
-//! let now = 1_600_000_000;
-//! let mut run = state.begin(MatchRun::new(&matcher), now)?;
-//! run.feed("today.zip", Authenticity::Required(&registry), |_| {})?;
+//! let authenticity = Authenticity::Required(&registry);
+//! let options = RunOptions::at(1_607_126_400, authenticity);
+//! let mut run = state.begin(MatchRun::new(&matcher), &options)?;
+//! run.feed("today.zip", authenticity, |_| {})?;
 //! let outcome = run.commit()?; // every stored result, today's files and earlier ones
 //! # Ok(()) }
 //! ```
@@ -29,7 +30,7 @@ mod format;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::string::ToString;
 use std::vec::Vec;
@@ -40,15 +41,17 @@ use sha2::{Digest, Sha256};
 
 pub use format::DamageReason;
 use format::{
-    ENTRY, FileRecord, Manifest, Pending, SEGMENT_HEADER, SegmentRef, StoredMatch,
-    read_segment_header, segment_header,
+    ENTRY, FileRecord, LogDay, Manifest, Pending, SEGMENT_HEADER, SegmentRef, StoredMatch,
+    read_segment_header, secret_from_key, segment_header,
 };
 
 use super::run::Applied;
 use super::stream::{Authenticity, Chunks, MatchStreamError};
 use super::{Checkpoint, MatchConfig, MatchOutcome, MatchRun, Rejections};
+use crate::encounter::GaenSighting;
 use crate::export::{ExportFile, ExportFileError, ExportFormat, ExportSummary};
 use crate::gaen::DiagnosisKey;
+use crate::time::{INTERVAL_SECONDS, ImplausibleTime, SECONDS_PER_DAY, plausible_time};
 
 const MANIFEST: &str = "MANIFEST";
 const MANIFEST_TMP: &str = "MANIFEST.tmp";
@@ -60,22 +63,102 @@ const WINDOW: usize = 256 * 1024;
 const FRESH_LIMIT: usize = 1 << 20;
 /// Segments kept before they are merged into one.
 const MAX_SEGMENTS: usize = 8;
-/// Keys with unfinished results kept per state; more are not remembered (spec §state.2).
-pub const MAX_PENDING: usize = 1 << 20;
+/// Records of the last hour before a run's "now" may still reach the log after the run (a
+/// scan being written, a clock a little behind): the run covers the log only up to an hour
+/// before "now" (spec §state.2).
+pub const LATE_RECORDS_SECONDS: u64 = 3_600;
 
-/// How a new state is made (the values of an existing state are its own).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A key that authenticates the state's manifest (HMAC-SHA256) and from which its fingerprint
+/// secret is derived (spec §state.1.3): kept by the app in the platform keystore, so that
+/// whoever can write the app's storage cannot edit the state unnoticed. Zeroized on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StateKey([u8; 32]);
+
+impl StateKey {
+    /// A key from its 32 bytes (draw them from a secure random source, once per state).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    const fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl Drop for StateKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl core::fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("StateKey(..)")
+    }
+}
+
+/// How a state is opened (`keep_days` applies when the state is made; an existing state keeps
+/// its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StateOptions {
     /// Days a result, a checked key and a file's hash are kept after their window ends (or the
     /// file was read): 16, the 14 days of the longest look-back and two days of publication
     /// delay (spec §state.4).
     pub keep_days: u32,
+    /// The state key, when the app keeps one (spec §state.1.3): a state made with a key is
+    /// opened only with it, and a state made without one is refused with one.
+    pub key: Option<StateKey>,
+    /// Start over from every file the state knows (spec §state.7): the next run reads them
+    /// again, from the paths they were read from, before the files it is given.
+    pub rebuild: bool,
 }
 
 impl Default for StateOptions {
     fn default() -> Self {
-        Self { keep_days: 16 }
+        Self {
+            keep_days: 16,
+            key: None,
+            rebuild: false,
+        }
     }
+}
+
+/// What a run is told besides its log (see [`MatchState::begin`]).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RunOptions<'r> {
+    /// "Now", Unix seconds: the log is complete up to an hour before it, and what ages out
+    /// ages against it.
+    pub now: u64,
+    /// The device's wall clock, Unix seconds: `now` may not run ahead of it by more than
+    /// [`crate::time::CLOCK_MARGIN_SECONDS`] (spec §time.4).
+    pub wall_clock: u64,
+    /// How the files of this run are verified; it also decides whether results the state took
+    /// from files that were not authentic may be used (spec §state.3.1), and how files the
+    /// state reads again are verified.
+    pub authenticity: Authenticity<'r>,
+}
+
+impl<'r> RunOptions<'r> {
+    /// Options with `now`, the system's wall clock and `authenticity`.
+    #[must_use]
+    pub fn at(now: u64, authenticity: Authenticity<'r>) -> Self {
+        Self {
+            now,
+            wall_clock: wall_clock(),
+            authenticity,
+        }
+    }
+}
+
+/// The system's clock, Unix seconds (0 before 1970).
+#[must_use]
+pub fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Why a match state could not be used.
@@ -97,6 +180,12 @@ pub enum StateError {
         dir: PathBuf,
         /// One file that does not belong.
         other: PathBuf,
+    },
+    /// The folder holds no state: no manifest and no segment.
+    #[error("{}: holds no match state", dir.display())]
+    NoState {
+        /// The folder.
+        dir: PathBuf,
     },
     /// Another process has the state open.
     #[error("{}: the match state is in use by another process", dir.display())]
@@ -121,18 +210,54 @@ pub enum StateError {
         /// The folder.
         dir: PathBuf,
     },
-    /// The log gained sightings in a time the state had already checked (an import of old
-    /// records, or another phone's log): stored results may miss them.
+    /// The log is not the one the state was checked against: on a day the state had checked,
+    /// it lost sightings or holds other ones (another phone's log, a log restored from an older
+    /// backup, a damaged one). A log that only gained sightings is not refused: the state
+    /// reads its files again (spec §state.2.1).
     #[error(
-        "the encounter log now holds {now} sightings on day {day} up to the last check, where that check saw {recorded}; the log changed in the past, so rebuild the state with a full re-check"
+        "the encounter log is not the one this state was checked against: on {} it holds {now} sightings up to the last check, {missing} of the {recorded} that check saw are gone; rebuild the state (--rebuild-state) with every export file of the look-back period, or use the phone's own log",
+        crate::time::UtcDate::from_unix_day(u64::from(*day))
     )]
     LogChanged {
         /// The UTC day (days since 1970-01-01).
         day: u32,
-        /// Sightings the last check counted that day.
+        /// Sightings the last check saw that day.
         recorded: u64,
         /// Sightings the log holds now in the same time.
         now: u64,
+        /// Sightings the last check saw that the log no longer holds.
+        missing: u64,
+    },
+    /// "Now" cannot be true on this device (spec §time.4); nothing was changed.
+    #[error("\"now\": {0}")]
+    Clock(#[from] ImplausibleTime),
+    /// A run that requires authentic files met a state holding results of files that were
+    /// not authentic.
+    #[error(
+        "{}: the match state holds what {files} export files read without a valid signature brought ({matches} matched keys); match with unsigned files allowed, or rebuild the state (--rebuild-state) to keep only authentic files",
+        dir.display()
+    )]
+    Unauthentic {
+        /// The folder.
+        dir: PathBuf,
+        /// Files read that were not authentic.
+        files: usize,
+        /// Matched keys they brought.
+        matches: usize,
+    },
+    /// The state must read a file again (the log gained sightings in a time already checked,
+    /// or a rebuild was asked for) and cannot: nothing was changed.
+    #[error(
+        "{}: the match state must read this file again ({why}) and {problem}; give every export file of the look-back period with --keys and rebuild the state (--rebuild-state)",
+        path.display()
+    )]
+    ReadAgain {
+        /// Where the file was read from.
+        path: PathBuf,
+        /// Why the state reads it again.
+        why: Rebuild,
+        /// What went wrong.
+        problem: &'static str,
     },
     /// An export file could not be opened.
     #[error("{}: {source}", path.display())]
@@ -174,10 +299,14 @@ pub struct StateSummary {
     pub matches_pending: usize,
     /// Keys not matched whose window the log did not cover yet: evaluated again next time.
     pub keys_pending: usize,
-    /// Keys with unfinished results not remembered because [`MAX_PENDING`] were.
-    pub pending_dropped: u64,
     /// Export files read.
     pub files_read: usize,
+    /// Of those, files that were not authentic (read with unsigned files allowed).
+    pub unauthentic_files: usize,
+    /// Matched keys that files which were not authentic brought.
+    pub unauthentic_matches: usize,
+    /// Whether the manifest is authenticated with a state key (spec §state.1.3).
+    pub keyed: bool,
     /// Valid keys every file brought (copies counted).
     pub keys_total: u64,
     /// Report-type changes applied.
@@ -214,12 +343,70 @@ fn as_text<S: serde::Serializer>(reason: &DamageReason, s: S) -> Result<S::Ok, S
     s.collect_str(reason)
 }
 
+/// Why a run reads again files the state read before (spec §state.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum Rebuild {
+    /// The caller asked for it ([`StateOptions::rebuild`]).
+    Asked,
+    /// The log gained sightings in a time the state had checked (a late sync, a wristband's
+    /// upload): the keys they concern could have been checked with no match.
+    LogGained {
+        /// The UTC days (days since 1970-01-01) that gained sightings.
+        days: Vec<u32>,
+        /// Sightings gained.
+        sightings: u64,
+    },
+    /// A key not final when it was read now matches, and a later copy of its bytes was stored
+    /// meanwhile: in publication order it comes first, so the results are worked out again.
+    EarlierKeyMatches,
+}
+
+impl core::fmt::Display for Rebuild {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Asked => f.write_str("a rebuild was asked for"),
+            Self::LogGained { days, sightings } => {
+                write!(f, "the log gained {sightings} sightings on")?;
+                for day in days {
+                    write!(f, " {}", crate::time::UtcDate::from_unix_day(u64::from(*day)))?;
+                }
+                f.write_str(", in a time already checked")
+            }
+            Self::EarlierKeyMatches => f.write_str(
+                "a key read before a stored copy of it now matches, and comes first in publication order",
+            ),
+        }
+    }
+}
+
+/// What a run that started over read again (spec §state.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Rebuilt {
+    /// Why.
+    pub why: Rebuild,
+    /// Files read again, from the paths they were first read from.
+    pub read_again: Vec<PathBuf>,
+    /// Files the state knew that were not authentic, dropped because this run requires
+    /// authentic files.
+    pub dropped_unauthentic: Vec<PathBuf>,
+    /// The manifest was damaged: the files it knew are not known, only the files given are
+    /// read.
+    pub files_unknown: bool,
+}
+
 /// What became of one export file fed to a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fed {
     /// The state had read these bytes before: nothing was read again (spec §state.3).
-    AlreadyRead,
+    AlreadyRead {
+        /// Whether the file was authentic when it was read.
+        authentic: bool,
+    },
     /// The file was read.
     Read {
         /// Its container.
@@ -237,6 +424,11 @@ pub enum Fed {
 pub struct MatchState {
     dir: PathBuf,
     manifest: Manifest,
+    key: Option<StateKey>,
+    /// Set when the next run must start over (until a run commits).
+    start_over: Option<Rebuild>,
+    /// The manifest was beyond use: the files it knew are unknown.
+    files_unknown: bool,
     _lock: File,
 }
 
@@ -275,15 +467,40 @@ fn is_state_file(name: &str) -> bool {
         || (name.starts_with("checked-") && name.ends_with(".seg"))
 }
 
+/// A state that has read nothing.
+fn empty_manifest(config: MatchConfig, keep_days: u32, secret: [u8; 16]) -> Manifest {
+    Manifest {
+        generation: 0,
+        secret,
+        config,
+        keep_days,
+        coverage_until: 0,
+        log_days: Vec::new(),
+        keys_total: 0,
+        transitions: 0,
+        rejected: Rejections::default(),
+        next_segment: 0,
+        segments: Vec::new(),
+        files: Vec::new(),
+        matches: Vec::new(),
+        pending: Vec::new(),
+    }
+}
+
 impl MatchState {
     /// Opens the state in `dir`, or makes a new one there (the folder is created; an existing
-    /// folder must be empty or hold only a state's files). A run that was cut leaves files the
-    /// manifest does not name; they are removed.
+    /// folder must be empty or hold only a state's files). A new state's empty manifest is
+    /// written at once, so that segments without a manifest are always damage. A run that
+    /// was cut leaves files the manifest does not name; they are removed.
+    ///
+    /// With [`StateOptions::rebuild`] the next run starts over: it reads again every file
+    /// the state knows, then the files it is given. A damaged state is rebuilt too, from the
+    /// files given only ([`Rebuilt::files_unknown`]).
     ///
     /// # Errors
-    /// [`StateError::NotAState`], [`StateError::Busy`], [`StateError::Damaged`] (the manifest
-    /// or a segment it names), [`StateError::OtherRules`] (made with another `config`), or an
-    /// I/O error.
+    /// [`StateError::NotAState`], [`StateError::Busy`], [`StateError::Damaged`] (the manifest,
+    /// a segment it names, or segments without a manifest), [`StateError::OtherRules`] (made
+    /// with another `config`), or an I/O error.
     pub fn open(
         dir: impl Into<PathBuf>,
         config: MatchConfig,
@@ -302,30 +519,41 @@ impl MatchState {
         if lock.try_lock().is_err() {
             return Err(StateError::Busy { dir });
         }
-        let manifest = match read_manifest(&dir)? {
-            Some(manifest) => {
-                if manifest.config != config {
-                    return Err(StateError::OtherRules { dir });
+        let key = options.key;
+        let secret = key
+            .as_ref()
+            .map_or_else(random_secret, |k| secret_from_key(k.bytes()));
+        let mut start_over = options.rebuild.then_some(Rebuild::Asked);
+        let mut files_unknown = false;
+        let read = match read_manifest(&dir, key.as_ref()) {
+            Err(StateError::Damaged { .. }) if options.rebuild => Err(true),
+            Ok(None) if names.iter().any(|n| n.ends_with(".seg")) && !options.rebuild => {
+                return Err(StateError::Damaged {
+                    file: dir.join(MANIFEST),
+                    reason: DamageReason::Missing,
+                });
+            }
+            Ok(None) => Err(false),
+            Ok(Some(manifest)) => Ok(manifest),
+            Err(e) => return Err(e),
+        };
+        let manifest = match read {
+            Ok(manifest) if manifest.config != config => {
+                return Err(StateError::OtherRules { dir });
+            }
+            Ok(manifest) => manifest,
+            Err(damaged) => {
+                let manifest = empty_manifest(config, options.keep_days, secret);
+                files_unknown = damaged;
+                if damaged {
+                    start_over = Some(Rebuild::Asked);
                 }
+                // A new state (or one whose manifest is beyond use) names no segment: any
+                // segment left is a leftover, removed below, and the empty manifest is
+                // written before any segment can be.
+                write_manifest(&dir, &manifest, key.as_ref())?;
                 manifest
             }
-            None => Manifest {
-                generation: 0,
-                secret: random_secret(),
-                config,
-                keep_days: options.keep_days,
-                coverage_until: 0,
-                log_days: Vec::new(),
-                keys_total: 0,
-                transitions: 0,
-                rejected: Rejections::default(),
-                pending_dropped: 0,
-                next_segment: 0,
-                segments: Vec::new(),
-                files: Vec::new(),
-                matches: Vec::new(),
-                pending: Vec::new(),
-            },
         };
         for segment in &manifest.segments {
             let path = dir.join(segment.file_name());
@@ -346,9 +574,9 @@ impl MatchState {
                 }
             }
         }
+        let named = |name: &str| manifest.segments.iter().any(|s| s.file_name() == name);
         for name in names {
-            let referenced = manifest.segments.iter().any(|s| s.file_name() == name);
-            if name == MANIFEST_TMP || (name.ends_with(".seg") && !referenced) {
+            if name == MANIFEST_TMP || (name.ends_with(".seg") && !named(&name)) {
                 let path = dir.join(&name);
                 fs::remove_file(&path).map_err(io_error(&path))?;
             }
@@ -356,13 +584,16 @@ impl MatchState {
         Ok(Self {
             dir,
             manifest,
+            key,
+            start_over,
+            files_unknown,
             _lock: lock,
         })
     }
 
     /// Removes the state in `dir` (only a state's own files, and the folder when it is then
-    /// empty), so that the next [`Self::open`] starts afresh: the way to rebuild a damaged
-    /// state, with a full re-check of the export files.
+    /// empty), so that the next [`Self::open`] starts afresh with no file known. To start over
+    /// from every file the state knows, open it with [`StateOptions::rebuild`] instead.
     ///
     /// # Errors
     /// [`StateError::NotAState`] when the folder holds other files, [`StateError::Busy`] when
@@ -398,7 +629,19 @@ impl MatchState {
     /// What the state holds.
     #[must_use]
     pub fn summary(&self) -> StateSummary {
-        summary_of(&self.manifest)
+        summary_of(&self.manifest, self.key.is_some())
+    }
+
+    /// The keys of the stored matches that files which were not authentic brought (spec
+    /// §state.3.1): every report names them.
+    #[must_use]
+    pub fn unauthentic_matches(&self) -> Vec<[u8; 16]> {
+        self.manifest
+            .matches
+            .iter()
+            .filter(|m| !m.authentic)
+            .map(|m| m.result.key.key_data)
+            .collect()
     }
 
     /// Every stored result and the counts over every file read: what the risk report is
@@ -417,79 +660,109 @@ impl MatchState {
 
     /// Reads every file of the state in `dir` without changing anything and reports its
     /// counts, every damaged or missing file, and what a cut run left behind (spec §state.7).
+    /// A run that commits meanwhile is not mistaken for damage: what looks damaged is read
+    /// again, and believed only when the manifest did not change in between.
     ///
     /// # Errors
-    /// The folder cannot be listed, or holds files that are not a state's.
-    pub fn inspect(dir: impl AsRef<Path>) -> Result<StateInspection, StateError> {
+    /// The folder cannot be listed, holds files that are not a state's, or holds no state;
+    /// [`StateError::Busy`] when the state kept changing while it was read.
+    pub fn inspect(
+        dir: impl AsRef<Path>,
+        key: Option<&StateKey>,
+    ) -> Result<StateInspection, StateError> {
         let dir = dir.as_ref();
-        let names = state_files(dir)?;
-        let mut damage = Vec::new();
-        let manifest = match read_manifest(dir) {
-            Ok(manifest) => manifest,
-            Err(StateError::Damaged { file, reason }) => {
-                damage.push(StateDamage { file, reason });
-                None
+        // No lock is taken, not even a shared one, so that inspecting never makes a run fail
+        // as busy: damage is believed only when the manifest stays put across two reads.
+        for _ in 0..8 {
+            let before = fs::read(dir.join(MANIFEST)).ok();
+            let inspection = inspect_once(dir, key)?;
+            if inspection.damage.is_empty() {
+                return Ok(inspection);
             }
-            Err(e) => return Err(e),
-        };
-        let mut leftovers = Vec::new();
-        if let Some(manifest) = &manifest {
-            for segment in &manifest.segments {
-                let path = dir.join(segment.file_name());
-                if let Err(StateError::Damaged { file, reason }) =
-                    join_segment(&path, segment, &[], &mut [])
-                {
-                    damage.push(StateDamage { file, reason });
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            if fs::read(dir.join(MANIFEST)).ok() == before {
+                let again = inspect_once(dir, key)?;
+                if again == inspection {
+                    return Ok(inspection);
                 }
             }
         }
-        for name in names {
-            let referenced = manifest
-                .as_ref()
-                .is_some_and(|m| m.segments.iter().any(|s| s.file_name() == name));
-            if name == MANIFEST_TMP || (name.ends_with(".seg") && !referenced) {
-                leftovers.push(dir.join(name));
-            }
-        }
-        Ok(StateInspection {
-            summary: manifest.as_ref().map(summary_of),
-            damage,
-            leftovers,
+        Err(StateError::Busy {
+            dir: dir.to_path_buf(),
         })
     }
 
-    /// Starts a run: `run`'s own results are replaced by the stored ones, the log is checked
-    /// for sightings added in a time already checked, and every result that was not final is
-    /// evaluated again against the log `run` matches with (spec §state.2). `now` is the time up
-    /// to which the log is complete, Unix seconds; it is also "now" for what ages out.
+    /// Starts a run (spec §state.2): checks `options.now` against the wall clock, that
+    /// the log is the one the state was checked against, and that the state's results may be
+    /// used under `options.authenticity`; then replaces `run`'s own results by the stored ones
+    /// and evaluates again every result that was not final. When the log gained sightings in
+    /// a time already checked, or a rebuild was asked for, the run starts over and first reads
+    /// again every file the state knows.
     ///
     /// # Errors
-    /// [`StateError::LogChanged`].
+    /// [`StateError::Clock`], [`StateError::LogChanged`], [`StateError::Unauthentic`],
+    /// [`StateError::ReadAgain`], or what reading a file again met.
     pub fn begin<'s, 'm, 'a>(
         &'s mut self,
         mut run: MatchRun<'m, 'a>,
-        now: u64,
+        options: &RunOptions<'_>,
     ) -> Result<StateRun<'s, 'm, 'a>, StateError> {
-        let sightings = run.matcher().index().all_sightings();
-        let old_until = self.manifest.coverage_until;
-        let counts = day_counts(sightings.iter().map(|s| s.unix_seconds), old_until);
-        let recorded_days: BTreeMap<u32, u64> = self.manifest.log_days.iter().copied().collect();
-        for (&day, &now_count) in &counts {
-            let recorded = recorded_days.get(&day).copied().unwrap_or(0);
-            if now_count > recorded {
-                return Err(StateError::LogChanged {
+        let now = options.now;
+        plausible_time(now, options.wall_clock)?;
+        let required = matches!(options.authenticity, Authenticity::Required(_));
+        let cipher = Aes128Enc::new(&Array::from(self.manifest.secret));
+        let mut why = self.start_over.clone();
+        if why.is_none() {
+            let sightings = run.matcher().index().all_sightings();
+            let old = &self.manifest;
+            match compare_log(
+                &cipher,
+                &old.log_days,
+                sightings,
+                old.coverage_until,
+                old.keep_days,
+            ) {
+                LogCompared::Same => {}
+                LogCompared::Gained { days, sightings } => {
+                    why = Some(Rebuild::LogGained { days, sightings });
+                }
+                LogCompared::Changed {
                     day,
                     recorded,
-                    now: now_count,
-                });
+                    now,
+                    missing,
+                } => {
+                    return Err(StateError::LogChanged {
+                        day,
+                        recorded,
+                        now,
+                        missing,
+                    });
+                }
             }
         }
         let m = &self.manifest;
+        if required && why.is_none() {
+            let files = m.files.iter().filter(|f| !f.authentic).count();
+            let matches = m.matches.iter().filter(|s| !s.authentic).count();
+            if files > 0 || matches > 0 || m.pending.iter().any(|p| !p.authentic) {
+                return Err(StateError::Unauthentic {
+                    dir: self.dir.clone(),
+                    files,
+                    matches,
+                });
+            }
+        }
         let mut coverage = BTreeMap::new();
+        let mut origin = BTreeMap::new();
+        let mut counted = BTreeMap::new();
         let mut results = BTreeMap::new();
         for stored in &m.matches {
-            coverage.insert(stored.result.key.key_data, stored.computed_until);
-            results.insert(stored.result.key.key_data, stored.result.clone());
+            let key = stored.result.key.key_data;
+            coverage.insert(key, stored.computed_until);
+            origin.insert(key, stored.authentic);
+            counted.insert(key, stored.counted);
+            results.insert(key, stored.result.clone());
         }
         run.restore(Checkpoint {
             results,
@@ -497,34 +770,99 @@ impl MatchState {
             transitions: m.transitions,
             rejected: m.rejected,
         });
-        let cipher = Aes128Enc::new(&Array::from(m.secret));
         let mut state_run = StateRun {
             tolerance: m.config.tolerance_intervals,
-            pending_dropped: m.pending_dropped,
             next_segment: m.next_segment,
             state: self,
             run,
             cipher,
             now,
+            covered: now.saturating_sub(LATE_RECORDS_SECONDS),
             coverage,
+            origin,
+            counted,
+            pending_at: std::collections::HashMap::new(),
+            authentic: true,
             new_segments: Vec::new(),
             fresh: Vec::new(),
             pending: Vec::new(),
             files: Vec::new(),
             rechecked: 0,
+            rebuilt: None,
+            obsolete: Vec::new(),
+            previous: None,
             committed: false,
         };
-        state_run.recheck();
+        if why.is_none() && state_run.recheck() {
+            why = Some(Rebuild::EarlierKeyMatches);
+        }
+        if let Some(why) = why {
+            state_run.start_over(why, options.authenticity)?;
+        }
         Ok(state_run)
     }
 }
 
-fn summary_of(m: &Manifest) -> StateSummary {
+/// One pass of [`MatchState::inspect`].
+fn inspect_once(dir: &Path, key: Option<&StateKey>) -> Result<StateInspection, StateError> {
+    let names = state_files(dir)?;
+    let mut damage = Vec::new();
+    let manifest = match read_manifest(dir, key) {
+        Ok(manifest) => manifest,
+        Err(StateError::Damaged { file, reason }) => {
+            damage.push(StateDamage { file, reason });
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let segments_left = names.iter().any(|n| n.ends_with(".seg"));
+    if manifest.is_none() && damage.is_empty() {
+        if !segments_left {
+            return Err(StateError::NoState {
+                dir: dir.to_path_buf(),
+            });
+        }
+        damage.push(StateDamage {
+            file: dir.join(MANIFEST),
+            reason: DamageReason::Missing,
+        });
+    }
+    let mut leftovers = Vec::new();
+    if let Some(manifest) = &manifest {
+        for segment in &manifest.segments {
+            let path = dir.join(segment.file_name());
+            if let Err(StateError::Damaged { file, reason }) =
+                join_segment(&path, segment, &[], &mut [])
+            {
+                damage.push(StateDamage { file, reason });
+            }
+        }
+    }
+    for name in names {
+        let referenced = manifest
+            .as_ref()
+            .is_some_and(|m| m.segments.iter().any(|s| s.file_name() == name));
+        if name == MANIFEST_TMP || (name.ends_with(".seg") && !referenced && manifest.is_some()) {
+            leftovers.push(dir.join(name));
+        }
+    }
+    Ok(StateInspection {
+        summary: manifest.as_ref().map(|m| summary_of(m, key.is_some())),
+        damage,
+        leftovers,
+    })
+}
+
+fn summary_of(m: &Manifest, keyed: bool) -> StateSummary {
     StateSummary {
         generation: m.generation,
         keep_days: m.keep_days,
         coverage_until: m.coverage_until,
-        log_days: m.log_days.clone(),
+        log_days: m
+            .log_days
+            .iter()
+            .map(|d| (d.day, d.hashes.len() as u64))
+            .collect(),
         keys_checked: m.segments.iter().map(|s| s.entries).sum(),
         segments: m.segments.len(),
         keys_matched: m.matches.len(),
@@ -540,8 +878,10 @@ fn summary_of(m: &Manifest) -> StateSummary {
             })
             .count(),
         keys_pending: m.pending.len(),
-        pending_dropped: m.pending_dropped,
         files_read: m.files.len(),
+        unauthentic_files: m.files.iter().filter(|f| !f.authentic).count(),
+        unauthentic_matches: m.matches.iter().filter(|s| !s.authentic).count(),
+        keyed,
         keys_total: m.keys_total,
         report_type_transitions: m.transitions,
         rejected: m.rejected,
@@ -566,16 +906,188 @@ fn state_files(dir: &Path) -> Result<Vec<std::string::String>, StateError> {
     Ok(names)
 }
 
-fn read_manifest(dir: &Path) -> Result<Option<Manifest>, StateError> {
+fn read_manifest(dir: &Path, key: Option<&StateKey>) -> Result<Option<Manifest>, StateError> {
     let path = dir.join(MANIFEST);
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Io { path, source }),
     };
-    Manifest::decode(&bytes)
+    Manifest::decode(&bytes, key.map(StateKey::bytes))
         .map(Some)
         .map_err(|reason| StateError::Damaged { file: path, reason })
+}
+
+/// Replaces the manifest in one rename (spec §state.6, steps 3 to 5).
+fn write_manifest(
+    dir: &Path,
+    manifest: &Manifest,
+    key: Option<&StateKey>,
+) -> Result<(), StateError> {
+    let tmp = dir.join(MANIFEST_TMP);
+    let mut out = disk::Create::new(&tmp).map_err(io_error(&tmp))?;
+    out.write_all(&manifest.encode(key.map(StateKey::bytes)))
+        .map_err(io_error(&tmp))?;
+    out.finish().map_err(io_error(&tmp))?;
+    let path = dir.join(MANIFEST);
+    disk::rename(&tmp, &path).map_err(io_error(&path))
+}
+
+/// How the log now compares with the log a state was checked against (spec §state.2.1).
+#[derive(Debug, PartialEq, Eq)]
+enum LogCompared {
+    Same,
+    Gained {
+        days: Vec<u32>,
+        sightings: u64,
+    },
+    Changed {
+        day: u32,
+        recorded: u64,
+        now: u64,
+        missing: u64,
+    },
+}
+
+/// The first UTC day a state binds at `coverage`: days older hold only what has aged out.
+fn first_bound_day(coverage: u64, keep_days: u32) -> u32 {
+    let from = coverage.saturating_sub(u64::from(keep_days) * SECONDS_PER_DAY) / SECONDS_PER_DAY;
+    u32::try_from(from).unwrap_or(u32::MAX)
+}
+
+fn day_of(unix_seconds: u64) -> u32 {
+    u32::try_from(unix_seconds / SECONDS_PER_DAY).unwrap_or(u32::MAX)
+}
+
+/// The keyed hash of one sighting (spec §state.2.1): a two-block CBC-MAC under the state's
+/// secret, of the identifier, then the time, AEM and RSSI; the first 8 bytes.
+fn sighting_hashes(cipher: &Aes128Enc, sightings: &[&GaenSighting], out: &mut Vec<u64>) {
+    let mut blocks = [Array::default(); 64];
+    for chunk in sightings.chunks(64) {
+        let blocks = blocks.get_mut(..chunk.len()).unwrap_or_default();
+        for (block, s) in blocks.iter_mut().zip(chunk) {
+            *block = Array::from(s.rpi.to_bytes());
+        }
+        cipher.encrypt_blocks(blocks);
+        for (block, s) in blocks.iter_mut().zip(chunk) {
+            let mut second = [0u8; 16];
+            second[..8].copy_from_slice(&s.unix_seconds.to_le_bytes());
+            second[8..12].copy_from_slice(&s.aem.to_bytes());
+            second[12..13].copy_from_slice(&s.rssi.to_le_bytes());
+            second[15] = 1;
+            for (b, x) in block.iter_mut().zip(second) {
+                *b ^= x;
+            }
+        }
+        cipher.encrypt_blocks(blocks);
+        out.extend(blocks.iter().map(|b| {
+            let mut first = [0u8; 8];
+            first.copy_from_slice(b.get(..8).unwrap_or_default());
+            u64::from_le_bytes(first)
+        }));
+    }
+}
+
+/// The log's days from `from_day` with their sightings up to `until`, each day's hashes
+/// sorted.
+fn log_days_of(
+    cipher: &Aes128Enc,
+    sightings: &[GaenSighting],
+    until: u64,
+    from_day: u32,
+) -> Vec<LogDay> {
+    let mut by_day: BTreeMap<u32, Vec<&GaenSighting>> = BTreeMap::new();
+    for s in sightings
+        .iter()
+        .filter(|s| s.unix_seconds <= until && day_of(s.unix_seconds) >= from_day)
+    {
+        by_day.entry(day_of(s.unix_seconds)).or_default().push(s);
+    }
+    by_day
+        .into_iter()
+        .map(|(day, sightings)| {
+            let mut hashes = Vec::with_capacity(sightings.len());
+            sighting_hashes(cipher, &sightings, &mut hashes);
+            hashes.sort_unstable();
+            LogDay { day, hashes }
+        })
+        .collect()
+}
+
+/// How many of `old` (sorted) are not in `new` (sorted), counting repeats.
+fn missing_from(old: &[u64], new: &[u64]) -> u64 {
+    let (mut i, mut j, mut missing) = (0, 0, 0u64);
+    while let Some(&o) = old.get(i) {
+        match new.get(j) {
+            Some(&n) if n < o => j += 1,
+            Some(&n) if n == o => {
+                i += 1;
+                j += 1;
+            }
+            _ => {
+                missing += 1;
+                i += 1;
+            }
+        }
+    }
+    missing
+}
+
+/// Compares the log with the days a state recorded at `coverage` (spec §state.2.1). Days the
+/// log dropped whole from its start (retention) are not missing.
+fn compare_log(
+    cipher: &Aes128Enc,
+    recorded: &[LogDay],
+    sightings: &[GaenSighting],
+    coverage: u64,
+    keep_days: u32,
+) -> LogCompared {
+    if coverage == 0 {
+        return LogCompared::Same;
+    }
+    let first_logged = sightings.iter().map(|s| day_of(s.unix_seconds)).min();
+    let now = log_days_of(
+        cipher,
+        sightings,
+        coverage,
+        first_bound_day(coverage, keep_days),
+    );
+    let now_of = |day: u32| now.iter().find(|d| d.day == day);
+    for old in recorded {
+        if first_logged.is_none_or(|first| old.day < first) {
+            continue;
+        }
+        let new = now_of(old.day).map_or(&[][..], |d| &d.hashes[..]);
+        let missing = missing_from(&old.hashes, new);
+        if missing > 0 {
+            return LogCompared::Changed {
+                day: old.day,
+                recorded: old.hashes.len() as u64,
+                now: new.len() as u64,
+                missing,
+            };
+        }
+    }
+    let mut days = Vec::new();
+    let mut gained = 0u64;
+    for day in &now {
+        let before = recorded
+            .iter()
+            .find(|d| d.day == day.day)
+            .map_or(0, |d| d.hashes.len());
+        if day.hashes.len() > before {
+            days.push(day.day);
+            gained += (day.hashes.len() - before) as u64;
+        }
+    }
+    if days.is_empty() {
+        LogCompared::Same
+    } else {
+        LogCompared::Gained {
+            days,
+            sightings: gained,
+        }
+    }
 }
 
 const fn segment_len(entries: u64) -> Option<u64> {
@@ -591,32 +1103,23 @@ fn final_at(key: &DiagnosisKey, tolerance: u32) -> u64 {
     (u64::from(key.window.start().get())
         + u64::from(key.window.period().get())
         + u64::from(tolerance))
-        * 600
+        * INTERVAL_SECONDS
 }
 
 fn is_final(key: &DiagnosisKey, tolerance: u32, until: u64) -> bool {
     until >= final_at(key, tolerance)
 }
 
-/// Whether no sighting up to `until` can count for `key` yet: its window starts more than the
-/// tolerance after the coverage.
-fn is_future(key: &DiagnosisKey, tolerance: u32, until: u64) -> bool {
-    u64::from(key.window.start().get()) > until / 600 + u64::from(tolerance)
+/// When a key whose bytes are stored is decided not to be a copy: once the log covers every
+/// identifier Google's prefilter looks at, the 144 from its start, and the tolerance after
+/// them (spec §state.2).
+fn copy_decided_at(key: &DiagnosisKey, tolerance: u32) -> u64 {
+    (u64::from(key.window.start().get()) + 144 + u64::from(tolerance)) * INTERVAL_SECONDS
 }
 
 /// When a window ending at interval `end` (exclusive) is past keeping at `now`.
 fn aged(end_interval: u64, keep_days: u32, now: u64) -> bool {
-    end_interval * 600 + u64::from(keep_days) * 86_400 < now
-}
-
-/// Sightings per UTC day with a time up to `until`.
-fn day_counts(times: impl Iterator<Item = u64>, until: u64) -> BTreeMap<u32, u64> {
-    let mut counts = BTreeMap::new();
-    for t in times.filter(|&t| t <= until) {
-        let day = u32::try_from(t / 86_400).unwrap_or(u32::MAX);
-        *counts.entry(day).or_insert(0u64) += 1;
-    }
-    counts
+    end_interval * INTERVAL_SECONDS + u64::from(keep_days) * SECONDS_PER_DAY < now
 }
 
 /// The fingerprint of a key's bytes and window under the state's secret (spec §state.1.2):
@@ -763,9 +1266,20 @@ pub struct StateRun<'s, 'm, 'a> {
     run: MatchRun<'m, 'a>,
     cipher: Aes128Enc,
     tolerance: u32,
+    /// "Now": what ages out ages against it.
     now: u64,
+    /// The log is complete up to here: [`LATE_RECORDS_SECONDS`] before `now`.
+    covered: u64,
     /// The coverage each stored result was computed against.
     coverage: BTreeMap<[u8; 16], u64>,
+    /// Whether the file each stored result came from was authentic.
+    origin: BTreeMap<[u8; 16], bool>,
+    /// What each stored result's last evaluation added to the sighting counters.
+    counted: BTreeMap<[u8; 16], [u64; 4]>,
+    /// Where in `pending` the keys of each key bytes are.
+    pending_at: std::collections::HashMap<[u8; 16], Vec<usize>>,
+    /// Whether the file being fed is authentic (as far as the run requires).
+    authentic: bool,
     /// Segments written by this run, not yet named by the manifest.
     new_segments: Vec<SegmentRef>,
     next_segment: u64,
@@ -773,9 +1287,13 @@ pub struct StateRun<'s, 'm, 'a> {
     fresh: Vec<[u8; ENTRY]>,
     /// Keys whose result is not final, in the order they were applied.
     pending: Vec<Pending>,
-    pending_dropped: u64,
     files: Vec<FileRecord>,
     rechecked: u64,
+    rebuilt: Option<Rebuilt>,
+    /// Segments of the state before it started over: removed once the run commits.
+    obsolete: Vec<SegmentRef>,
+    /// The manifest before the run started over: put back when the run does not commit.
+    previous: Option<Manifest>,
     committed: bool,
 }
 
@@ -795,6 +1313,9 @@ impl Drop for StateRun<'_, '_, '_> {
             for segment in &self.new_segments {
                 let _ = fs::remove_file(self.state.dir.join(segment.file_name()));
             }
+            if let Some(previous) = self.previous.take() {
+                self.state.manifest = previous;
+            }
         }
     }
 }
@@ -806,6 +1327,12 @@ impl StateRun<'_, '_, '_> {
         self.rechecked
     }
 
+    /// When the run started over: why, and which files it read again.
+    #[must_use]
+    pub const fn rebuilt(&self) -> Option<&Rebuilt> {
+        self.rebuilt.as_ref()
+    }
+
     /// The outcome so far: every stored result and the counts over every file read.
     #[must_use]
     pub fn outcome(&self) -> MatchOutcome {
@@ -813,10 +1340,12 @@ impl StateRun<'_, '_, '_> {
     }
 
     /// Evaluates again every result that was not final, against the log as it is now.
-    fn recheck(&mut self) {
-        let until = self.now;
+    /// Returns whether the run must start over instead: a pending key whose later copy was
+    /// stored meanwhile would now be stored itself.
+    fn recheck(&mut self) -> bool {
+        let until = self.covered;
         let tolerance = self.tolerance;
-        let stale: Vec<DiagnosisKey> = self
+        let stale: Vec<(DiagnosisKey, [u64; 4])> = self
             .run
             .state()
             .results
@@ -825,34 +1354,48 @@ impl StateRun<'_, '_, '_> {
                 let computed = self.coverage.get(&m.key.key_data).copied().unwrap_or(0);
                 !is_final(&m.key, tolerance, computed) && until > computed
             })
-            .map(|m| m.key)
+            .map(|m| {
+                let counted = self.counted.get(&m.key.key_data).copied();
+                (m.key, counted.unwrap_or([0; 4]))
+            })
             .collect();
-        self.run.refresh(&stale);
-        for key in &stale {
+        let contributions = self.run.refresh(&stale);
+        for ((key, _), counted) in stale.iter().zip(contributions) {
             self.coverage.insert(key.key_data, until);
+            self.counted.insert(key.key_data, counted);
         }
         // Pending keys were evaluated against a log complete up to the last coverage: not
         // before it grows are they evaluated again.
         if until <= self.state.manifest.coverage_until {
             self.rechecked = stale.len() as u64;
             self.pending.clone_from(&self.state.manifest.pending);
-            return;
+            self.index_pending();
+            return false;
         }
-        // A key whose bytes were matched since, by a later copy, is left to that copy: applied
-        // again, it would count as a copy of it, which it was not when its file was read.
         let pending = core::mem::take(&mut self.state.manifest.pending);
         let results = &self.run.state().results;
-        let keys: Vec<DiagnosisKey> = pending
+        let (keys, copied): (Vec<Pending>, Vec<Pending>) = pending
             .iter()
-            .map(|p| p.key)
-            .filter(|k| !results.contains_key(&k.key_data))
-            .collect();
+            .partition(|p| p.copy || !results.contains_key(&p.key.key_data));
+        // A key whose bytes were stored since, by a later copy: if it would now be stored
+        // itself, the copy was stored out of publication order and the run starts over.
+        // Otherwise it stays a key that was not stored, counted as its evaluation now says.
+        for p in &copied {
+            let (would_store, now) = self.run.evaluate_alone(&p.key);
+            if would_store {
+                self.state.manifest.pending = pending;
+                return true;
+            }
+            self.run.state_mut().rejected.replace_counts(p.counted, now);
+        }
         self.rechecked = (stale.len() + keys.len()) as u64;
-        // The keys were counted when their files were read: only what they change now counts.
+        // The keys were counted when their files were read: only what they change now counts,
+        // and each one's sighting counts are those of its evaluation now.
         let before = (self.run.state().keys_total, self.run.state().rejected);
         let mut outcomes = Vec::with_capacity(keys.len());
+        let plain: Vec<DiagnosisKey> = keys.iter().map(|p| p.key).collect();
         self.run
-            .add_filtered(&keys, |_| false, |i, what| outcomes.push((i, what)));
+            .add_filtered(&plain, |_| false, |i, what| outcomes.push((i, what)));
         let after = self.run.state_mut();
         after.keys_total = before.0;
         let (duplicates, invalid) = (
@@ -862,50 +1405,175 @@ impl StateRun<'_, '_, '_> {
         after.rejected = before.1;
         after.rejected.duplicate_keys = duplicates;
         after.rejected.invalid_transitions = invalid;
+        // A pending key now stored while a later key of its bytes was applied meanwhile (as
+        // a key of its own, not as its copy): publication order is broken, start over.
+        if outcomes.iter().any(|&(i, what)| {
+            matches!(what, Applied::Stored { .. }) && keys.get(i).is_some_and(|p| p.later_copy)
+        }) {
+            self.state.manifest.pending = pending;
+            return true;
+        }
         for (i, what) in outcomes {
-            if let Some(key) = keys.get(i) {
-                self.record(key, what, fingerprint(&self.cipher, key));
+            if let Some(p) = keys.get(i) {
+                let now = match what {
+                    Applied::Stored { counted } | Applied::NotStored { counted, .. } => counted,
+                    Applied::Gated { .. } => [0, 0, 0, 1],
+                    Applied::Copy => [0; 4],
+                };
+                self.run.state_mut().rejected.replace_counts(p.counted, now);
+                self.authentic = p.authentic;
+                self.flag_later_copy(&p.key);
+                let before = self.pending.len();
+                self.record(&p.key, what, fingerprint(&self.cipher, &p.key));
+                // Still pending: it keeps its flag.
+                if let Some(again) = self.pending.get_mut(before) {
+                    again.later_copy |= p.later_copy;
+                }
             }
         }
+        self.authentic = true;
         self.state.manifest.pending = pending;
+        false
     }
 
-    /// Remembers what became of one evaluated key (spec §state.2, §state.3).
-    fn record(&mut self, key: &DiagnosisKey, what: Applied, fingerprint: [u8; 12]) {
-        let until = self.now;
-        match what {
-            Applied::Stored => {
-                self.coverage.insert(key.key_data, until);
-            }
-            Applied::NotStored { seen } => {
-                // A key no sighting can count for yet is not remembered: it is evaluated as
-                // new when a file brings it again. A key seen but not stored is not either,
-                // so that its sightings are counted as one run counts them.
-                if is_future(key, self.tolerance, until) {
-                    return;
-                }
-                if is_final(key, self.tolerance, until) {
-                    if !seen {
-                        self.fresh
-                            .push(entry_of(fingerprint, key.window.start().get()));
-                    }
-                } else if self.pending.len() < MAX_PENDING {
-                    self.pending.push(Pending {
-                        key: *key,
-                        computed_until: until,
-                    });
-                } else {
-                    self.pending_dropped += 1;
-                }
-            }
-            Applied::Copy | Applied::Gated => {}
+    /// Rebuilds [`Self::pending_at`] from `pending`.
+    fn index_pending(&mut self) {
+        self.pending_at.clear();
+        for (at, p) in self.pending.iter().enumerate() {
+            self.pending_at.entry(p.key.key_data).or_default().push(at);
         }
+    }
+
+    /// A key applied after the pending keys of its bytes: they are flagged (§state.2).
+    fn flag_later_copy(&mut self, key: &DiagnosisKey) {
+        if let Some(positions) = self.pending_at.get(&key.key_data) {
+            for &at in positions {
+                if let Some(p) = self.pending.get_mut(at) {
+                    p.later_copy = true;
+                }
+            }
+        }
+    }
+
+    /// Starts the run over (spec §state.7): every result and count is dropped, and every file
+    /// the state knew is read again, in the order it was first read; each must still hold
+    /// the bytes it held then. Under [`Authenticity::Required`], files that were not authentic
+    /// are dropped and named. The old state stays on disk until the run commits.
+    fn start_over(
+        &mut self,
+        why: Rebuild,
+        authenticity: Authenticity<'_>,
+    ) -> Result<(), StateError> {
+        let old = &self.state.manifest;
+        let mut fresh = empty_manifest(old.config, old.keep_days, old.secret);
+        // The new manifest goes on from the old generation and segment numbers: it replaces
+        // the old one, and no new segment takes an old one's name.
+        fresh.generation = old.generation;
+        fresh.next_segment = old.next_segment;
+        let old = core::mem::replace(&mut self.state.manifest, fresh);
+        self.next_segment = old.next_segment;
+        self.obsolete.clone_from(&old.segments);
+        self.run.restore(Checkpoint::default());
+        self.coverage.clear();
+        self.origin.clear();
+        self.counted.clear();
+        self.pending.clear();
+        self.pending_at.clear();
+        self.rechecked = 0;
+        let required = matches!(authenticity, Authenticity::Required(_));
+        let mut rebuilt = Rebuilt {
+            why: why.clone(),
+            read_again: Vec::new(),
+            dropped_unauthentic: Vec::new(),
+            files_unknown: self.state.files_unknown,
+        };
+        let files = old.files.clone();
+        self.previous = Some(old);
+        for file in files {
+            let path = PathBuf::from(&file.path);
+            let again = |problem| StateError::ReadAgain {
+                path: path.clone(),
+                why: why.clone(),
+                problem,
+            };
+            if required && !file.authentic {
+                rebuilt.dropped_unauthentic.push(path);
+                continue;
+            }
+            if file.path.is_empty() {
+                return Err(again("its path was not recorded (not UTF-8)"));
+            }
+            match self.feed_expecting(&path, authenticity, Some(file.sha256), &mut |_| {}) {
+                Ok(Fed::Read { summary, .. }) if required && !summary.authentic() => {
+                    return Err(again("it is no longer authentic under the keys given"));
+                }
+                Ok(_) => rebuilt.read_again.push(path),
+                Err(StateError::Open { .. }) => return Err(again("it cannot be opened")),
+                Err(StateError::ReadAgain { problem, .. }) => return Err(again(problem)),
+                Err(e) => return Err(e),
+            }
+        }
+        self.rebuilt = Some(rebuilt);
+        Ok(())
+    }
+
+    /// Remembers what became of one evaluated key (spec §state.2, §state.3): every key is
+    /// decided (a final result) or remembered whole (pending), so that a file is recorded as
+    /// read only when nothing of it is left undecided and forgotten.
+    fn record(&mut self, key: &DiagnosisKey, what: Applied, fingerprint: [u8; 12]) {
+        let until = self.covered;
+        let (seen, counted, copy) = match what {
+            Applied::Stored { counted } => {
+                self.coverage.insert(key.key_data, until);
+                self.origin.insert(key.key_data, self.authentic);
+                self.counted.insert(key.key_data, counted);
+                return;
+            }
+            Applied::Copy | Applied::Gated { copy: false } => return,
+            Applied::Gated { copy: true } => (true, [0, 0, 0, 1], true),
+            Applied::NotStored {
+                seen,
+                counted,
+                copy,
+            } => (seen, counted, copy),
+        };
+        // A key whose bytes were stored when it was applied was not a copy only because none
+        // of the 144 identifiers from its start was logged (§match.6): it is decided once the
+        // log covers them all, not only its own window.
+        let decided = if copy {
+            until >= copy_decided_at(key, self.tolerance)
+        } else {
+            is_final(key, self.tolerance, until)
+        };
+        if !decided {
+            // Not final: a window the log does not cover yet (or not wholly), even one that
+            // starts after it. Kept whole, applied again as the log grows.
+            self.pending_at
+                .entry(key.key_data)
+                .or_default()
+                .push(self.pending.len());
+            self.pending.push(Pending {
+                key: *key,
+                computed_until: until,
+                authentic: self.authentic,
+                counted,
+                later_copy: false,
+                copy,
+            });
+        } else if !seen && !copy {
+            self.fresh
+                .push(entry_of(fingerprint, key.window.start().get()));
+        }
+        // A key seen but not stored is final and decided, but not remembered, so that its
+        // sightings are counted as one run counts them when a file brings it again; so is a
+        // decided copy candidate, so that it is applied again as one run applies it.
     }
 
     /// Feeds one export file (zip or bare `export.bin`), after every file fed before: a file
     /// whose bytes the state has read is skipped whole; every other key is skipped when the
     /// state checked it against this log before, and matched otherwise, verifying the file in
-    /// the same pass (spec §state.3).
+    /// the same pass (spec §state.3). The file is opened once: the bytes hashed are the bytes
+    /// verified and matched.
     ///
     /// # Errors
     /// The file cannot be opened or read, or a state segment is damaged; the state is as
@@ -916,26 +1584,47 @@ impl StateRun<'_, '_, '_> {
         authenticity: Authenticity<'_>,
         mut progress: impl FnMut(u64),
     ) -> Result<Fed, StateError> {
-        let path = path.as_ref();
-        let open = |path: &Path| {
-            File::open(path).map_err(|source| StateError::Open {
-                path: path.to_path_buf(),
-                source,
-            })
-        };
-        let sha256 = hash_file(open(path)?).map_err(|source| StateError::Open {
+        self.feed_expecting(path.as_ref(), authenticity, None, &mut progress)
+    }
+
+    fn feed_expecting(
+        &mut self,
+        path: &Path,
+        authenticity: Authenticity<'_>,
+        expected: Option<[u8; 32]>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Fed, StateError> {
+        let open_error = |source| StateError::Open {
             path: path.to_path_buf(),
             source,
-        })?;
-        let known_file = |f: &FileRecord| f.sha256 == sha256;
-        if self.state.manifest.files.iter().any(known_file) || self.files.iter().any(known_file) {
-            return Ok(Fed::AlreadyRead);
+        };
+        let mut reader = File::open(path).map_err(open_error)?;
+        let sha256 = hash_reader(&mut reader).map_err(open_error)?;
+        reader.rewind().map_err(open_error)?;
+        if expected.is_some_and(|e| e != sha256) {
+            return Err(StateError::ReadAgain {
+                path: path.to_path_buf(),
+                why: Rebuild::Asked,
+                problem: "its bytes changed since it was read",
+            });
+        }
+        let known = self
+            .state
+            .manifest
+            .files
+            .iter()
+            .chain(self.files.iter())
+            .find(|f| f.sha256 == sha256);
+        if let Some(known) = known {
+            return Ok(Fed::AlreadyRead {
+                authentic: known.authentic,
+            });
         }
         let in_file = |source: MatchStreamError| StateError::File {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = ExportFile::open(BufReader::new(open(path)?))
+        let mut file = ExportFile::open(BufReader::new(reader))
             .map_err(|e| in_file(MatchStreamError::File(e)))?;
         let format = file.format();
         let marks = (
@@ -943,10 +1632,13 @@ impl StateRun<'_, '_, '_> {
             self.fresh.len(),
             self.pending.len(),
             self.new_segments.len(),
-            self.pending_dropped,
+            (self.origin.clone(), self.counted.clone()),
         );
+        // Authenticity is known only once the whole file is read: until then its results are
+        // marked as the run requires, and corrected below when it allowed a file that was not.
+        self.authentic = true;
         let result = self
-            .feed_keys(&mut file, authenticity, &mut progress)
+            .feed_keys(&mut file, authenticity, progress)
             .map_err(|e| match e {
                 StateError::File { source, .. } => in_file(source),
                 other => other,
@@ -954,10 +1646,19 @@ impl StateRun<'_, '_, '_> {
         let required = matches!(authenticity, Authenticity::Required(_));
         match result {
             Ok((summary, keys_skipped)) if summary.authentic() || !required => {
+                let authentic = summary.authentic();
+                if !authentic {
+                    self.mark_unauthentic(marks.2, &marks.4.0);
+                }
                 self.files.push(FileRecord {
                     sha256,
                     read_at: self.now,
                     keys: summary.keys + summary.revised_keys,
+                    authentic,
+                    path: fs::canonicalize(path)
+                        .ok()
+                        .and_then(|p| p.to_str().map(ToString::to_string))
+                        .unwrap_or_default(),
                 });
                 Ok(Fed::Read {
                     format,
@@ -966,11 +1667,13 @@ impl StateRun<'_, '_, '_> {
                 })
             }
             other => {
-                let (checkpoint, fresh, pending, segments, dropped) = marks;
+                let (checkpoint, fresh, pending, segments, (origin, counted)) = marks;
                 self.run.restore(checkpoint);
                 self.fresh.truncate(fresh);
                 self.pending.truncate(pending);
-                self.pending_dropped = dropped;
+                self.index_pending();
+                self.origin = origin;
+                self.counted = counted;
                 for segment in self.new_segments.drain(segments..) {
                     let _ = fs::remove_file(self.state.dir.join(segment.file_name()));
                 }
@@ -983,11 +1686,24 @@ impl StateRun<'_, '_, '_> {
         }
     }
 
+    /// Marks what the file just read stored or left pending as coming from a file that was
+    /// not authentic.
+    fn mark_unauthentic(&mut self, pending_from: usize, origin_before: &BTreeMap<[u8; 16], bool>) {
+        for p in self.pending.iter_mut().skip(pending_from) {
+            p.authentic = false;
+        }
+        for (key, authentic) in &mut self.origin {
+            if !origin_before.contains_key(key) {
+                *authentic = false;
+            }
+        }
+    }
+
     fn feed_keys<R: Read + io::Seek>(
         &mut self,
         file: &mut ExportFile<R>,
         authenticity: Authenticity<'_>,
-        progress: &mut impl FnMut(u64),
+        progress: &mut dyn FnMut(u64),
     ) -> Result<(ExportSummary, u64), StateError> {
         let registry = match authenticity {
             Authenticity::Required(r) | Authenticity::Reported(r) => Some(r),
@@ -1042,6 +1758,16 @@ impl StateRun<'_, '_, '_> {
                 join_segment(&path, segment, &probes, &mut known)?;
             }
         }
+        // A key checked before whose bytes are stored now is applied as one run applies it: as
+        // a copy, or as a copy candidate whose identifiers are not logged yet.
+        let results = &self.run.state().results;
+        if !results.is_empty() {
+            for (k, key) in known.iter_mut().zip(window) {
+                if *k && results.contains_key(&key.key_data) {
+                    *k = false;
+                }
+            }
+        }
         let skipped = known.iter().filter(|&&k| k).count() as u64;
         let mut outcomes = Vec::new();
         self.run.add_filtered(
@@ -1049,8 +1775,23 @@ impl StateRun<'_, '_, '_> {
             |i| known.get(i).copied().unwrap_or(false),
             |i, what| outcomes.push((i, what)),
         );
-        for (i, what) in outcomes {
-            if let (Some(key), Some(&fp)) = (window.get(i), fingerprints.get(i)) {
+        let mut outcomes = outcomes.into_iter().peekable();
+        for (i, key) in window.iter().enumerate() {
+            if !self.pending_at.is_empty() {
+                self.flag_later_copy(key);
+            }
+            let Some((_, what)) = outcomes.next_if(|&(at, _)| at == i) else {
+                continue;
+            };
+            // A known key is remembered already, unless its bytes were stored meanwhile in
+            // this window and it is a copy candidate now.
+            let candidate = matches!(
+                what,
+                Applied::Gated { copy: true } | Applied::NotStored { copy: true, .. }
+            );
+            if (!known.get(i).copied().unwrap_or(false) || candidate)
+                && let Some(&fp) = fingerprints.get(i)
+            {
                 self.record(key, what, fp);
             }
         }
@@ -1095,7 +1836,7 @@ impl StateRun<'_, '_, '_> {
         };
         let mut segments: Vec<SegmentRef> = self.state.manifest.segments.clone();
         segments.extend(self.new_segments.iter().copied());
-        let mut obsolete = Vec::new();
+        let mut obsolete = core::mem::take(&mut self.obsolete);
         if segments.len() > MAX_SEGMENTS {
             let number = self.next_segment;
             self.next_segment += 1;
@@ -1103,7 +1844,7 @@ impl StateRun<'_, '_, '_> {
                 !aged(u64::from(start) + 144, keep_days, now)
             })?;
             self.new_segments.push(merged);
-            obsolete = core::mem::replace(&mut segments, std::vec![merged]);
+            obsolete.extend(core::mem::replace(&mut segments, std::vec![merged]));
         }
         let checkpoint = self.run.checkpoint();
         let matches: Vec<StoredMatch> = checkpoint
@@ -1115,7 +1856,17 @@ impl StateRun<'_, '_, '_> {
                     .coverage
                     .get(&result.key.key_data)
                     .copied()
-                    .unwrap_or(now),
+                    .unwrap_or(self.covered),
+                authentic: self
+                    .origin
+                    .get(&result.key.key_data)
+                    .copied()
+                    .unwrap_or(true),
+                counted: self
+                    .counted
+                    .get(&result.key.key_data)
+                    .copied()
+                    .unwrap_or_default(),
                 result,
             })
             .collect();
@@ -1123,21 +1874,25 @@ impl StateRun<'_, '_, '_> {
             .into_iter()
             .filter(|p| !aged(window_end(&p.key), keep_days, now))
             .collect();
+        let keep_seconds = u64::from(keep_days) * SECONDS_PER_DAY;
         let mut files: Vec<FileRecord> = self
             .state
             .manifest
             .files
             .iter()
             .chain(self.files.iter())
-            .filter(|f| f.read_at.saturating_add(u64::from(keep_days) * 86_400) >= now)
-            .copied()
+            .filter(|f| f.read_at.saturating_add(keep_seconds) >= now)
+            .cloned()
             .collect();
         files.dedup_by_key(|f| f.sha256);
+        let until = self.covered.max(self.state.manifest.coverage_until);
         let sightings = self.run.matcher().index().all_sightings();
-        let until = now.max(self.state.manifest.coverage_until);
-        let log_days = day_counts(sightings.iter().map(|s| s.unix_seconds), until)
-            .into_iter()
-            .collect();
+        let log_days = log_days_of(
+            &self.cipher,
+            sightings,
+            until,
+            first_bound_day(until, keep_days),
+        );
         let old = &self.state.manifest;
         let manifest = Manifest {
             generation: old.generation + 1,
@@ -1149,7 +1904,6 @@ impl StateRun<'_, '_, '_> {
             keys_total: checkpoint.keys_total,
             transitions: checkpoint.transitions,
             rejected: checkpoint.rejected,
-            pending_dropped: self.pending_dropped,
             next_segment: self.next_segment,
             segments,
             files,
@@ -1159,14 +1913,12 @@ impl StateRun<'_, '_, '_> {
         // The rename is the commit: before it the old manifest names only old files; after
         // it the new one names only files already written and synced.
         let dir = self.state.dir.clone();
-        let tmp = dir.join(MANIFEST_TMP);
-        let mut out = disk::Create::new(&tmp).map_err(io_error(&tmp))?;
-        out.write_all(&manifest.encode()).map_err(io_error(&tmp))?;
-        out.finish().map_err(io_error(&tmp))?;
-        let path = dir.join(MANIFEST);
-        disk::rename(&tmp, &path).map_err(io_error(&path))?;
+        write_manifest(&dir, &manifest, self.state.key.as_ref())?;
         self.committed = true;
         self.state.manifest = manifest;
+        self.state.start_over = None;
+        self.state.files_unknown = false;
+        self.previous = None;
         disk::sync_dir(&dir).map_err(io_error(&dir))?;
         // A segment left behind here is removed by the next open.
         for segment in obsolete {
@@ -1176,7 +1928,7 @@ impl StateRun<'_, '_, '_> {
     }
 }
 
-fn hash_file(mut file: File) -> io::Result<[u8; 32]> {
+fn hash_reader(file: &mut File) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buffer = std::vec![0u8; 256 * 1024];
     loop {
@@ -1461,7 +2213,9 @@ pub mod __fuzz {
     /// Decodes a manifest; on success returns its encoding, which must equal the input.
     #[must_use]
     pub fn manifest_round_trip(bytes: &[u8]) -> Option<std::vec::Vec<u8>> {
-        super::Manifest::decode(bytes).ok().map(|m| m.encode())
+        super::Manifest::decode(bytes, None)
+            .ok()
+            .map(|m| m.encode(None))
     }
 
     /// Checks a segment held in memory; returns its entry count.

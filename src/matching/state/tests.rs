@@ -102,7 +102,10 @@ fn check(dir: &Path, world: &World, files: &[PathBuf]) -> Result<MatchOutcome, S
     let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
     let matcher = Matcher::new(&index, config);
     let mut state = MatchState::open(dir, config, StateOptions::default())?;
-    let mut run = state.begin(MatchRun::new(&matcher), world.now)?;
+    let mut run = state.begin(
+        MatchRun::new(&matcher),
+        &RunOptions::at(world.now, Authenticity::Unchecked),
+    )?;
     for path in files {
         run.feed(path, Authenticity::Unchecked, |_| {})?;
     }
@@ -134,7 +137,7 @@ fn state_6_a_run_cut_at_every_write_leaves_the_old_state_or_the_new() {
         check(&base, &world, core::slice::from_ref(file)).unwrap();
     }
     assert_eq!(
-        MatchState::inspect(&base)
+        MatchState::inspect(&base, None)
             .unwrap()
             .summary
             .unwrap()
@@ -148,7 +151,7 @@ fn state_6_a_run_cut_at_every_write_leaves_the_old_state_or_the_new() {
     assert_ne!(old, new);
     assert_eq!(new.report_type_transitions, 2);
     assert_eq!(
-        MatchState::inspect(&full)
+        MatchState::inspect(&full, None)
             .unwrap()
             .summary
             .unwrap()
@@ -179,7 +182,7 @@ fn state_6_a_run_cut_at_every_write_leaves_the_old_state_or_the_new() {
             happened && k < 5,
             "cut at write {k}: {result:?}"
         );
-        let inspection = MatchState::inspect(&cut).unwrap();
+        let inspection = MatchState::inspect(&cut, None).unwrap();
         assert!(
             inspection.damage.is_empty(),
             "cut at write {k}: {inspection:?}"
@@ -190,7 +193,12 @@ fn state_6_a_run_cut_at_every_write_leaves_the_old_state_or_the_new() {
             new,
             "cut at {k}"
         );
-        assert!(MatchState::inspect(&cut).unwrap().leftovers.is_empty());
+        assert!(
+            MatchState::inspect(&cut, None)
+                .unwrap()
+                .leftovers
+                .is_empty()
+        );
         fs::remove_dir_all(&cut).unwrap();
         if !happened {
             break;
@@ -226,22 +234,22 @@ fn state_7_damage_is_found_and_named_and_a_rebuild_recovers() {
         ),
         "{err:?}"
     );
-    let inspection = MatchState::inspect(&state).unwrap();
+    let inspection = MatchState::inspect(&state, None).unwrap();
     assert!(inspection.summary.is_none());
     assert_eq!(inspection.damage.len(), 1);
     fs::write(state.join(MANIFEST), &good).unwrap();
 
     // A flipped bit in a segment: found by inspect and by the next file's join.
-    let segment = MatchState::inspect(&state).unwrap().summary.unwrap();
+    let segment = MatchState::inspect(&state, None).unwrap().summary.unwrap();
     assert_eq!(segment.segments, 1);
-    let manifest = Manifest::decode(&good).unwrap();
+    let manifest = Manifest::decode(&good, None).unwrap();
     let seg_path = state.join(manifest.segments[0].file_name());
     let seg = fs::read(&seg_path).unwrap();
     let mut flipped = seg.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x80;
     fs::write(&seg_path, &flipped).unwrap();
-    let inspection = MatchState::inspect(&state).unwrap();
+    let inspection = MatchState::inspect(&state, None).unwrap();
     assert_eq!(inspection.damage.len(), 1);
     assert_eq!(inspection.damage[0].reason, DamageReason::Checksum);
     let extra = dir.join("extra.bin");
@@ -307,24 +315,111 @@ fn state_1_refuses_a_foreign_folder_other_rules_and_a_second_opener() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A stateless check of `files` against the world's log at its "now": what a state must
+/// always agree with.
+fn fresh(world: &World, files: &[PathBuf]) -> MatchOutcome {
+    let dir = scratch(&std::format!("fresh-{}", files.len()));
+    let outcome = check(&dir.join("state"), world, files).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+    outcome
+}
+
+/// Checks §state.2.1 (findings A3 and A7 of the third audit): a log that lost sightings of a
+/// day the state checked, or holds others, is refused with the day; a log that dropped its
+/// oldest days whole (retention) is the same log; a log that only gained sightings makes the
+/// run read every file the state knows again, and the result equals a fresh check.
 #[test]
-fn state_2_a_log_that_gained_sightings_in_checked_time_is_refused() {
-    let dir = scratch("log-changed");
+fn state_2_1_a_state_belongs_to_one_log() {
+    let dir = scratch("log-bound");
     let mut world = world(&dir);
     let state = dir.join("state");
     check(&state, &world, &world.files[..2]).unwrap();
-    // Fewer sightings (retention): fine, and the results stay.
-    let kept = world.sightings.clone();
+    // The first day dropped whole (retention): the same log, and the results stay.
     world.sightings.drain(..3);
     let outcome = check(&state, &world, &world.files[2..3]).unwrap();
     assert_eq!(outcome.keys_matched, 3);
-    // More sightings in a time already checked: refused.
-    world.sightings = kept;
-    let mut old = world.sightings[0];
-    old.unix_seconds += 1;
-    world.sightings.push(old);
-    let err = check(&state, &world, &world.files[3..4]).unwrap_err();
-    assert!(matches!(err, StateError::LogChanged { .. }), "{err:?}");
+
+    // Another phone's log: as many sightings, other ones, on a day already checked.
+    let other = dir.join("other");
+    check(&other, &world, &world.files[..4]).unwrap();
+    let mut foreign = world.sightings.clone();
+    foreign[4].rssi = -71;
+    let err = check(
+        &other,
+        &World {
+            files: Vec::new(),
+            sightings: foreign,
+            now: world.now,
+        },
+        &world.files[4..5],
+    )
+    .unwrap_err();
+    match err {
+        StateError::LogChanged { day, missing, .. } => {
+            assert_eq!((day, missing), (DAY + 2, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A log that lost a sighting of a day in the middle: refused the same way.
+    let mut lost = world.sightings.clone();
+    lost.remove(7);
+    let err = check(
+        &other,
+        &World {
+            files: Vec::new(),
+            sightings: lost,
+            now: world.now,
+        },
+        &world.files[4..5],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, StateError::LogChanged { day, .. } if day == DAY + 3),
+        "{err:?}"
+    );
+
+    // A log that gained sightings in checked time (a wristband synced late): the state reads
+    // every file it knows again, and agrees with a fresh check of all the files.
+    let late_key = key(205, DAY + 2, ReportType::ConfirmedTest);
+    world.sightings.extend(seen(&late_key));
+    let config = MatchConfig::default();
+    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
+    let matcher = Matcher::new(&index, config);
+    let mut opened = MatchState::open(&state, config, StateOptions::default()).unwrap();
+    let mut run = opened
+        .begin(
+            MatchRun::new(&matcher),
+            &RunOptions::at(world.now, Authenticity::Unchecked),
+        )
+        .unwrap();
+    let rebuilt = run.rebuilt().unwrap().clone();
+    assert_eq!(rebuilt.read_again.len(), 3);
+    assert!(
+        matches!(&rebuilt.why, Rebuild::LogGained { days, sightings: 3 } if days == &[DAY + 2])
+    );
+    for path in &world.files[3..] {
+        run.feed(path, Authenticity::Unchecked, |_| {}).unwrap();
+    }
+    let outcome = run.commit().unwrap();
+    drop(opened);
+    assert_eq!(outcome, fresh(&world, &world.files));
+    assert!(
+        outcome
+            .matches
+            .iter()
+            .any(|m| m.key.key_data == late_key.key_data)
+    );
+    // A known file that is gone cannot be read again: refused, naming it.
+    world
+        .sightings
+        .extend(seen(&key(305, DAY + 3, ReportType::ConfirmedTest)));
+    let moved = dir.join("moved.bin");
+    fs::rename(&world.files[0], &moved).unwrap();
+    let err = check(&state, &world, &[]).unwrap_err();
+    assert!(
+        matches!(&err, StateError::ReadAgain { path, .. } if path.ends_with("0.bin")),
+        "{err:?}"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -338,11 +433,16 @@ fn state_3_a_file_read_before_is_skipped_and_a_key_checked_before_is_not_derived
     let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
     let matcher = Matcher::new(&index, config);
     let mut opened = MatchState::open(&state, config, StateOptions::default()).unwrap();
-    let mut run = opened.begin(MatchRun::new(&matcher), world.now).unwrap();
+    let mut run = opened
+        .begin(
+            MatchRun::new(&matcher),
+            &RunOptions::at(world.now, Authenticity::Unchecked),
+        )
+        .unwrap();
     assert_eq!(
         run.feed(&world.files[0], Authenticity::Unchecked, |_| {})
             .unwrap(),
-        Fed::AlreadyRead
+        Fed::AlreadyRead { authentic: false }
     );
     // The same keys in other bytes (another start timestamp): every key not matched is known.
     let keys: Vec<DiagnosisKey> = (0..20)
@@ -424,7 +524,12 @@ fn state_3_a_damaged_file_is_named_and_leaves_the_run_as_before_it() {
     let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
     let matcher = Matcher::new(&index, config);
     let mut opened = MatchState::open(&state, config, StateOptions::default()).unwrap();
-    let mut run = opened.begin(MatchRun::new(&matcher), world.now).unwrap();
+    let mut run = opened
+        .begin(
+            MatchRun::new(&matcher),
+            &RunOptions::at(world.now, Authenticity::Unchecked),
+        )
+        .unwrap();
     run.feed(&world.files[0], Authenticity::Unchecked, |_| {})
         .unwrap();
     let before = run.outcome();
@@ -447,6 +552,374 @@ fn state_3_a_damaged_file_is_named_and_leaves_the_run_as_before_it() {
             .unwrap()
             .keys_matched,
         2
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One file holding `keys`, in `dir`.
+fn file_of(dir: &Path, name: &str, keys: &[DiagnosisKey]) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, encode(&ExportMetadata::default(), keys, &[])).unwrap();
+    path
+}
+
+/// A run of `files` against `sightings` at `now`, with `options` and `authenticity`.
+fn run_with(
+    state: &Path,
+    sightings: &[GaenSighting],
+    now: u64,
+    options: StateOptions,
+    authenticity: Authenticity<'_>,
+    files: &[PathBuf],
+) -> Result<MatchOutcome, StateError> {
+    let config = MatchConfig::default();
+    let index = LogIndex::new(sightings.to_vec(), config.tolerance_intervals);
+    let matcher = Matcher::new(&index, config);
+    let mut opened = MatchState::open(state, config, options)?;
+    let mut run = opened.begin(MatchRun::new(&matcher), &RunOptions::at(now, authenticity))?;
+    for path in files {
+        run.feed(path, authenticity, |_| {})?;
+    }
+    run.commit()
+}
+
+/// Checks §state.2 item 3 and §state.3 (finding A1 of the third audit): a key whose window
+/// the log does not cover yet is remembered, not dropped, although its file is recorded as
+/// read; once the log grows, the same file fed again (already read) finds it, as a fresh
+/// check does. Before the fix the file was "already read" and the key was lost for good.
+#[test]
+fn state_2_3_a_key_beyond_the_coverage_is_remembered_and_found_when_the_log_grows() {
+    let dir = scratch("a1");
+    let state = dir.join("state");
+    let early = key(1, DAY, ReportType::ConfirmedTest);
+    let later = key(2, DAY + 1, ReportType::ConfirmedTest);
+    let file = file_of(&dir, "a.bin", &[early, later]);
+    // The log on the first day: one unrelated sighting; "now" on that day.
+    let mut sightings = seen(&key(99, DAY, ReportType::ConfirmedTest));
+    let first_now = u64::from(DAY) * 86_400 + 80_000;
+    let first = run_with(
+        &state,
+        &sightings,
+        first_now,
+        StateOptions::default(),
+        Authenticity::Unchecked,
+        core::slice::from_ref(&file),
+    )
+    .unwrap();
+    assert_eq!(first.keys_matched, 0);
+    assert_eq!(
+        MatchState::inspect(&state, None)
+            .unwrap()
+            .summary
+            .unwrap()
+            .keys_pending,
+        2,
+        "both keys are remembered: one not final, one beyond the coverage"
+    );
+    // The next day the log holds the later key's sightings; the same file is given again.
+    sightings.extend(seen(&later));
+    let second_now = u64::from(DAY + 2) * 86_400 + 7_200;
+    let second = run_with(
+        &state,
+        &sightings,
+        second_now,
+        StateOptions::default(),
+        Authenticity::Unchecked,
+        core::slice::from_ref(&file),
+    )
+    .unwrap();
+    let fresh = run_with(
+        &dir.join("fresh"),
+        &sightings,
+        second_now,
+        StateOptions::default(),
+        Authenticity::Unchecked,
+        core::slice::from_ref(&file),
+    )
+    .unwrap();
+    assert_eq!(second, fresh);
+    assert_eq!(second.keys_matched, 1);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Checks §time.4 and §state.2 (finding A2 of the third audit): a "now" in milliseconds, or
+/// before 2020, is refused before anything changes, so it can neither age out stored results
+/// nor pin the coverage in the future.
+#[test]
+fn state_2_an_implausible_now_is_refused_and_changes_nothing() {
+    let dir = scratch("a2");
+    let world = world(&dir);
+    let state = dir.join("state");
+    let good = check(&state, &world, &world.files[..3]).unwrap();
+    let before = fs::read(state.join(MANIFEST)).unwrap();
+    for now in [world.now * 1000, 18_600, super::wall_clock() + 7_200] {
+        let err = run_with(
+            &state,
+            &world.sightings,
+            now,
+            StateOptions::default(),
+            Authenticity::Unchecked,
+            &world.files[3..4],
+        )
+        .unwrap_err();
+        assert!(matches!(err, StateError::Clock(_)), "{now}: {err:?}");
+    }
+    assert_eq!(fs::read(state.join(MANIFEST)).unwrap(), before);
+    assert_eq!(outcome_of(&state), good);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Checks §state.3 step 1 (finding A4 of the third audit): the bytes hashed are the bytes
+/// matched. A downloader replaces the file under a fixed name while runs feed it; every run
+/// must record the hash of the file whose keys it matched. Before the fix (two opens) about
+/// half of such runs recorded the other file's hash.
+#[test]
+fn state_3_the_bytes_hashed_are_the_bytes_matched() {
+    let dir = scratch("a4");
+    let target = key(7, DAY, ReportType::ConfirmedTest);
+    let sightings = seen(&target);
+    let mut with: Vec<DiagnosisKey> = (0..40_000)
+        .map(|n| key(1_000_000 + n, DAY, ReportType::ConfirmedTest))
+        .collect();
+    let without = with.clone();
+    with.push(target);
+    let x = file_of(&dir, "x.bin", &with);
+    let y = file_of(&dir, "y.bin", &without);
+    let hash_of = |path: &Path| -> [u8; 32] { Sha256::digest(fs::read(path).unwrap()).into() };
+    let (hash_x, hash_y) = (hash_of(&x), hash_of(&y));
+    let daily = dir.join("daily.bin");
+    fs::copy(&x, &daily).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (dir, x, y, daily, stop) = (
+            dir.clone(),
+            x.clone(),
+            y.clone(),
+            daily.clone(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let tmp = dir.join(std::format!("swap-{n}"));
+                fs::hard_link(if n.is_multiple_of(2) { &y } else { &x }, &tmp).unwrap();
+                fs::rename(&tmp, &daily).unwrap();
+                n += 1;
+            }
+        })
+    };
+    let now = u64::from(DAY + 2) * 86_400;
+    for run in 0..30 {
+        let state = dir.join(std::format!("state-{run}"));
+        let outcome = run_with(
+            &state,
+            &sightings,
+            now,
+            StateOptions::default(),
+            Authenticity::Unchecked,
+            core::slice::from_ref(&daily),
+        )
+        .unwrap();
+        let opened =
+            MatchState::open(&state, MatchConfig::default(), StateOptions::default()).unwrap();
+        let recorded = opened.manifest.files[0].sha256;
+        let expected = if outcome.keys_matched == 1 {
+            hash_x
+        } else {
+            hash_y
+        };
+        assert_eq!(
+            recorded, expected,
+            "run {run}: the hash of other bytes was recorded"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Checks §state.3.1 (finding A5 of the third audit): the state remembers which results came
+/// from files that were not authentic; a run that requires authentic files refuses such a
+/// state, and a rebuild under it drops those files and names them.
+#[test]
+fn state_3_1_results_of_unauthentic_files_are_remembered_and_refused_when_required() {
+    let dir = scratch("a5");
+    let world = world(&dir);
+    let state = dir.join("state");
+    check(&state, &world, &world.files[..2]).unwrap();
+    let opened = MatchState::open(&state, MatchConfig::default(), StateOptions::default()).unwrap();
+    let summary = opened.summary();
+    assert_eq!(
+        (summary.unauthentic_files, summary.unauthentic_matches),
+        (2, 2)
+    );
+    assert_eq!(opened.unauthentic_matches().len(), 2);
+    drop(opened);
+    let registry = crate::export::verify::PublicKeyRegistry::new();
+    let err = run_with(
+        &state,
+        &world.sightings,
+        world.now,
+        StateOptions::default(),
+        Authenticity::Required(&registry),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::Unauthentic {
+                files: 2,
+                matches: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A rebuild under the same requirement drops both files and names them.
+    let config = MatchConfig::default();
+    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
+    let matcher = Matcher::new(&index, config);
+    let options = StateOptions {
+        rebuild: true,
+        ..StateOptions::default()
+    };
+    let mut opened = MatchState::open(&state, config, options).unwrap();
+    let run = opened
+        .begin(
+            MatchRun::new(&matcher),
+            &RunOptions::at(world.now, Authenticity::Required(&registry)),
+        )
+        .unwrap();
+    assert_eq!(run.rebuilt().unwrap().dropped_unauthentic.len(), 2);
+    let outcome = run.commit().unwrap();
+    assert_eq!(outcome.keys_matched, 0);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Checks §state.1 and §state.7 (findings A8 and A9 of the third audit): a new state has a
+/// manifest from its first open, so segments without one are damage (refused by `open`,
+/// reported by `inspect`); an empty folder holds no state; and `inspect` while other
+/// processes commit never reports damage.
+#[test]
+fn state_7_a_lost_manifest_is_damage_and_inspect_during_commits_sees_none() {
+    let dir = scratch("a8");
+    let world = world(&dir);
+    let state = dir.join("state");
+    drop(MatchState::open(&state, MatchConfig::default(), StateOptions::default()).unwrap());
+    assert!(state.join(MANIFEST).exists(), "written on the first open");
+    check(&state, &world, &world.files[..3]).unwrap();
+    fs::remove_file(state.join(MANIFEST)).unwrap();
+    let err = check(&state, &world, &world.files[3..4]).unwrap_err();
+    assert!(
+        matches!(&err, StateError::Damaged { reason: DamageReason::Missing, file } if file.ends_with(MANIFEST)),
+        "{err:?}"
+    );
+    let inspection = MatchState::inspect(&state, None).unwrap();
+    assert_eq!(inspection.damage.len(), 1);
+    let empty = dir.join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    assert!(matches!(
+        MatchState::inspect(&empty, None),
+        Err(StateError::NoState { .. })
+    ));
+
+    // Runs that commit (and merge) in one thread, inspections in another.
+    let busy = dir.join("busy");
+    let files: Vec<PathBuf> = (0..46u32)
+        .map(|n| {
+            let keys: Vec<DiagnosisKey> = (0..4000)
+                .map(|k| key(10_000 + n * 10_000 + k, DAY, ReportType::ConfirmedTest))
+                .collect();
+            file_of(&dir, &std::format!("busy-{n}.bin"), &keys)
+        })
+        .collect();
+    check(&busy, &world, &files[..1]).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let inspector = {
+        let (busy, done) = (busy.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut inspections = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                match MatchState::inspect(&busy, None) {
+                    Ok(inspection) => assert!(inspection.damage.is_empty(), "{inspection:?}"),
+                    Err(StateError::Busy { .. }) => {}
+                    Err(e) => panic!("{e:?}"),
+                }
+                inspections += 1;
+            }
+            inspections
+        })
+    };
+    for file in &files[1..] {
+        check(&busy, &world, core::slice::from_ref(file)).unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(inspector.join().unwrap() > 0);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Checks §state.1.3 (finding A10 of the third audit): a state made with a key opens only
+/// with it, its secret is not on disk, and one made without a key is refused with one.
+#[test]
+fn state_1_3_a_keyed_state_opens_only_with_its_key() {
+    let dir = scratch("a10");
+    let world = world(&dir);
+    let keyed = dir.join("keyed");
+    let options = StateOptions {
+        key: Some(StateKey::from_bytes([9; 32])),
+        ..StateOptions::default()
+    };
+    let with_key = || {
+        run_with(
+            &keyed,
+            &world.sightings,
+            world.now,
+            options.clone(),
+            Authenticity::Unchecked,
+            &world.files[..2],
+        )
+    };
+    let expected = with_key().unwrap();
+    assert_eq!(with_key().unwrap(), expected);
+    let err = check(&keyed, &world, &[]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::Damaged {
+                reason: DamageReason::KeyNeeded,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let other = StateOptions {
+        key: Some(StateKey::from_bytes([8; 32])),
+        ..StateOptions::default()
+    };
+    let err = MatchState::open(&keyed, MatchConfig::default(), other.clone()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::Damaged {
+                reason: DamageReason::Mac,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let plain = dir.join("plain");
+    check(&plain, &world, &world.files[..1]).unwrap();
+    let err = MatchState::open(&plain, MatchConfig::default(), other).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::Damaged {
+                reason: DamageReason::NotKeyed,
+                ..
+            }
+        ),
+        "{err:?}"
     );
     fs::remove_dir_all(&dir).unwrap();
 }

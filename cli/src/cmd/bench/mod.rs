@@ -14,6 +14,7 @@ use crate::error::{CliError, Context};
 use crate::input::{MAX_THREADS, bounded};
 use crate::output::{Elapsed, Progress, Report, Status, emit};
 
+mod copies;
 mod file;
 mod state;
 
@@ -29,6 +30,9 @@ pub enum Command {
     /// Time `bluezone match` of one `export.bin` against a CSV log, end to end on all cores,
     /// beside a naive one-thread matcher reading the same files.
     File(file::FileArgs),
+    /// Time and measure the memory of `bluezone match` on a file that serves one key under
+    /// every window near its own, beside an honest file of as many keys (spec §sec.11).
+    Copies(copies::CopiesArgs),
 }
 
 /// The workloads of `bench match`.
@@ -180,6 +184,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
         Command::Match(args) => args,
         Command::State(args) => return state::run(args, out),
         Command::File(args) => return file::run(args, out),
+        Command::Copies(args) => return copies::run(args, out),
     };
     let keys = args.keys;
     let planted = (keys / 10_000).clamp(1, 1000).min(keys);

@@ -184,7 +184,7 @@ pub(super) fn timed(args: &[String]) -> Result<(Timing, Vec<u8>), CliError> {
 }
 
 /// The median of `repeat` runs (each after `prepare`), with the output of the last.
-fn median(
+pub(super) fn median(
     repeat: usize,
     mut prepare: impl FnMut() -> Result<(), CliError>,
     args: &[String],
