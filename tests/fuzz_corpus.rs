@@ -90,6 +90,18 @@ fn matching_corpus() {
 #[test]
 fn state_manifest_corpus() {
     assert!(replay("state_manifest", checks::state_manifest) >= 5);
+    // The seeds written by real runs decode, unkeyed and keyed, so the fuzzer starts from the
+    // current format's structure.
+    for seed in ["companion-run", "no-match-run", "keyed-run"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/state_manifest")
+            .join(seed);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            bluezone::matching::state::__fuzz::manifest_round_trip(&bytes).is_some(),
+            "{seed} no longer decodes: regenerate it with a run of this version"
+        );
+    }
 }
 
 #[test]

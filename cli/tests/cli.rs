@@ -993,6 +993,22 @@ fn match_never_says_not_exposed_silently() {
         "{}",
         document["log_damage"]
     );
+    // The same for a Bluezone 2020 check: an empty history is not a log.
+    std::fs::write(dir.join("empty.txt"), "").unwrap();
+    let history = run(&[
+        "blid",
+        "match",
+        "--f0",
+        "cli/tests/cmd/samples.in/f0.json",
+        "--history",
+        dir.join("empty.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(history.status.code(), Some(1));
+    assert!(
+        stderr(&history).contains("holds no contact"),
+        "{}",
+        stderr(&history)
+    );
     let text = run(&[
         "match",
         "--allow-unsigned",

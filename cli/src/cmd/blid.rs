@@ -54,7 +54,8 @@ pub struct MatchArgs {
     /// The history's time unit: ms (Android) or s (iOS).
     #[arg(long, value_enum, default_value_t = Unit::Ms)]
     unit: Unit,
-    /// "Now" for the 14-day look-back, Unix seconds; the newest sighting when omitted.
+    /// "Now" for the 14-day look-back, Unix seconds (from 2020 to this machine's clock plus an
+    /// hour); the newest sighting when omitted.
     #[arg(long)]
     now: Option<u64>,
     /// One RSSI threshold for closeness, dBm, instead of the app's four (the demo uses −70).
@@ -178,12 +179,21 @@ fn id(args: &IdArgs, out: &mut dyn Write) -> Outcome {
     Ok(Status::Success)
 }
 
+/// A contact history with no line.
+#[derive(Debug, thiserror::Error)]
+#[error("holds no contact: not a contact history")]
+struct EmptyHistory;
+
 fn matches(args: &MatchArgs, out: &mut dyn Write) -> Outcome {
     let unit = TimeUnit::from(args.unit);
     let f0 = F0List::from_json(&read_text(&args.f0)?).in_file(&args.f0)?;
     let history = parse_history(&read_text(&args.history)?)
         .collect::<Result<Vec<_>, _>>()
         .in_file(&args.history)?;
+    // An empty history is not a log: a check against it could only say "not exposed".
+    if history.is_empty() {
+        return Err(EmptyHistory).in_file(&args.history);
+    }
     // A history read in the wrong unit matches nothing: say so, with the line, rather than
     // report no contact.
     let now_clock = std::time::SystemTime::now()
@@ -194,13 +204,17 @@ fn matches(args: &MatchArgs, out: &mut dyn Write) -> Outcome {
             .in_file(&args.history)?;
     }
     let found = ContactIndex::new(&history).matches(&f0, unit);
-    let now = args.now.unwrap_or_else(|| {
-        history
+    let now = match args.now {
+        Some(now) => {
+            bluezone::time::plausible_time(now, now_clock).in_option("--now")?;
+            now
+        }
+        None => history
             .iter()
             .map(|l| l.timestamp / unit.per_second())
             .max()
-            .unwrap_or(0)
-    });
+            .unwrap_or(now_clock),
+    };
     let mut rule = F1Rule::bluezone(unit);
     if let Some(dbm) = args.close_rssi {
         rule.thresholds = RssiThresholds::all(dbm);

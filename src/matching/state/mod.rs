@@ -2210,12 +2210,21 @@ mod disk {
 #[doc(hidden)]
 /// Not public API: the decoders, for the fuzz targets.
 pub mod __fuzz {
-    /// Decodes a manifest; on success returns its encoding, which must equal the input.
+    /// The state key the fuzz corpus's keyed manifest was written with.
+    pub const KEY: [u8; 32] = [7; 32];
+
+    /// Decodes a manifest, unkeyed or keyed with [`KEY`]; on success returns its encoding,
+    /// which must equal the input.
     #[must_use]
     pub fn manifest_round_trip(bytes: &[u8]) -> Option<std::vec::Vec<u8>> {
         super::Manifest::decode(bytes, None)
             .ok()
             .map(|m| m.encode(None))
+            .or_else(|| {
+                super::Manifest::decode(bytes, Some(&KEY))
+                    .ok()
+                    .map(|m| m.encode(Some(&KEY)))
+            })
     }
 
     /// Checks a segment held in memory; returns its entry count.
