@@ -537,3 +537,66 @@ fn risk_1_a_revoked_key_keeps_its_windows_and_scores_nothing() {
     assert!(!withdrawn.f1.f1);
     assert_eq!(withdrawn.v1.map(|v| v.summary.matched_key_count), Some(0));
 }
+
+/// §time.4 and §state.2 (finding A2 of the third audit): one sighting stamped years ahead (a
+/// phone clock that jumped once) is never the default "now", with or without a state, so the
+/// companion sample still warns and the state stays usable; a "now" given in milliseconds is
+/// refused before anything is read.
+#[cfg(feature = "export")]
+#[test]
+fn risk_5_a_record_from_a_clock_that_jumped_is_never_now() {
+    use bluezone::risk::{CheckError, CheckSettings, check_exposure};
+    let (samples, mut sightings) = companion_sample();
+    let zip = samples.join("companion-demo_dks.zip");
+    let mut jumped = sightings[0];
+    jumped.unix_seconds = 2_000_000_000; // 2033-05-18
+    sightings.push(jumped);
+    let wall = 1_590_100_000; // 2020-05-21, the day after the sample's last sighting
+    let dir = std::env::temp_dir().join(format!("bluezone-risk-jumped-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join("state");
+    let settings = CheckSettings {
+        allow_unauthentic: true,
+        wall_clock_unix_seconds: Some(wall),
+        state: Some(&state),
+        ..CheckSettings::default()
+    };
+    let report = check_exposure(&[&zip], sightings.clone(), &settings, |_, _| {}).unwrap();
+    assert!(
+        report.now_unix_seconds < wall,
+        "{}",
+        report.now_unix_seconds
+    );
+    assert_eq!(report.sightings_after_now, 1);
+    assert!(report.risk.f1.f1);
+    // The next day's check, the glitch gone: the state agrees with a fresh check.
+    sightings.pop();
+    let next = CheckSettings {
+        now_unix_seconds: Some(wall),
+        ..settings
+    };
+    let again = check_exposure(&[&zip], sightings.clone(), &next, |_, _| {}).unwrap();
+    let fresh = CheckSettings {
+        state: None,
+        ..next
+    };
+    let without = check_exposure(&[&zip], sightings.clone(), &fresh, |_, _| {}).unwrap();
+    // The same matches, sightings and counts, but for the one sighting count §state.2 item 6
+    // allows: the 2033 record was turned away (outside the tolerance) from a key already final,
+    // and the state does not evaluate that key again once the record is gone.
+    let mut stated = again.outcome.clone();
+    assert_eq!(stated.rejected.outside_tolerance, 1);
+    stated.rejected.outside_tolerance = 0;
+    assert!(
+        stated == without.outcome,
+        "the state and a fresh check differ"
+    );
+    assert!(again.risk.f1.f1);
+    let milliseconds = CheckSettings {
+        now_unix_seconds: Some(u64::from(wall as u32) * 1000),
+        ..fresh
+    };
+    let refused = check_exposure(&[&zip], sightings, &milliseconds, |_, _| {}).unwrap_err();
+    assert!(matches!(refused, CheckError::Now(_)), "{refused}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1045,7 +1045,18 @@ fn compare_log(
     if coverage == 0 {
         return LogCompared::Same;
     }
-    let first_logged = sightings.iter().map(|s| day_of(s.unix_seconds)).min();
+    let Some(first_logged) = sightings.iter().map(|s| day_of(s.unix_seconds)).min() else {
+        // A log with nothing in it lost every record the state saw, retention or not.
+        return recorded.iter().rev().find(|d| !d.hashes.is_empty()).map_or(
+            LogCompared::Same,
+            |d| LogCompared::Changed {
+                day: d.day,
+                recorded: d.hashes.len() as u64,
+                now: 0,
+                missing: d.hashes.len() as u64,
+            },
+        );
+    };
     let now = log_days_of(
         cipher,
         sightings,
@@ -1054,7 +1065,7 @@ fn compare_log(
     );
     let now_of = |day: u32| now.iter().find(|d| d.day == day);
     for old in recorded {
-        if first_logged.is_none_or(|first| old.day < first) {
+        if old.day < first_logged {
             continue;
         }
         let new = now_of(old.day).map_or(&[][..], |d| &d.hashes[..]);

@@ -377,6 +377,21 @@ fn state_2_1_a_state_belongs_to_one_log() {
         matches!(err, StateError::LogChanged { day, .. } if day == DAY + 3),
         "{err:?}"
     );
+    // A log with nothing left in it: refused, not taken for retention.
+    let err = check(
+        &other,
+        &World {
+            files: Vec::new(),
+            sightings: Vec::new(),
+            now: world.now,
+        },
+        &world.files[4..5],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, StateError::LogChanged { now: 0, .. }),
+        "{err:?}"
+    );
 
     // A log that gained sightings in checked time (a wristband synced late): the state reads
     // every file it knows again, and agrees with a fresh check of all the files.
