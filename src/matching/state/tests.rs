@@ -318,7 +318,9 @@ fn state_1_refuses_a_foreign_folder_other_rules_and_a_second_opener() {
 /// A stateless check of `files` against the world's log at its "now": what a state must
 /// always agree with.
 fn fresh(world: &World, files: &[PathBuf]) -> MatchOutcome {
-    let dir = scratch(&std::format!("fresh-{}", files.len()));
+    static N: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let dir = scratch(&std::format!("fresh-{n}"));
     let outcome = check(&dir.join("state"), world, files).unwrap();
     fs::remove_dir_all(&dir).unwrap();
     outcome
@@ -936,5 +938,35 @@ fn state_1_3_a_keyed_state_opens_only_with_its_key() {
         ),
         "{err:?}"
     );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Checks §state.7 (finding A7 of the third audit): a rebuild reads again every file the state
+/// knows, not only the files given; the audit's rebuild with the last day's file alone kept 7
+/// of 21 matches.
+#[test]
+fn state_7_a_rebuild_reads_every_file_the_state_knows() {
+    let dir = scratch("a7-rebuild");
+    let world = world(&dir);
+    let state = dir.join("state");
+    for file in &world.files {
+        check(&state, &world, core::slice::from_ref(file)).unwrap();
+    }
+    let options = StateOptions {
+        rebuild: true,
+        ..StateOptions::default()
+    };
+    let rebuilt = run_with(
+        &state,
+        &world.sightings,
+        world.now,
+        options,
+        Authenticity::Unchecked,
+        &world.files[9..],
+    )
+    .unwrap();
+    assert_eq!(rebuilt, fresh(&world, &world.files));
+    assert_eq!(rebuilt.keys_matched, 10);
+    assert_eq!(outcome_of(&state), rebuilt);
     fs::remove_dir_all(&dir).unwrap();
 }
