@@ -10,10 +10,15 @@
 use std::path::{Path, PathBuf};
 use std::vec::Vec;
 
+use aes::cipher::KeyInit;
+use sha2::{Digest, Sha256};
+
 use super::disk::{CUT, CUT_AFTER};
+use super::segments::fingerprint;
 use super::*;
 use crate::encounter::GaenSighting;
 use crate::export::bin::{ExportMetadata, encode};
+use crate::gaen::DiagnosisKey;
 use crate::gaen::{Metadata, ReportType};
 use crate::matching::{LogIndex, Matcher};
 use crate::time::{EnIntervalNumber, RollingWindow};

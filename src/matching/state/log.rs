@@ -1,0 +1,181 @@
+//! The log a state belongs to: keyed sighting hashes per UTC day, and how a log compares
+//! with the one a state was checked against (spec §state.2.1).
+
+use std::collections::BTreeMap;
+use std::vec::Vec;
+
+use aes::Aes128Enc;
+use aes::cipher::{Array, BlockCipherEncrypt};
+
+use super::format::LogDay;
+
+use crate::encounter::GaenSighting;
+use crate::time::SECONDS_PER_DAY;
+
+/// How the log now compares with the log a state was checked against (spec §state.2.1).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum LogCompared {
+    Same,
+    Gained {
+        days: Vec<u32>,
+        sightings: u64,
+    },
+    Changed {
+        day: u32,
+        recorded: u64,
+        now: u64,
+        missing: u64,
+    },
+}
+
+/// The first UTC day a state binds at `coverage`: days older hold only what has aged out.
+pub(super) fn first_bound_day(coverage: u64, keep_days: u32) -> u32 {
+    let from = coverage.saturating_sub(u64::from(keep_days) * SECONDS_PER_DAY) / SECONDS_PER_DAY;
+    u32::try_from(from).unwrap_or(u32::MAX)
+}
+
+pub(super) fn day_of(unix_seconds: u64) -> u32 {
+    u32::try_from(unix_seconds / SECONDS_PER_DAY).unwrap_or(u32::MAX)
+}
+
+/// The keyed hash of one sighting (spec §state.2.1): a two-block CBC-MAC under the state's
+/// secret, of the identifier, then the time, AEM and RSSI; the first 8 bytes.
+pub(super) fn sighting_hashes(cipher: &Aes128Enc, sightings: &[&GaenSighting], out: &mut Vec<u64>) {
+    let mut blocks = [Array::default(); 64];
+    for chunk in sightings.chunks(64) {
+        let blocks = blocks.get_mut(..chunk.len()).unwrap_or_default();
+        for (block, s) in blocks.iter_mut().zip(chunk) {
+            *block = Array::from(s.rpi.to_bytes());
+        }
+        cipher.encrypt_blocks(blocks);
+        for (block, s) in blocks.iter_mut().zip(chunk) {
+            let mut second = [0u8; 16];
+            second[..8].copy_from_slice(&s.unix_seconds.to_le_bytes());
+            second[8..12].copy_from_slice(&s.aem.to_bytes());
+            second[12..13].copy_from_slice(&s.rssi.to_le_bytes());
+            second[15] = 1;
+            for (b, x) in block.iter_mut().zip(second) {
+                *b ^= x;
+            }
+        }
+        cipher.encrypt_blocks(blocks);
+        out.extend(blocks.iter().map(|b| {
+            let mut first = [0u8; 8];
+            first.copy_from_slice(b.get(..8).unwrap_or_default());
+            u64::from_le_bytes(first)
+        }));
+    }
+}
+
+/// The log's days from `from_day` with their sightings up to `until`, each day's hashes
+/// sorted.
+pub(super) fn log_days_of(
+    cipher: &Aes128Enc,
+    sightings: &[GaenSighting],
+    until: u64,
+    from_day: u32,
+) -> Vec<LogDay> {
+    let mut by_day: BTreeMap<u32, Vec<&GaenSighting>> = BTreeMap::new();
+    for s in sightings
+        .iter()
+        .filter(|s| s.unix_seconds <= until && day_of(s.unix_seconds) >= from_day)
+    {
+        by_day.entry(day_of(s.unix_seconds)).or_default().push(s);
+    }
+    by_day
+        .into_iter()
+        .map(|(day, sightings)| {
+            let mut hashes = Vec::with_capacity(sightings.len());
+            sighting_hashes(cipher, &sightings, &mut hashes);
+            hashes.sort_unstable();
+            LogDay { day, hashes }
+        })
+        .collect()
+}
+
+/// How many of `old` (sorted) are not in `new` (sorted), counting repeats.
+pub(super) fn missing_from(old: &[u64], new: &[u64]) -> u64 {
+    let (mut i, mut j, mut missing) = (0, 0, 0u64);
+    while let Some(&o) = old.get(i) {
+        match new.get(j) {
+            Some(&n) if n < o => j += 1,
+            Some(&n) if n == o => {
+                i += 1;
+                j += 1;
+            }
+            _ => {
+                missing += 1;
+                i += 1;
+            }
+        }
+    }
+    missing
+}
+
+/// Compares the log with the days a state recorded at `coverage` (spec §state.2.1). Days the
+/// log dropped whole from its start (retention) are not missing.
+pub(super) fn compare_log(
+    cipher: &Aes128Enc,
+    recorded: &[LogDay],
+    sightings: &[GaenSighting],
+    coverage: u64,
+    keep_days: u32,
+) -> LogCompared {
+    if coverage == 0 {
+        return LogCompared::Same;
+    }
+    let Some(first_logged) = sightings.iter().map(|s| day_of(s.unix_seconds)).min() else {
+        // A log with nothing in it lost every record the state saw, retention or not.
+        return recorded.iter().rev().find(|d| !d.hashes.is_empty()).map_or(
+            LogCompared::Same,
+            |d| LogCompared::Changed {
+                day: d.day,
+                recorded: d.hashes.len() as u64,
+                now: 0,
+                missing: d.hashes.len() as u64,
+            },
+        );
+    };
+    let now = log_days_of(
+        cipher,
+        sightings,
+        coverage,
+        first_bound_day(coverage, keep_days),
+    );
+    let now_of = |day: u32| now.iter().find(|d| d.day == day);
+    for old in recorded {
+        if old.day < first_logged {
+            continue;
+        }
+        let new = now_of(old.day).map_or(&[][..], |d| &d.hashes[..]);
+        let missing = missing_from(&old.hashes, new);
+        if missing > 0 {
+            return LogCompared::Changed {
+                day: old.day,
+                recorded: old.hashes.len() as u64,
+                now: new.len() as u64,
+                missing,
+            };
+        }
+    }
+    let mut days = Vec::new();
+    let mut gained = 0u64;
+    for day in &now {
+        let before = recorded
+            .iter()
+            .find(|d| d.day == day.day)
+            .map_or(0, |d| d.hashes.len());
+        if day.hashes.len() > before {
+            days.push(day.day);
+            gained += (day.hashes.len() - before) as u64;
+        }
+    }
+    if days.is_empty() {
+        LogCompared::Same
+    } else {
+        LogCompared::Gained {
+            days,
+            sightings: gained,
+        }
+    }
+}
