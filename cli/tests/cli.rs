@@ -993,6 +993,23 @@ fn match_never_says_not_exposed_silently() {
         "{}",
         document["log_damage"]
     );
+    // A "now" months after the whole log is said, not answered with a silent "no".
+    let late = run(&[
+        "match",
+        "--allow-unsigned",
+        "--keys",
+        keys,
+        "--encounters",
+        csv,
+        "--now",
+        "1600000000",
+    ]);
+    assert!(late.status.success());
+    assert!(
+        stdout(&late).contains("no look-back period holds any sighting"),
+        "{}",
+        stdout(&late)
+    );
     // The same for a Bluezone 2020 check: an empty history is not a log.
     std::fs::write(dir.join("empty.txt"), "").unwrap();
     let history = run(&[

@@ -89,6 +89,9 @@ struct MatchReport {
     log_damage: Vec<String>,
     #[serde(skip)]
     elapsed: std::time::Duration,
+    /// The newest sighting of the log, for the note when the look-back holds none.
+    #[serde(skip)]
+    newest_sighting: Option<u64>,
 }
 
 /// A log with damage, refused without --allow-damaged-log.
@@ -141,6 +144,18 @@ impl Report for MatchReport {
         }
         for file in &document.repeated_files {
             writeln!(out, "given more than once, read once: {}", file.display())?;
+        }
+        let lookback = document.f1.lookback_days.saturating_mul(86_400);
+        if let Some(newest) = self.newest_sighting
+            && newest.saturating_add(lookback) < document.now_unix_seconds
+        {
+            writeln!(
+                out,
+                "note: the newest sighting ({}) is more than {} days before now ({}): no look-back period holds any sighting",
+                instant(newest),
+                document.f1.lookback_days,
+                instant(document.now_unix_seconds)
+            )?;
         }
         if document.sightings_after_now > 0 {
             writeln!(
@@ -373,6 +388,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         rebuild_state: args.rebuild_state,
     };
     let sightings = log.sightings;
+    let newest_sighting = sightings.iter().map(|s| s.unix_seconds).max();
     let checked = check_exposure(&args.keys, sightings, &settings, |_, read| {
         progress.count(read);
     })?;
@@ -381,6 +397,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         document: checked.into_document(&risk, args.state.as_deref()),
         log_damage: log.damage,
         elapsed: started.elapsed(),
+        newest_sighting,
     };
     emit(out, &report, args.json)?;
     Ok(Status::Success)
