@@ -5,6 +5,16 @@
 //! * [`secret_bytes!`] for keys that must stay on the device: no `Copy`, a redacted `Debug`,
 //!   zeroized on drop and compared in constant time.
 
+/// A byte string of the wrong length was given where a fixed length is required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected} bytes, found {found}")]
+pub struct LengthError {
+    /// Bytes required.
+    pub expected: usize,
+    /// Bytes given.
+    pub found: usize,
+}
+
 /// Defines a public fixed-size byte string with hex `Display`/`FromStr` and optional serde.
 macro_rules! public_bytes {
     ($(#[$meta:meta])* $name:ident, $len:expr, upper_hex = $upper:expr) => {

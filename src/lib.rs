@@ -28,15 +28,6 @@ pub use gaen::{
 };
 pub use time::{EnIntervalNumber, RollingPeriod, RollingWindow, TimeError};
 
+pub use bytes::LengthError;
 /// Re-exported so that callers can name the RNG traits the key generators take.
 pub use rand_core;
-
-/// A byte string of the wrong length was given where a fixed length is required.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected {expected} bytes, found {found}")]
-pub struct LengthError {
-    /// Bytes required.
-    pub expected: usize,
-    /// Bytes given.
-    pub found: usize,
-}
