@@ -9,6 +9,7 @@ use bluezone::encounter::csv::{CsvError, check_csv_header, parse_csv_line};
 use bluezone::encounter::log::EncounterLog;
 use bluezone::encounter::{BluezoneSighting, GaenSighting, Sighting};
 use bluezone::export::verify::PublicKeyRegistry;
+use bluezone::matching::state::StateKey;
 
 use crate::error::{CliError, Context, Source};
 
@@ -319,4 +320,28 @@ impl From<Unit> for TimeUnit {
             Unit::S => Self::Seconds,
         }
     }
+}
+
+/// A state key file that is neither 32 bytes nor 64 hex digits.
+#[derive(Debug, thiserror::Error)]
+#[error("a state key is 32 bytes, or 64 hex digits")]
+struct BadStateKey;
+
+/// A state key from a file of 32 bytes or 64 hex digits (`--state-key-file`); the bytes read
+/// are zeroized.
+pub fn state_key(path: &Path) -> Result<StateKey, CliError> {
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).in_file(path)?);
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    if bytes.len() == 32 {
+        key.copy_from_slice(&bytes);
+    } else {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| BadStateKey)
+            .in_file(path)?;
+        let decoded = bluezone::hex::decode_array::<32>(text.trim())
+            .map_err(|_| BadStateKey)
+            .in_file(path)?;
+        *key = decoded;
+    }
+    Ok(StateKey::from_bytes(*key))
 }

@@ -1037,3 +1037,46 @@ fn match_never_says_not_exposed_silently() {
     ]);
     assert!(stdout(&text).contains("log damaged (only intact records were matched)"));
 }
+
+/// Finding A10 of the third audit through the tool: a state made with `--state-key-file` is
+/// used with its key, refused without it, and reported as authenticated by `state inspect`.
+#[test]
+fn a_keyed_state_needs_its_key() {
+    let dir = scratch("cli-state-key");
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let key = dir.join("state.key");
+    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
+    let state = state.to_str().unwrap();
+    let key = key.to_str().unwrap();
+    let args = |with_key: bool| {
+        let mut args = vec![
+            "match",
+            "--allow-unsigned",
+            "--keys",
+            "test-vectors/export-samples/companion-demo_dks.zip",
+            "--encounters",
+            "test-vectors/export-samples/companion-demo-encounters.csv",
+            "--now",
+            "1590000000",
+            "--state",
+            state,
+        ];
+        if with_key {
+            args.extend(["--state-key-file", key]);
+        }
+        args
+    };
+    assert!(run(&args(true)).status.success());
+    assert!(run(&args(true)).status.success());
+    let refused = run(&args(false));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("give the key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let inspected = run(&["state", "inspect", state, "--state-key-file", key]);
+    assert!(inspected.status.success());
+    assert!(stdout(&inspected).contains("authenticated with the state key"));
+}

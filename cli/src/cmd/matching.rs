@@ -6,13 +6,12 @@ use std::path::PathBuf;
 
 use bluezone::export::verify::PublicKeyRegistry;
 use bluezone::matching::MatchConfig;
-use bluezone::matching::state::StateKey;
 use bluezone::risk::{CheckSettings, MatchDocument, RiskConfig, check_exposure};
 use serde::Serialize;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
-use crate::input::{MAX_THREADS, bounded, gaen_log, read_text, registry_file};
+use crate::input::{MAX_THREADS, bounded, gaen_log, read_text, registry_file, state_key};
 use crate::output::{Elapsed, Progress, Report, Status, date, emit, instant};
 
 /// `match`.
@@ -100,28 +99,6 @@ struct MatchReport {
     "the encounter log is damaged ({0} damaged stretches or cut imports, listed above): a check against part of a log can miss an exposure; repair the log, or give --allow-damaged-log to match the intact records"
 )]
 struct DamagedLog(usize);
-
-/// A state key file that is neither 32 bytes nor 64 hex digits.
-#[derive(Debug, thiserror::Error)]
-#[error("a state key is 32 bytes, or 64 hex digits")]
-struct BadStateKey;
-
-pub(super) fn state_key(path: &std::path::Path) -> Result<StateKey, CliError> {
-    let bytes = zeroize::Zeroizing::new(std::fs::read(path).in_file(path)?);
-    let mut key = zeroize::Zeroizing::new([0u8; 32]);
-    if bytes.len() == 32 {
-        key.copy_from_slice(&bytes);
-    } else {
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| BadStateKey)
-            .in_file(path)?;
-        let decoded = bluezone::hex::decode_array::<32>(text.trim())
-            .map_err(|_| BadStateKey)
-            .in_file(path)?;
-        *key = decoded;
-    }
-    Ok(StateKey::from_bytes(*key))
-}
 
 impl Report for MatchReport {
     const COMMAND: &'static str = "match";

@@ -117,7 +117,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
             let key = args
                 .state_key_file
                 .as_deref()
-                .map(super::matching::state_key)
+                .map(crate::input::state_key)
                 .transpose()?;
             let inspection = MatchState::inspect(&args.dir, key.as_ref())
                 .map_err(bluezone::risk::CheckError::State)?;
