@@ -414,27 +414,75 @@ impl Rejections {
         self.tx_power_out_of_range += other.tx_power_out_of_range;
     }
 
-    /// What applying one key contributes to the counters that depend on the log: the three
-    /// sighting counters, then `report_type_keys`.
-    #[cfg(feature = "alloc")]
-    pub(crate) const fn evaluation_counts(&self) -> [u64; 4] {
+    /// Every counter, in one order: `outside_tolerance`, `replayed`, `tx_power_out_of_range`,
+    /// `report_type_keys`, `duplicate_keys`, `invalid_transitions`, then the invalid keys by
+    /// class (`key_length`, `rolling_window`, `transmission_risk_level`, `report_type`). The
+    /// match state stores them in this order (spec §state.1.1).
+    #[must_use]
+    pub const fn counts(&self) -> [u64; 10] {
         [
             self.outside_tolerance,
             self.replayed,
             self.tx_power_out_of_range,
             self.report_type_keys,
+            self.duplicate_keys,
+            self.invalid_transitions,
+            self.invalid_keys.key_length,
+            self.invalid_keys.rolling_window,
+            self.invalid_keys.transmission_risk_level,
+            self.invalid_keys.report_type,
         ]
+    }
+
+    /// The counters from [`Self::counts`]'s order.
+    #[must_use]
+    pub const fn from_counts(c: [u64; 10]) -> Self {
+        let [
+            outside_tolerance,
+            replayed,
+            tx_power_out_of_range,
+            report_type_keys,
+            duplicate_keys,
+            invalid_transitions,
+            key_length,
+            rolling_window,
+            transmission_risk_level,
+            report_type,
+        ] = c;
+        Self {
+            outside_tolerance,
+            replayed,
+            tx_power_out_of_range,
+            report_type_keys,
+            duplicate_keys,
+            invalid_transitions,
+            invalid_keys: InvalidKeys {
+                key_length,
+                rolling_window,
+                transmission_risk_level,
+                report_type,
+            },
+        }
+    }
+
+    /// What applying one key contributes to the counters that depend on the log: the first
+    /// four of [`Self::counts`] (the three sighting counters, then `report_type_keys`).
+    #[cfg(feature = "alloc")]
+    pub(crate) const fn evaluation_counts(&self) -> [u64; 4] {
+        let [a, b, c, d, ..] = self.counts();
+        [a, b, c, d]
     }
 
     /// Replaces one key's contribution `old` to those counters by `new`: a key applied again
     /// counts as its last application, as one run over the whole log counts it (spec
     /// §state.2).
     #[cfg(feature = "export")]
-    pub(crate) const fn replace_counts(&mut self, old: [u64; 4], new: [u64; 4]) {
-        self.outside_tolerance = self.outside_tolerance.saturating_sub(old[0]) + new[0];
-        self.replayed = self.replayed.saturating_sub(old[1]) + new[1];
-        self.tx_power_out_of_range = self.tx_power_out_of_range.saturating_sub(old[2]) + new[2];
-        self.report_type_keys = self.report_type_keys.saturating_sub(old[3]) + new[3];
+    pub(crate) fn replace_counts(&mut self, old: [u64; 4], new: [u64; 4]) {
+        let mut counts = self.counts();
+        for ((count, old), new) in counts.iter_mut().zip(old).zip(new) {
+            *count = count.saturating_sub(old) + new;
+        }
+        *self = Self::from_counts(counts);
     }
 }
 

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::gaen::RollingProximityIdentifier;
 use crate::gaen::{AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType};
-use crate::matching::{InvalidKeys, KeyMatch, MatchConfig, MatchedSighting, Rejections};
+use crate::matching::{KeyMatch, MatchConfig, MatchedSighting, Rejections};
 use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
 
 /// The first bytes of a manifest.
@@ -345,38 +345,6 @@ fn read_config(r: &mut Reader<'_>) -> Result<MatchConfig, DamageReason> {
 
 const REJECTIONS: usize = 10;
 
-fn rejection_counts(r: &Rejections) -> [u64; REJECTIONS] {
-    [
-        r.outside_tolerance,
-        r.replayed,
-        r.tx_power_out_of_range,
-        r.report_type_keys,
-        r.duplicate_keys,
-        r.invalid_transitions,
-        r.invalid_keys.key_length,
-        r.invalid_keys.rolling_window,
-        r.invalid_keys.transmission_risk_level,
-        r.invalid_keys.report_type,
-    ]
-}
-
-const fn rejections_of(c: [u64; REJECTIONS]) -> Rejections {
-    Rejections {
-        outside_tolerance: c[0],
-        replayed: c[1],
-        tx_power_out_of_range: c[2],
-        report_type_keys: c[3],
-        duplicate_keys: c[4],
-        invalid_transitions: c[5],
-        invalid_keys: InvalidKeys {
-            key_length: c[6],
-            rolling_window: c[7],
-            transmission_risk_level: c[8],
-            report_type: c[9],
-        },
-    }
-}
-
 /// The fingerprint secret of a state authenticated with `key`: HMAC-SHA256 of a fixed label
 /// under the key, first 16 bytes (§state.1.3). Not written anywhere: whoever can write the
 /// folder but does not hold the key cannot compute fingerprints.
@@ -428,7 +396,7 @@ impl Manifest {
         }
         w.u64(self.keys_total);
         w.u64(self.transitions);
-        for count in rejection_counts(&self.rejected) {
+        for count in self.rejected.counts() {
             w.u64(count);
         }
         w.u64(self.next_segment);
@@ -644,7 +612,7 @@ impl Manifest {
             log_days,
             keys_total,
             transitions,
-            rejected: rejections_of(counts),
+            rejected: Rejections::from_counts(counts),
             next_segment,
             segments,
             files,
@@ -761,7 +729,7 @@ mod tests {
             ],
             keys_total: 1234,
             transitions: 2,
-            rejected: rejections_of([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+            rejected: Rejections::from_counts([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
             next_segment: 5,
             segments: alloc::vec![
                 SegmentRef {
