@@ -445,7 +445,7 @@ impl StateRun<'_, '_, '_> {
             Ok((summary, keys_skipped)) if summary.authentic() || !required => {
                 let authentic = summary.authentic();
                 if !authentic {
-                    self.mark_unauthentic(marks.2, &marks.4.0);
+                    self.mark_unauthentic(marks.2, &marks.4.0, &marks.0);
                 }
                 self.files.push(FileRecord {
                     sha256,
@@ -483,14 +483,27 @@ impl StateRun<'_, '_, '_> {
         }
     }
 
-    /// Marks what the file just read stored or left pending as coming from a file that was
-    /// not authentic.
-    fn mark_unauthentic(&mut self, pending_from: usize, origin_before: &BTreeMap<[u8; 16], bool>) {
+    /// Marks what the file just read stored, changed or left pending as coming from a file
+    /// that was not authentic: a stored match whose report type it changed included.
+    fn mark_unauthentic(
+        &mut self,
+        pending_from: usize,
+        origin_before: &BTreeMap<[u8; 16], bool>,
+        before: &Checkpoint,
+    ) {
         for p in self.pending.iter_mut().skip(pending_from) {
             p.authentic = false;
         }
+        let results = &self.run.state().results;
         for (key, authentic) in &mut self.origin {
-            if !origin_before.contains_key(key) {
+            let changed = before
+                .results
+                .get(key)
+                .map(|m| (m.key.report_type, m.report_type_transitions))
+                != results
+                    .get(key)
+                    .map(|m| (m.key.report_type, m.report_type_transitions));
+            if !origin_before.contains_key(key) || changed {
                 *authentic = false;
             }
         }

@@ -975,3 +975,71 @@ fn state_7_a_rebuild_reads_every_file_the_state_knows() {
     assert_eq!(outcome_of(&state), rebuilt);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Checks §state.3.1: a stored match whose report type a file that was not authentic changed
+/// (here, an unsigned file revokes a key an authentic file brought) is named among the
+/// unauthentic results, not only the matches such a file stored itself.
+#[test]
+fn state_3_1_a_match_changed_by_an_unauthentic_file_is_named() {
+    use crate::export::verify::PublicKeyRegistry;
+    use crate::export::verify::p256::ecdsa::SigningKey;
+    use crate::export::{Signer, write_signed};
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+    let dir = scratch("a5-changed");
+    // A clinical diagnosis may be revoked (Google's table; a confirmed test may not).
+    let confirmed = key(1, DAY, ReportType::ConfirmedClinicalDiagnosis);
+    let signing = SigningKey::from_slice(&[5u8; 32]).unwrap();
+    let signer = Signer {
+        key: &signing,
+        key_id: "452",
+        key_version: "v1",
+    };
+    let written = write_signed(
+        std::io::Cursor::new(Vec::new()),
+        &ExportMetadata::default(),
+        std::vec![confirmed],
+        0,
+        &mut ChaCha20Rng::seed_from_u64(1),
+        &[signer],
+    )
+    .unwrap();
+    let signed = dir.join("signed.zip");
+    fs::write(&signed, written.out.into_inner()).unwrap();
+    let mut revoked = confirmed;
+    revoked.report_type = ReportType::Revoked;
+    let unsigned = file_of(&dir, "revocation.bin", &[revoked]);
+    let mut registry = PublicKeyRegistry::new();
+    registry.add(Some("452"), Some("v1"), *signing.verifying_key());
+    let state = dir.join("state");
+    let now = u64::from(DAY + 3) * 86_400;
+    let reported = Authenticity::Reported(&registry);
+    run_with(
+        &state,
+        &seen(&confirmed),
+        now,
+        StateOptions::default(),
+        reported,
+        core::slice::from_ref(&signed),
+    )
+    .unwrap();
+    let opened = MatchState::open(&state, MatchConfig::default(), StateOptions::default()).unwrap();
+    assert!(
+        opened.unauthentic_matches().is_empty(),
+        "the signed file's match"
+    );
+    drop(opened);
+    let outcome = run_with(
+        &state,
+        &seen(&confirmed),
+        now,
+        StateOptions::default(),
+        reported,
+        core::slice::from_ref(&unsigned),
+    )
+    .unwrap();
+    assert_eq!(outcome.report_type_transitions, 1);
+    let opened = MatchState::open(&state, MatchConfig::default(), StateOptions::default()).unwrap();
+    assert_eq!(opened.unauthentic_matches(), std::vec![confirmed.key_data]);
+    fs::remove_dir_all(&dir).unwrap();
+}
