@@ -312,6 +312,15 @@ pub const EARLIEST_PLAUSIBLE_UNIX_SECONDS: u64 = 1_577_836_800;
 /// a wristband's drifting clock or a clock set by hand (spec §time.4).
 pub const CLOCK_MARGIN_SECONDS: u64 = 3_600;
 
+/// The system's wall clock, Unix seconds (0 on a clock set before 1970).
+#[cfg(feature = "std")]
+#[must_use]
+pub fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// A "now" or a record time that cannot be true on the device checking it (spec §time.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

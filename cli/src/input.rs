@@ -78,9 +78,6 @@ pub fn history_sightings(
     })
 }
 
-/// 2020-01-01T00:00:00Z: no exposure-notification app ran before.
-pub const EARLIEST_SIGHTING: u64 = 1_577_836_800;
-
 /// A sighting dated before 2020 or after tomorrow: refused on import, with the usual cause.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -98,7 +95,7 @@ pub struct ImplausibleTime {
 /// # Errors
 /// [`ImplausibleTime`], naming the line and suggesting the usual cause.
 pub fn plausible_time(line: usize, unix_seconds: u64, now: u64) -> Result<(), ImplausibleTime> {
-    let (when, hint) = if unix_seconds < EARLIEST_SIGHTING {
+    let (when, hint) = if unix_seconds < bluezone::time::EARLIEST_PLAUSIBLE_UNIX_SECONDS {
         (
             "before 2020",
             "usually seconds read as milliseconds: an iOS history needs --unit s",

@@ -183,7 +183,7 @@ pub fn check_exposure<P: AsRef<Path>>(
     };
     let wall = settings
         .wall_clock_unix_seconds
-        .unwrap_or_else(crate::matching::state::wall_clock);
+        .unwrap_or_else(crate::time::wall_clock);
     let now_unix_seconds = match settings.now_unix_seconds {
         Some(now) => {
             plausible_time(now, wall)?;

@@ -196,9 +196,7 @@ fn matches(args: &MatchArgs, out: &mut dyn Write) -> Outcome {
     }
     // A history read in the wrong unit matches nothing: say so, with the line, rather than
     // report no contact.
-    let now_clock = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now_clock = bluezone::time::wall_clock();
     for (line, row) in history.iter().enumerate() {
         plausible_time(line + 1, row.timestamp / unit.per_second(), now_clock)
             .in_file(&args.history)?;

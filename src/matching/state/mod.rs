@@ -154,18 +154,10 @@ impl<'r> RunOptions<'r> {
     pub fn at(now: u64, authenticity: Authenticity<'r>) -> Self {
         Self {
             now,
-            wall_clock: wall_clock(),
+            wall_clock: crate::time::wall_clock(),
             authenticity,
         }
     }
-}
-
-/// The system's clock, Unix seconds (0 before 1970).
-#[must_use]
-pub fn wall_clock() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Why a run reads again files the state read before (spec §state.7).

@@ -674,7 +674,7 @@ fn state_2_an_implausible_now_is_refused_and_changes_nothing() {
     let state = dir.join("state");
     let good = check(&state, &world, &world.files[..3]).unwrap();
     let before = fs::read(state.join(MANIFEST)).unwrap();
-    for now in [world.now * 1000, 18_600, super::wall_clock() + 7_200] {
+    for now in [world.now * 1000, 18_600, crate::time::wall_clock() + 7_200] {
         let err = run_with(
             &state,
             &world.sightings,

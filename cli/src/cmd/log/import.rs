@@ -219,9 +219,7 @@ fn sightings(
 
 pub(super) fn import(args: &ImportArgs, out: &mut dyn Write) -> Outcome {
     let unit = TimeUnit::from(args.unit);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = bluezone::time::wall_clock();
     let progress = Progress::new("log import");
     // First pass: check every line, so a bad file writes nothing.
     progress.phase("checking every line");
