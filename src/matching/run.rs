@@ -76,8 +76,8 @@ impl LoggedCache {
 }
 
 /// A superset of the stored keys' bytes, so that the keys of a batch (nearly all never
-/// stored) skip the lookup in the map of results: rebuilt from the results before each batch
-/// is applied, and told of every key stored while it is. Keys are looked up by 12 bits of their
+/// stored) skip the lookup in the map of results: rebuilt whenever the results are replaced
+/// ([`MatchRun::restore`]) and told of every key stored, so it always covers them. Keys are looked up by 12 bits of their
 /// bytes; keys crafted to share them only cost the lookup every key cost before.
 #[derive(Clone, Debug)]
 struct StoredFilter([u64; 64]);
@@ -217,7 +217,6 @@ impl<'m, 'a> MatchRun<'m, 'a> {
 
     /// Applies every key of a batch, in order, with what `found` evaluated for it.
     fn apply_all(&mut self, keys: &[DiagnosisKey], mut found: super::engine::Found) {
-        self.stored.rebuild(&self.state.results);
         for (i, key) in keys.iter().enumerate() {
             self.apply(key, found.of_mut(i));
         }
@@ -253,7 +252,6 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// A file that repeats one key under many windows thus costs the evaluation of the first
     /// window that matches, not one evaluation, with its sightings, per window.
     fn plan(&self, piece: &[DiagnosisKey], known: impl Fn(usize) -> bool) -> Option<Vec<bool>> {
-        let results = &self.state.results;
         let mut batch: Option<Vec<bool>> = None;
         let mut leave_out = |i: usize| {
             if let Some(slot) = batch
@@ -277,7 +275,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
                 leave_out(i);
                 continue;
             }
-            if self.stored.may_hold(&key.key_data) && results.contains_key(&key.key_data) {
+            if self.is_stored(&key.key_data) {
                 // Stored already: it can only be a copy.
                 leave_out(i);
                 continue;
@@ -330,7 +328,6 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     ) {
         type Window = (u128, u32, u32);
         let mut evaluated_alone: BTreeMap<Window, Option<Evaluation>> = BTreeMap::new();
-        self.stored.rebuild(&self.state.results);
         let mut next = 0;
         for (i, key) in piece.iter().enumerate() {
             if known(i) {
@@ -343,7 +340,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
                 let what = self.apply(key, found.of_mut(next));
                 next += 1;
                 what
-            } else if self.state.results.contains_key(&key.key_data) {
+            } else if self.is_stored(&key.key_data) {
                 // A copy: what it does depends only on whether it is logged (§match.6).
                 self.apply(key, None)
             } else {
@@ -454,8 +451,16 @@ impl<'m, 'a> MatchRun<'m, 'a> {
 
     /// The run's state, for the match state to age out.
     #[cfg(feature = "export")]
-    pub(crate) const fn state_mut(&mut self) -> &mut Checkpoint {
-        &mut self.state
+    /// The run's counts of keys and rejections, for the match state's re-check, which puts
+    /// back what keys applied again had counted already; the results are not lent, so that the
+    /// stored-key filter always covers them.
+    pub(crate) const fn counts_mut(&mut self) -> (&mut u64, &mut Rejections) {
+        (&mut self.state.keys_total, &mut self.state.rejected)
+    }
+
+    /// Whether a key with these bytes is stored: the filter first, then the results.
+    pub(crate) fn is_stored(&self, key_data: &[u8; 16]) -> bool {
+        self.stored.may_hold(key_data) && self.state.results.contains_key(key_data)
     }
 
     /// The most keys evaluated together (1 Mi: 40 MB of sorted slots).
@@ -483,6 +488,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// Goes back to `checkpoint`.
     pub fn restore(&mut self, checkpoint: Checkpoint) {
         self.state = checkpoint;
+        self.stored.rebuild(&self.state.results);
     }
 
     /// Ends the run and keeps what it holds, without a copy: a later run over the same
@@ -510,8 +516,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// allows.
     fn apply(&mut self, key: &DiagnosisKey, evaluation: Option<&mut Evaluation>) -> Applied {
         let config = self.matcher.config();
-        let copy =
-            self.stored.may_hold(&key.key_data) && self.state.results.contains_key(&key.key_data);
+        let copy = self.is_stored(&key.key_data);
         let logged = copy && self.logged.logged_anywhere(self.matcher, key);
         let state = &mut self.state;
         state.keys_total += 1;

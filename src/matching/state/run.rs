@@ -170,10 +170,10 @@ impl StateRun<'_, '_, '_> {
             return false;
         }
         let pending = core::mem::take(&mut self.state.manifest.pending);
-        let results = &self.run.state().results;
+        let run = &self.run;
         let (keys, copied): (Vec<Pending>, Vec<Pending>) = pending
             .iter()
-            .partition(|p| p.copy || !results.contains_key(&p.key.key_data));
+            .partition(|p| p.copy || !run.is_stored(&p.key.key_data));
         // A key whose bytes were stored since, by a later copy: if it would now be stored
         // itself, the copy was stored out of publication order and the run starts over.
         // Otherwise it stays a key that was not stored, counted as its evaluation now says.
@@ -183,7 +183,7 @@ impl StateRun<'_, '_, '_> {
                 self.state.manifest.pending = pending;
                 return true;
             }
-            self.run.state_mut().rejected.replace_counts(p.counted, now);
+            self.run.rejected_mut().replace_counts(p.counted, now);
         }
         self.rechecked = (stale.len() + keys.len()) as u64;
         // The keys were counted when their files were read: only what they change now counts,
@@ -193,15 +193,12 @@ impl StateRun<'_, '_, '_> {
         let plain: Vec<DiagnosisKey> = keys.iter().map(|p| p.key).collect();
         self.run
             .add_filtered(&plain, |_| false, |i, what| outcomes.push((i, what)));
-        let after = self.run.state_mut();
-        after.keys_total = before.0;
-        let (duplicates, invalid) = (
-            after.rejected.duplicate_keys,
-            after.rejected.invalid_transitions,
-        );
-        after.rejected = before.1;
-        after.rejected.duplicate_keys = duplicates;
-        after.rejected.invalid_transitions = invalid;
+        let (total, rejected) = self.run.counts_mut();
+        *total = before.0;
+        let (duplicates, invalid) = (rejected.duplicate_keys, rejected.invalid_transitions);
+        *rejected = before.1;
+        rejected.duplicate_keys = duplicates;
+        rejected.invalid_transitions = invalid;
         // A pending key now stored while a later key of its bytes was applied meanwhile (as
         // a key of its own, not as its copy): publication order is broken, start over.
         if outcomes.iter().any(|&(i, what)| {
@@ -217,7 +214,7 @@ impl StateRun<'_, '_, '_> {
                     Applied::Gated { .. } => [0, 0, 0, 1],
                     Applied::Copy => [0; 4],
                 };
-                self.run.state_mut().rejected.replace_counts(p.counted, now);
+                self.run.rejected_mut().replace_counts(p.counted, now);
                 self.authentic = p.authentic;
                 self.flag_later_copy(&p.key);
                 let before = self.pending.len();
@@ -570,12 +567,9 @@ impl StateRun<'_, '_, '_> {
         }
         // A key checked before whose bytes are stored now is applied as one run applies it: as
         // a copy, or as a copy candidate whose identifiers are not logged yet.
-        let results = &self.run.state().results;
-        if !results.is_empty() {
-            for (k, key) in known.iter_mut().zip(window) {
-                if *k && results.contains_key(&key.key_data) {
-                    *k = false;
-                }
+        for (k, key) in known.iter_mut().zip(window) {
+            if *k && self.run.is_stored(&key.key_data) {
+                *k = false;
             }
         }
         let skipped = known.iter().filter(|&&k| k).count() as u64;
