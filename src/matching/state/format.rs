@@ -349,24 +349,24 @@ const REJECTIONS: usize = 10;
 /// under the key, first 16 bytes (§state.1.3). Not written anywhere: whoever can write the
 /// folder but does not hold the key cannot compute fingerprints.
 pub(crate) fn secret_from_key(key: &[u8; 32]) -> [u8; 16] {
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(b"bluezone state fingerprint secret");
-    let tag = mac.finalize().into_bytes();
+    let tag = hmac_sha256(key, b"bluezone state fingerprint secret");
     let mut secret = [0u8; 16];
     secret.copy_from_slice(tag.get(..16).unwrap_or_default());
     secret
 }
 
+/// HMAC-SHA256 of `message` under the state key.
+fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
 fn trailer(body: &[u8], key: Option<&[u8; 32]>) -> [u8; 32] {
     match key {
         None => Sha256::digest(body).into(),
-        Some(key) => {
-            let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-            mac.update(body);
-            mac.finalize().into_bytes().into()
-        }
+        Some(key) => hmac_sha256(key, body),
     }
 }
 
@@ -477,19 +477,17 @@ impl Manifest {
         match (keyed, key) {
             (true, None) => return Err(DamageReason::KeyNeeded),
             (false, Some(_)) => return Err(DamageReason::NotKeyed),
-            (true, Some(_)) => {
-                if !bool::from(subtle::ConstantTimeEq::ct_eq(
-                    &trailer(body, key)[..],
-                    digest,
-                )) {
-                    return Err(DamageReason::Mac);
-                }
-            }
-            (false, None) => {
-                if Sha256::digest(body).as_slice() != digest {
-                    return Err(DamageReason::Checksum);
-                }
-            }
+            _ => {}
+        }
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            &trailer(body, key)[..],
+            digest,
+        )) {
+            return Err(if keyed {
+                DamageReason::Mac
+            } else {
+                DamageReason::Checksum
+            });
         }
         let mut r = Reader {
             bytes: body.get(11..).unwrap_or_default(),

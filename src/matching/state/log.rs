@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::vec::Vec;
 
 use aes::Aes128Enc;
-use aes::cipher::{Array, BlockCipherEncrypt};
 
 use super::format::LogDay;
 
@@ -41,30 +40,24 @@ pub(super) fn day_of(unix_seconds: u64) -> u32 {
 /// The keyed hash of one sighting (spec §state.2.1): a two-block CBC-MAC under the state's
 /// secret, of the identifier, then the time, AEM and RSSI; the first 8 bytes.
 pub(super) fn sighting_hashes(cipher: &Aes128Enc, sightings: &[&GaenSighting], out: &mut Vec<u64>) {
-    let mut blocks = [Array::default(); 64];
-    for chunk in sightings.chunks(64) {
-        let blocks = blocks.get_mut(..chunk.len()).unwrap_or_default();
-        for (block, s) in blocks.iter_mut().zip(chunk) {
-            *block = Array::from(s.rpi.to_bytes());
-        }
-        cipher.encrypt_blocks(blocks);
-        for (block, s) in blocks.iter_mut().zip(chunk) {
+    super::two_block_macs(
+        cipher,
+        sightings,
+        |s| s.rpi.to_bytes(),
+        |s| {
             let mut second = [0u8; 16];
             second[..8].copy_from_slice(&s.unix_seconds.to_le_bytes());
             second[8..12].copy_from_slice(&s.aem.to_bytes());
             second[12..13].copy_from_slice(&s.rssi.to_le_bytes());
             second[15] = 1;
-            for (b, x) in block.iter_mut().zip(second) {
-                *b ^= x;
-            }
-        }
-        cipher.encrypt_blocks(blocks);
-        out.extend(blocks.iter().map(|b| {
+            second
+        },
+        |mac| {
             let mut first = [0u8; 8];
-            first.copy_from_slice(b.get(..8).unwrap_or_default());
-            u64::from_le_bytes(first)
-        }));
-    }
+            first.copy_from_slice(mac.get(..8).unwrap_or_default());
+            out.push(u64::from_le_bytes(first));
+        },
+    );
 }
 
 /// The log's days from `from_day` with their sightings up to `until`, each day's hashes

@@ -42,7 +42,7 @@ use std::string::ToString;
 use std::vec::Vec;
 
 use aes::Aes128Enc;
-use aes::cipher::{Array, KeyInit};
+use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 
 pub use error::StateError;
 pub use format::DamageReason;
@@ -275,6 +275,35 @@ fn is_state_file(name: &str) -> bool {
         || name == MANIFEST_TMP
         || name == LOCK
         || (name.starts_with("checked-") && name.ends_with(".seg"))
+}
+
+/// The two-block CBC-MAC of the fingerprints (§state.1.2) and the log's sighting hashes
+/// (§state.2.1) under the state's secret, `AES(AES(first) ⊕ second)`, over many items: the
+/// blocks are encrypted 64 at a time, as the AES backends pipeline them.
+fn two_block_macs<T>(
+    cipher: &Aes128Enc,
+    items: &[T],
+    first: impl Fn(&T) -> [u8; 16],
+    second: impl Fn(&T) -> [u8; 16],
+    mut out: impl FnMut([u8; 16]),
+) {
+    let mut batch = [Array::default(); 64];
+    for chunk in items.chunks(64) {
+        let batch = batch.get_mut(..chunk.len()).unwrap_or_default();
+        for (block, item) in batch.iter_mut().zip(chunk) {
+            *block = Array::from(first(item));
+        }
+        cipher.encrypt_blocks(batch);
+        for (block, item) in batch.iter_mut().zip(chunk) {
+            for (b, x) in block.iter_mut().zip(second(item)) {
+                *b ^= x;
+            }
+        }
+        cipher.encrypt_blocks(batch);
+        for block in batch.iter() {
+            out((*block).into());
+        }
+    }
 }
 
 /// A state that has read nothing.

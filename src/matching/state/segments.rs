@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::vec::Vec;
 
 use aes::Aes128Enc;
-use aes::cipher::{Array, BlockCipherEncrypt};
 
 use super::format::DamageReason;
 use super::format::{ENTRY, SEGMENT_HEADER, SegmentRef, read_segment_header, segment_header};
@@ -37,27 +36,23 @@ pub(super) fn fingerprint(cipher: &Aes128Enc, key: &DiagnosisKey) -> [u8; 12] {
 /// [`fingerprint`] of many keys, their AES blocks encrypted together (the backends pipeline
 /// several blocks at once).
 pub(super) fn fingerprints_into(cipher: &Aes128Enc, keys: &[DiagnosisKey], out: &mut [[u8; 12]]) {
-    let mut blocks = [Array::default(); 64];
-    for (keys, out) in keys.chunks(64).zip(out.chunks_mut(64)) {
-        let blocks = blocks.get_mut(..keys.len()).unwrap_or_default();
-        for (block, key) in blocks.iter_mut().zip(keys) {
-            *block = Array::from(key.key_data);
-        }
-        cipher.encrypt_blocks(blocks);
-        for (block, key) in blocks.iter_mut().zip(keys) {
-            let start = key.window.start().get().to_le_bytes();
-            let period = key.window.period().get().to_le_bytes();
-            for (b, w) in block.iter_mut().zip(start.iter().chain(period.iter())) {
-                *b ^= w;
+    let mut out = out.iter_mut();
+    super::two_block_macs(
+        cipher,
+        keys,
+        |key| key.key_data,
+        |key| {
+            let mut window = [0u8; 16];
+            window[..4].copy_from_slice(&key.window.start().get().to_le_bytes());
+            window[4..8].copy_from_slice(&key.window.period().get().to_le_bytes());
+            window
+        },
+        |mac| {
+            if let Some(o) = out.next() {
+                o.copy_from_slice(mac.get(..12).unwrap_or_default());
             }
-        }
-        cipher.encrypt_blocks(blocks);
-        for (o, block) in out.iter_mut().zip(blocks.iter()) {
-            for (o, b) in o.iter_mut().zip(block.iter()) {
-                *o = *b;
-            }
-        }
-    }
+        },
+    );
 }
 
 pub(super) fn entry_of(fingerprint: [u8; 12], start: u32) -> [u8; ENTRY] {
