@@ -297,13 +297,12 @@ impl StateRun<'_, '_, '_> {
             if file.path.is_empty() {
                 return Err(again("its path was not recorded (not UTF-8)"));
             }
-            match self.feed_expecting(&path, authenticity, Some(file.sha256), &mut |_| {}) {
+            match self.feed_expecting(&path, authenticity, Some((file.sha256, &why)), &mut |_| {}) {
                 Ok(Fed::Read { summary, .. }) if required && !summary.authentic() => {
                     return Err(again("it is no longer authentic under the keys given"));
                 }
                 Ok(_) => rebuilt.read_again.push(path),
                 Err(StateError::Open { .. }) => return Err(again("it cannot be opened")),
-                Err(StateError::ReadAgain { problem, .. }) => return Err(again(problem)),
                 Err(e) => return Err(e),
             }
         }
@@ -385,7 +384,7 @@ impl StateRun<'_, '_, '_> {
         &mut self,
         path: &Path,
         authenticity: Authenticity<'_>,
-        expected: Option<[u8; 32]>,
+        expected: Option<([u8; 32], &Rebuild)>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Fed, StateError> {
         let open_error = |source| StateError::Open {
@@ -395,10 +394,12 @@ impl StateRun<'_, '_, '_> {
         let mut reader = File::open(path).map_err(open_error)?;
         let sha256 = hash_reader(&mut reader).map_err(open_error)?;
         reader.rewind().map_err(open_error)?;
-        if expected.is_some_and(|e| e != sha256) {
+        if let Some((recorded, why)) = expected
+            && recorded != sha256
+        {
             return Err(StateError::ReadAgain {
                 path: path.to_path_buf(),
-                why: Rebuild::Asked,
+                why: why.clone(),
                 problem: "its bytes changed since it was read",
             });
         }
