@@ -1,6 +1,7 @@
 //! The crypto floor and the limit of the matcher, for the `bluezone bench match` tool and the
 //! benches (see `BENCHMARKING.md`): they reach the matcher's private key schedule, so they live
-//! here, and are reachable only through the hidden `matching::__bench`.
+//! here, and are reachable only through the hidden `matching::__bench`. Beside them, the
+//! hostile-copies workload that `bluezone bench copies` times and the matcher's own test counts.
 
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 
@@ -76,4 +77,56 @@ pub fn multi_key_limit(keys: &[DiagnosisKey]) -> u8 {
         }
     }
     checksum
+}
+
+/// The third audit's hostile file (finding A6; spec §sec.11) around the key `key_data` of the
+/// day that starts at interval `start`: ten sightings of the key in every interval of its day
+/// (RSSI −40 dBm, TX power 8 dBm: 48 dB), and the key under every start from 155 intervals
+/// before its own to 12 after and every period, 24 192 keys, its own window last so that every
+/// other window comes first. `None` when a window would leave the interval range.
+#[must_use]
+pub fn hostile_copies(
+    key_data: [u8; 16],
+    start: u32,
+) -> Option<(
+    alloc::vec::Vec<crate::encounter::GaenSighting>,
+    alloc::vec::Vec<DiagnosisKey>,
+)> {
+    use crate::encounter::GaenSighting;
+    use crate::gaen::Metadata;
+    use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
+    let under = |s: u32, p: u32| {
+        let window = RollingWindow::new(EnIntervalNumber::new(s), RollingPeriod::new(p).ok()?);
+        Some(DiagnosisKey::new(key_data, window.ok()?))
+    };
+    let key = under(start, 144)?;
+    let (rpik, aemk) = (
+        key.rolling_proximity_identifier_key(),
+        key.associated_encrypted_metadata_key(),
+    );
+    let mut sightings = alloc::vec::Vec::with_capacity(1440);
+    for j in start..start.checked_add(144)? {
+        let interval = EnIntervalNumber::new(j);
+        let rpi = rpik.identifier(interval);
+        let aem = aemk.encrypt(&rpi, Metadata::v1_0(8));
+        for m in 0..10 {
+            sightings.push(GaenSighting {
+                unix_seconds: interval.start_unix_seconds() + 30 + 55 * m,
+                rpi,
+                aem,
+                rssi: -40,
+                previous_scan_unix_seconds: 0,
+            });
+        }
+    }
+    let mut copies = alloc::vec::Vec::with_capacity(168 * 144);
+    for s in start.checked_sub(155)?..=start.checked_add(12)? {
+        for p in 1..=144 {
+            if (s, p) != (start, 144) {
+                copies.push(under(s, p)?);
+            }
+        }
+    }
+    copies.push(key);
+    Some((sightings, copies))
 }

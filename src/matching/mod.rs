@@ -51,7 +51,7 @@ pub use table::KeyTable;
 #[doc(hidden)]
 #[cfg(feature = "alloc")]
 pub mod __bench {
-    pub use super::floor::{crypto_floor, multi_key_limit};
+    pub use super::floor::{crypto_floor, hostile_copies, multi_key_limit};
 }
 #[cfg(feature = "alloc")]
 pub use index::{IndexStats, LogIndex};

@@ -614,38 +614,9 @@ mod tests {
     /// audit measured 680 MB for such a file), and matches as one key.
     #[test]
     fn match_6_copies_under_many_windows_hold_the_sightings_of_one() {
-        use crate::encounter::GaenSighting;
-        use crate::gaen::Metadata;
         use crate::matching::{LogIndex, MatchConfig};
-        use crate::time::{EnIntervalNumber, RollingPeriod, RollingWindow};
-        let start = 18_600 * 144;
-        let window = |s: u32, p: u32| {
-            RollingWindow::new(EnIntervalNumber::new(s), RollingPeriod::new(p).unwrap()).unwrap()
-        };
-        let key = DiagnosisKey::new([0x5A; 16], window(start, 144));
-        let rpik = key.rolling_proximity_identifier_key();
-        let aemk = key.associated_encrypted_metadata_key();
-        let mut sightings = Vec::new();
-        for j in start..start + 144 {
-            let interval = EnIntervalNumber::new(j);
-            let rpi = rpik.identifier(interval);
-            let aem = aemk.encrypt(&rpi, Metadata::v1_0(8));
-            for m in 0..10 {
-                sightings.push(GaenSighting {
-                    unix_seconds: interval.start_unix_seconds() + 30 + 55 * m,
-                    rpi,
-                    aem,
-                    rssi: -40,
-                    previous_scan_unix_seconds: 0,
-                });
-            }
-        }
-        let mut keys: Vec<DiagnosisKey> = (start - 155..=start + 12)
-            .flat_map(|s| (1..=144).map(move |p| (s, p)))
-            .filter(|&w| w != (start, 144))
-            .map(|(s, p)| DiagnosisKey::new(key.key_data, window(s, p)))
-            .collect();
-        keys.push(key);
+        let (sightings, keys) =
+            super::super::floor::hostile_copies([0x5A; 16], 18_600 * 144).unwrap();
         let config = MatchConfig::default();
         let index = LogIndex::new(sightings, config.tolerance_intervals);
         let matcher = Matcher::new(&index, config);

@@ -4,11 +4,11 @@
 
 use std::io::Write;
 
-use bluezone::encounter::GaenSighting;
 use bluezone::encounter::csv::{CSV_HEADER, CsvLine};
 use bluezone::export::bin::{ExportMetadata, encode};
-use bluezone::gaen::{DiagnosisKey, Metadata};
-use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
+use bluezone::gaen::DiagnosisKey;
+use bluezone::matching::__bench::hostile_copies;
+use bluezone::{EnIntervalNumber, RollingWindow};
 use bluezone_bench::FIRST_DAY;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use serde::Serialize;
@@ -87,15 +87,6 @@ impl Report for CopiesBench {
     }
 }
 
-fn key_under(key_data: [u8; 16], start: u32, period: u32) -> Option<DiagnosisKey> {
-    let window = RollingWindow::new(
-        EnIntervalNumber::new(start),
-        RollingPeriod::new(period).ok()?,
-    )
-    .ok()?;
-    Some(DiagnosisKey::new(key_data, window))
-}
-
 fn matched(output: &[u8]) -> Option<u64> {
     let value: serde_json::Value = serde_json::from_slice(output).ok()?;
     value.get("keys_matched")?.as_u64()
@@ -109,44 +100,23 @@ pub fn run(args: &CopiesArgs, out: &mut dyn Write) -> Outcome {
     let start = FIRST_DAY * 144;
     let mut key_data = [0u8; 16];
     rng.fill_bytes(&mut key_data);
-    let Some(key) = key_under(key_data, start, 144) else {
-        return Err(CliError::Environment {
+    // The key under every window near its own, its own last; the honest file holds that
+    // last key among random keys of the 14 days before.
+    let (sightings, copies, key) = hostile_copies(key_data, start)
+        .and_then(|(sightings, copies)| {
+            let key = *copies.last()?;
+            Some((sightings, copies, key))
+        })
+        .ok_or(CliError::Environment {
             what: "the benchmark's key",
             source: "an invalid window".into(),
-        });
-    };
-    // Ten sightings in every interval of the key's day, 48 dB.
-    let rpik = key.rolling_proximity_identifier_key();
-    let aemk = key.associated_encrypted_metadata_key();
-    let mut sightings = Vec::with_capacity(1440);
-    for j in start..start + 144 {
-        let interval = EnIntervalNumber::new(j);
-        let rpi = rpik.identifier(interval);
-        let aem = aemk.encrypt(&rpi, Metadata::v1_0(8));
-        for m in 0..10 {
-            sightings.push(GaenSighting {
-                unix_seconds: interval.start_unix_seconds() + 30 + 55 * m,
-                rpi,
-                aem,
-                rssi: -40,
-                previous_scan_unix_seconds: 0,
-            });
-        }
-    }
-    // The key under every start from 155 before its own to 12 after and every period, its
-    // own window last: every window before it is evaluated first.
-    let mut copies: Vec<DiagnosisKey> = (start - 155..=start + 12)
-        .flat_map(|s| (1..=144).map(move |p| (s, p)))
-        .filter(|&w| w != (start, 144))
-        .filter_map(|(s, p)| key_under(key_data, s, p))
-        .collect();
-    copies.push(key);
+        })?;
     let mut honest: Vec<DiagnosisKey> = (1..copies.len())
-        .filter_map(|_| {
+        .map(|_| {
             let mut other = [0u8; 16];
             rng.fill_bytes(&mut other);
-            let s = start - 144 * (rng.next_u32() % 14);
-            key_under(other, s, 144)
+            let day = start - 144 * (rng.next_u32() % 14);
+            DiagnosisKey::new(other, RollingWindow::day_of(EnIntervalNumber::new(day)))
         })
         .collect();
     honest.push(key);
