@@ -506,7 +506,7 @@ fn enc_5_a_log_folder_is_read_strictly() {
 
 #[test]
 /// Checks spec §enc.5: a file is CSV, read whole or refused at its first bad line; a file that
-/// is not text is refused as such.
+/// is not text, or a CSV file with no sighting, is refused as such.
 fn enc_5_a_file_is_csv_read_strictly() {
     use bluezone::encounter::source::{SourceError, gaen_sightings};
     let dir = scratch("source-csv");
@@ -538,5 +538,10 @@ fn enc_5_a_file_is_csv_read_strictly() {
     assert!(matches!(
         gaen_sightings(&dir.join("missing.csv")),
         Err(SourceError::Io { .. })
+    ));    // A header and no sighting is not a log: the strict reader says so, as the tool does.
+    std::fs::write(&csv, "unix_seconds,rpi,aem,rssi\n").unwrap();
+    assert!(matches!(
+        gaen_sightings(&csv),
+        Err(SourceError::NoSightings { .. })
     ));
 }

@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use bluezone::blid::{HistoryError, HistoryLine, TimeUnit};
-use bluezone::encounter::csv::{CsvError, check_csv_header, parse_csv_line};
+use bluezone::encounter::csv::{CsvError, NoSightings, check_csv_header, parse_csv_line};
 use bluezone::encounter::log::EncounterLog;
 use bluezone::encounter::{BluezoneSighting, GaenSighting, Sighting};
 use bluezone::export::verify::PublicKeyRegistry;
@@ -177,12 +177,6 @@ pub fn report_damage(segment: &Path, damage: &bluezone::encounter::frame::Damage
 )]
 pub struct EmptyCsv;
 
-/// A CSV file with its header and no sighting: not a log, since a check against it could
-/// only ever say "not exposed".
-#[derive(Debug, thiserror::Error)]
-#[error("holds the header and no sighting: not an encounter log")]
-pub struct HeaderOnlyCsv;
-
 /// The name of the journal an import writes into the log folder before it appends (see
 /// `log import`): while it is there, an import was cut.
 pub const IMPORT_JOURNAL: &str = "import.journal";
@@ -225,7 +219,7 @@ pub fn gaen_log(path: &Path) -> Result<LogRead, CliError> {
     }
     let sightings: Vec<GaenSighting> = csv_sightings(path).collect::<Result<_, _>>()?;
     if sightings.is_empty() {
-        return Err(HeaderOnlyCsv).in_file(path);
+        return Err(NoSightings).in_file(path);
     }
     Ok(LogRead {
         sightings,

@@ -259,3 +259,12 @@ def test_other_threads_run_while_a_log_is_read(tmp_path):
     # The ticker kept running through the call: its longest pause is a small part of it.
     assert len(gaps) > 10
     assert max(gaps) < took / 4, (max(gaps), took)
+
+
+def test_a_header_only_csv_is_not_a_log(tmp_path):
+    """An empty or header-only CSV could only ever be read as "not exposed": refused, as the
+    tool refuses it."""
+    header = tmp_path / "header.csv"
+    header.write_text("unix_seconds,rpi,aem,rssi\n")
+    with pytest.raises(bluezone.SourceError, match="no sighting"):
+        bluezone.match(COMPANION_EXPORT, header, allow_unsigned=True)

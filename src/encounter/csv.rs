@@ -131,6 +131,12 @@ pub fn parse_csv(text: &str) -> impl Iterator<Item = Result<GaenSighting, CsvErr
     header_error.into_iter().chain(data)
 }
 
+/// A CSV file with its header and no sighting: not an encounter log, since a check against it
+/// could only ever say "not exposed" (spec §enc.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("holds the header and no sighting: not an encounter log")]
+pub struct NoSightings;
+
 /// Formats a sighting as one CSV data line, without the line ending.
 #[derive(Clone, Copy, Debug)]
 pub struct CsvLine<'a>(pub &'a GaenSighting);

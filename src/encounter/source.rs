@@ -33,6 +33,12 @@ pub enum SourceError {
         /// The line and what is wrong with it.
         error: CsvError,
     },
+    /// The CSV file holds its header and no sighting.
+    #[error("{}: {}", path.display(), super::csv::NoSightings)]
+    NoSightings {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not text: not a CSV file, nor a log folder.
     #[error("{}: not a CSV file of sightings (not UTF-8 text), nor an encounter-log folder", path.display())]
     NotText {
@@ -73,10 +79,16 @@ pub fn gaen_sightings(path: &Path) -> Result<Vec<GaenSighting>, SourceError> {
     let text = std::string::String::from_utf8(bytes).map_err(|_| SourceError::NotText {
         path: path.to_path_buf(),
     })?;
-    parse_csv(&text)
+    let sightings = parse_csv(&text)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| SourceError::Csv {
             path: path.to_path_buf(),
             error,
-        })
+        })?;
+    if sightings.is_empty() {
+        return Err(SourceError::NoSightings {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(sightings)
 }

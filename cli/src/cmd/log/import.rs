@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use bluezone::blid::{HistoryLine, TimeUnit};
 use bluezone::encounter::Sighting;
-use bluezone::encounter::csv::CsvLine;
+use bluezone::encounter::csv::{CsvLine, NoSightings};
 use bluezone::encounter::frame::Damage;
 use bluezone::encounter::log::{EncounterLog, LogItem};
 use serde::Serialize;
@@ -16,8 +16,8 @@ use super::ImportArgs;
 use crate::cmd::Outcome;
 use crate::error::{CliError, Context};
 use crate::input::{
-    EmptyCsv, HeaderOnlyCsv, IMPORT_JOURNAL, history_sighting, history_sightings,
-    numbered_csv_sightings, plausible_time,
+    EmptyCsv, IMPORT_JOURNAL, history_sighting, history_sightings, numbered_csv_sightings,
+    plausible_time,
 };
 use crate::output::{Progress, Report, Status, emit};
 
@@ -239,7 +239,7 @@ pub(super) fn import(args: &ImportArgs, out: &mut dyn Write) -> Outcome {
     if let Some(path) = &args.csv
         && gaen == 0
     {
-        return Err(HeaderOnlyCsv).in_file(path);
+        return Err(NoSightings).in_file(path);
     }
     // Second pass: the records, added through the journal.
     progress.phase("appending");
