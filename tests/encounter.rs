@@ -538,7 +538,7 @@ fn enc_5_a_file_is_csv_read_strictly() {
     assert!(matches!(
         gaen_sightings(&dir.join("missing.csv")),
         Err(SourceError::Io { .. })
-    ));    // A header and no sighting is not a log: the strict reader says so, as the tool does.
+    )); // A header and no sighting is not a log: the strict reader says so, as the tool does.
     std::fs::write(&csv, "unix_seconds,rpi,aem,rssi\n").unwrap();
     assert!(matches!(
         gaen_sightings(&csv),

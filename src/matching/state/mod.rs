@@ -592,15 +592,18 @@ impl MatchState {
                 });
             }
         }
-        let mut coverage = BTreeMap::new();
-        let mut origin = BTreeMap::new();
-        let mut counted = BTreeMap::new();
+        let mut kept = BTreeMap::new();
         let mut results = BTreeMap::new();
         for stored in &m.matches {
             let key = stored.result.key.key_data;
-            coverage.insert(key, stored.computed_until);
-            origin.insert(key, stored.authentic);
-            counted.insert(key, stored.counted);
+            kept.insert(
+                key,
+                run::Kept {
+                    computed_until: stored.computed_until,
+                    authentic: stored.authentic,
+                    counted: stored.counted,
+                },
+            );
             results.insert(key, stored.result.clone());
         }
         run.restore(Checkpoint {
@@ -617,9 +620,7 @@ impl MatchState {
             cipher,
             now,
             covered: now.saturating_sub(LATE_RECORDS_SECONDS),
-            coverage,
-            origin,
-            counted,
+            stored: kept,
             pending_at: std::collections::HashMap::new(),
             authentic: true,
             new_segments: Vec::new(),

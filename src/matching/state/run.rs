@@ -55,6 +55,17 @@ pub(super) fn aged(end_interval: u64, keep_days: u32, now: u64) -> bool {
     end_interval * INTERVAL_SECONDS + u64::from(keep_days) * SECONDS_PER_DAY < now
 }
 
+/// What a run keeps beside one stored result (spec §state.1.1, §state.2, §state.3.1).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Kept {
+    /// The coverage its sightings were found against.
+    pub(super) computed_until: u64,
+    /// Whether the file that brought it, and every file that changed it, was authentic.
+    pub(super) authentic: bool,
+    /// What its last evaluation added to the counts that depend on the log.
+    pub(super) counted: [u64; 4],
+}
+
 /// One run over a state: begun by [`MatchState::begin`], fed export files in publication
 /// order, and committed at once. Dropped without [`Self::commit`], it leaves the state as it
 /// was.
@@ -67,12 +78,8 @@ pub struct StateRun<'s, 'm, 'a> {
     pub(super) now: u64,
     /// The log is complete up to here: [`LATE_RECORDS_SECONDS`] before `now`.
     pub(super) covered: u64,
-    /// The coverage each stored result was computed against.
-    pub(super) coverage: BTreeMap<[u8; 16], u64>,
-    /// Whether the file each stored result came from was authentic.
-    pub(super) origin: BTreeMap<[u8; 16], bool>,
-    /// What each stored result's last evaluation added to the sighting counters.
-    pub(super) counted: BTreeMap<[u8; 16], [u64; 4]>,
+    /// What the state keeps beside each stored result, by key bytes.
+    pub(super) stored: BTreeMap<[u8; 16], Kept>,
     /// Where in `pending` the keys of each key bytes are.
     pub(super) pending_at: std::collections::HashMap<[u8; 16], Vec<usize>>,
     /// Whether the file being fed is authentic (as far as the run requires).
@@ -148,18 +155,29 @@ impl StateRun<'_, '_, '_> {
             .results
             .values()
             .filter(|m| {
-                let computed = self.coverage.get(&m.key.key_data).copied().unwrap_or(0);
+                let computed = self
+                    .stored
+                    .get(&m.key.key_data)
+                    .map_or(0, |k| k.computed_until);
                 !is_final(&m.key, tolerance, computed) && until > computed
             })
             .map(|m| {
-                let counted = self.counted.get(&m.key.key_data).copied();
-                (m.key, counted.unwrap_or([0; 4]))
+                let counted = self
+                    .stored
+                    .get(&m.key.key_data)
+                    .map_or([0; 4], |k| k.counted);
+                (m.key, counted)
             })
             .collect();
         let contributions = self.run.refresh(&stale);
         for ((key, _), counted) in stale.iter().zip(contributions) {
-            self.coverage.insert(key.key_data, until);
-            self.counted.insert(key.key_data, counted);
+            let kept = self.stored.entry(key.key_data).or_insert(Kept {
+                computed_until: until,
+                authentic: true,
+                counted,
+            });
+            kept.computed_until = until;
+            kept.counted = counted;
         }
         // Pending keys were evaluated against a log complete up to the last coverage: not
         // before it grows are they evaluated again.
@@ -268,9 +286,7 @@ impl StateRun<'_, '_, '_> {
         self.next_segment = old.next_segment;
         self.obsolete.clone_from(&old.segments);
         self.run.restore(Checkpoint::default());
-        self.coverage.clear();
-        self.origin.clear();
-        self.counted.clear();
+        self.stored.clear();
         self.pending.clear();
         self.pending_at.clear();
         self.rechecked = 0;
@@ -317,9 +333,14 @@ impl StateRun<'_, '_, '_> {
         let until = self.covered;
         let (seen, counted, copy) = match what {
             Applied::Stored { counted } => {
-                self.coverage.insert(key.key_data, until);
-                self.origin.insert(key.key_data, self.authentic);
-                self.counted.insert(key.key_data, counted);
+                self.stored.insert(
+                    key.key_data,
+                    Kept {
+                        computed_until: until,
+                        authentic: self.authentic,
+                        counted,
+                    },
+                );
                 return;
             }
             Applied::Copy | Applied::Gated { copy: false } => return,
@@ -427,7 +448,7 @@ impl StateRun<'_, '_, '_> {
             self.fresh.len(),
             self.pending.len(),
             self.new_segments.len(),
-            (self.origin.clone(), self.counted.clone()),
+            self.stored.clone(),
         );
         // Authenticity is known only once the whole file is read: until then its results are
         // marked as the run requires, and corrected below when it allowed a file that was not.
@@ -443,7 +464,7 @@ impl StateRun<'_, '_, '_> {
             Ok((summary, keys_skipped)) if summary.authentic() || !required => {
                 let authentic = summary.authentic();
                 if !authentic {
-                    self.mark_unauthentic(marks.2, &marks.4.0, &marks.0);
+                    self.mark_unauthentic(marks.2, &marks.4, &marks.0);
                 }
                 self.files.push(FileRecord {
                     sha256,
@@ -462,13 +483,12 @@ impl StateRun<'_, '_, '_> {
                 })
             }
             other => {
-                let (checkpoint, fresh, pending, segments, (origin, counted)) = marks;
+                let (checkpoint, fresh, pending, segments, stored) = marks;
                 self.run.restore(checkpoint);
                 self.fresh.truncate(fresh);
                 self.pending.truncate(pending);
                 self.index_pending();
-                self.origin = origin;
-                self.counted = counted;
+                self.stored = stored;
                 for segment in self.new_segments.drain(segments..) {
                     let _ = fs::remove_file(self.state.dir.join(segment.file_name()));
                 }
@@ -486,14 +506,14 @@ impl StateRun<'_, '_, '_> {
     fn mark_unauthentic(
         &mut self,
         pending_from: usize,
-        origin_before: &BTreeMap<[u8; 16], bool>,
+        stored_before: &BTreeMap<[u8; 16], Kept>,
         before: &Checkpoint,
     ) {
         for p in self.pending.iter_mut().skip(pending_from) {
             p.authentic = false;
         }
         let results = &self.run.state().results;
-        for (key, authentic) in &mut self.origin {
+        for (key, kept) in &mut self.stored {
             let changed = before
                 .results
                 .get(key)
@@ -501,8 +521,8 @@ impl StateRun<'_, '_, '_> {
                 != results
                     .get(key)
                     .map(|m| (m.key.report_type, m.report_type_transitions));
-            if !origin_before.contains_key(key) || changed {
-                *authentic = false;
+            if !stored_before.contains_key(key) || changed {
+                kept.authentic = false;
             }
         }
     }
@@ -656,23 +676,14 @@ impl StateRun<'_, '_, '_> {
             .results
             .into_values()
             .filter(|m| !aged(window_end(&m.key), keep_days, now))
-            .map(|result| StoredMatch {
-                computed_until: self
-                    .coverage
-                    .get(&result.key.key_data)
-                    .copied()
-                    .unwrap_or(self.covered),
-                authentic: self
-                    .origin
-                    .get(&result.key.key_data)
-                    .copied()
-                    .unwrap_or(true),
-                counted: self
-                    .counted
-                    .get(&result.key.key_data)
-                    .copied()
-                    .unwrap_or_default(),
-                result,
+            .map(|result| {
+                let kept = self.stored.get(&result.key.key_data).copied();
+                StoredMatch {
+                    computed_until: kept.map_or(self.covered, |k| k.computed_until),
+                    authentic: kept.is_none_or(|k| k.authentic),
+                    counted: kept.map_or([0; 4], |k| k.counted),
+                    result,
+                }
             })
             .collect();
         let pending: Vec<Pending> = core::mem::take(&mut self.pending)
