@@ -37,9 +37,11 @@ pub(super) fn day_of(unix_seconds: u64) -> u32 {
     u32::try_from(unix_seconds / SECONDS_PER_DAY).unwrap_or(u32::MAX)
 }
 
-/// The keyed hash of one sighting (spec §state.2.1): a two-block CBC-MAC under the state's
-/// secret, of the identifier, then the time, AEM and RSSI; the first 8 bytes.
-pub(super) fn sighting_hashes(cipher: &Aes128Enc, sightings: &[&GaenSighting], out: &mut Vec<u64>) {
+/// The keyed hash of every sighting of the log, in its order (spec §state.2.1): a two-block
+/// CBC-MAC under the state's secret, of the identifier, then the time, AEM and RSSI; the first
+/// 8 bytes. A run hashes its log once, to compare it and to record it.
+pub(super) fn hash_log(cipher: &Aes128Enc, sightings: &[GaenSighting]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(sightings.len());
     super::two_block_macs(
         cipher,
         sightings,
@@ -58,28 +60,26 @@ pub(super) fn sighting_hashes(cipher: &Aes128Enc, sightings: &[&GaenSighting], o
             out.push(u64::from_le_bytes(first));
         },
     );
+    out
 }
 
-/// The log's days from `from_day` with their sightings up to `until`, each day's hashes
-/// sorted.
+/// The log's days from `from_day` with the hashes ([`hash_log`]) of their sightings up to
+/// `until`, each day's sorted.
 pub(super) fn log_days_of(
-    cipher: &Aes128Enc,
     sightings: &[GaenSighting],
+    hashes: &[u64],
     until: u64,
     from_day: u32,
 ) -> Vec<LogDay> {
-    let mut by_day: BTreeMap<u32, Vec<&GaenSighting>> = BTreeMap::new();
-    for s in sightings
-        .iter()
-        .filter(|s| s.unix_seconds <= until && day_of(s.unix_seconds) >= from_day)
-    {
-        by_day.entry(day_of(s.unix_seconds)).or_default().push(s);
+    let mut by_day: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for (s, &hash) in sightings.iter().zip(hashes) {
+        if s.unix_seconds <= until && day_of(s.unix_seconds) >= from_day {
+            by_day.entry(day_of(s.unix_seconds)).or_default().push(hash);
+        }
     }
     by_day
         .into_iter()
-        .map(|(day, sightings)| {
-            let mut hashes = Vec::with_capacity(sightings.len());
-            sighting_hashes(cipher, &sightings, &mut hashes);
+        .map(|(day, mut hashes)| {
             hashes.sort_unstable();
             LogDay { day, hashes }
         })
@@ -108,9 +108,9 @@ pub(super) fn missing_from(old: &[u64], new: &[u64]) -> u64 {
 /// Compares the log with the days a state recorded at `coverage` (spec §state.2.1). Days the
 /// log dropped whole from its start (retention) are not missing.
 pub(super) fn compare_log(
-    cipher: &Aes128Enc,
     recorded: &[LogDay],
     sightings: &[GaenSighting],
+    hashes: &[u64],
     coverage: u64,
     keep_days: u32,
 ) -> LogCompared {
@@ -130,8 +130,8 @@ pub(super) fn compare_log(
         );
     };
     let now = log_days_of(
-        cipher,
         sightings,
+        hashes,
         coverage,
         first_bound_day(coverage, keep_days),
     );

@@ -550,14 +550,14 @@ impl MatchState {
         plausible_time(now, options.wall_clock)?;
         let required = matches!(options.authenticity, Authenticity::Required(_));
         let cipher = Aes128Enc::new(&Array::from(self.manifest.secret));
+        let log_hashes = log::hash_log(&cipher, run.matcher().index().all_sightings());
         let mut why = self.start_over.clone();
         if why.is_none() {
-            let sightings = run.matcher().index().all_sightings();
             let old = &self.manifest;
             match compare_log(
-                &cipher,
                 &old.log_days,
-                sightings,
+                run.matcher().index().all_sightings(),
+                &log_hashes,
                 old.coverage_until,
                 old.keep_days,
             ) {
@@ -621,6 +621,7 @@ impl MatchState {
             now,
             covered: now.saturating_sub(LATE_RECORDS_SECONDS),
             stored: kept,
+            log_hashes,
             pending_at: std::collections::HashMap::new(),
             authentic: true,
             new_segments: Vec::new(),

@@ -80,6 +80,8 @@ pub struct StateRun<'s, 'm, 'a> {
     pub(super) covered: u64,
     /// What the state keeps beside each stored result, by key bytes.
     pub(super) stored: BTreeMap<[u8; 16], Kept>,
+    /// The keyed hash of each sighting of the log, in its order (spec §state.2.1).
+    pub(super) log_hashes: Vec<u64>,
     /// Where in `pending` the keys of each key bytes are.
     pub(super) pending_at: std::collections::HashMap<[u8; 16], Vec<usize>>,
     /// Whether the file being fed is authentic (as far as the run requires).
@@ -704,8 +706,8 @@ impl StateRun<'_, '_, '_> {
         let until = self.covered.max(self.state.manifest.coverage_until);
         let sightings = self.run.matcher().index().all_sightings();
         let log_days = log_days_of(
-            &self.cipher,
             sightings,
+            &self.log_hashes,
             until,
             first_bound_day(until, keep_days),
         );
