@@ -265,9 +265,10 @@ impl<'m, 'a> MatchRun<'m, 'a> {
         // one pass; only those are grouped exactly (about 2 000 of a piece of 64 Ki random
         // keys; crafted bytes make more, and cost at most the sort of the whole piece).
         const BITS: usize = 1 << 20;
-        let slot = |key: &DiagnosisKey| {
+        let locate = |key: &DiagnosisKey| {
             let [a, b, c, d, ..] = key.key_data;
-            (u32::from_le_bytes([a, b, c, d]) as usize) % BITS
+            let at = (u32::from_le_bytes([a, b, c, d]) as usize) % BITS;
+            (at / 64, 1u64 << (at % 64))
         };
         let (mut once, mut twice) = (alloc::vec![0u64; BITS / 64], alloc::vec![0u64; BITS / 64]);
         for (i, key) in piece.iter().enumerate() {
@@ -280,8 +281,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
                 leave_out(i);
                 continue;
             }
-            let at = slot(key);
-            let (word, bit) = (at / 64, 1u64 << (at % 64));
+            let (word, bit) = locate(key);
             if let (Some(once), Some(twice)) = (once.get_mut(word), twice.get_mut(word)) {
                 if *once & bit != 0 {
                     *twice |= bit;
@@ -293,11 +293,8 @@ impl<'m, 'a> MatchRun<'m, 'a> {
             .iter()
             .zip(0u32..)
             .filter(|&(key, i)| {
-                let at = slot(key);
-                !known(i as usize)
-                    && twice
-                        .get(at / 64)
-                        .is_some_and(|w| w & (1u64 << (at % 64)) != 0)
+                let (word, bit) = locate(key);
+                !known(i as usize) && twice.get(word).is_some_and(|w| w & bit != 0)
             })
             .map(|(key, i)| (u128::from_be_bytes(key.key_data), i))
             .collect();
