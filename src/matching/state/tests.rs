@@ -103,18 +103,31 @@ fn world(dir: &Path) -> World {
 }
 
 fn check(dir: &Path, world: &World, files: &[PathBuf]) -> Result<MatchOutcome, StateError> {
+    run_with(
+        dir,
+        &world.sightings,
+        world.now,
+        StateOptions::default(),
+        Authenticity::Unchecked,
+        files,
+    )
+}
+
+/// Opens the state in `dir` with `options`, begins a run against `sightings` at `now` under
+/// `authenticity`, and hands it to `then`.
+fn with_run<T>(
+    dir: &Path,
+    sightings: &[GaenSighting],
+    now: u64,
+    options: StateOptions,
+    authenticity: Authenticity<'_>,
+    then: impl FnOnce(StateRun<'_, '_, '_>) -> Result<T, StateError>,
+) -> Result<T, StateError> {
     let config = MatchConfig::default();
-    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
+    let index = LogIndex::new(sightings.to_vec(), config.tolerance_intervals);
     let matcher = Matcher::new(&index, config);
-    let mut state = MatchState::open(dir, config, StateOptions::default())?;
-    let mut run = state.begin(
-        MatchRun::new(&matcher),
-        &RunOptions::at(world.now, Authenticity::Unchecked),
-    )?;
-    for path in files {
-        run.feed(path, Authenticity::Unchecked, |_| {})?;
-    }
-    run.commit()
+    let mut opened = MatchState::open(dir, config, options)?;
+    then(opened.begin(MatchRun::new(&matcher), &RunOptions::at(now, authenticity))?)
 }
 
 fn outcome_of(dir: &Path) -> MatchOutcome {
@@ -404,26 +417,25 @@ fn state_2_1_a_state_belongs_to_one_log() {
     // every file it knows again, and agrees with a fresh check of all the files.
     let late_key = key(205, DAY + 2, ReportType::ConfirmedTest);
     world.sightings.extend(seen(&late_key));
-    let config = MatchConfig::default();
-    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
-    let matcher = Matcher::new(&index, config);
-    let mut opened = MatchState::open(&state, config, StateOptions::default()).unwrap();
-    let mut run = opened
-        .begin(
-            MatchRun::new(&matcher),
-            &RunOptions::at(world.now, Authenticity::Unchecked),
-        )
-        .unwrap();
-    let rebuilt = run.rebuilt().unwrap().clone();
-    assert_eq!(rebuilt.read_again.len(), 3);
-    assert!(
-        matches!(&rebuilt.why, Rebuild::LogGained { days, sightings: 3 } if days == &[DAY + 2])
-    );
-    for path in &world.files[3..] {
-        run.feed(path, Authenticity::Unchecked, |_| {}).unwrap();
-    }
-    let outcome = run.commit().unwrap();
-    drop(opened);
+    let outcome = with_run(
+        &state,
+        &world.sightings,
+        world.now,
+        StateOptions::default(),
+        Authenticity::Unchecked,
+        |mut run| {
+            let rebuilt = run.rebuilt().unwrap().clone();
+            assert_eq!(rebuilt.read_again.len(), 3);
+            assert!(
+                matches!(&rebuilt.why, Rebuild::LogGained { days, sightings: 3 } if days == &[DAY + 2])
+            );
+            for path in &world.files[3..] {
+                run.feed(path, Authenticity::Unchecked, |_| {}).unwrap();
+            }
+            run.commit()
+        },
+    )
+    .unwrap();
     assert_eq!(outcome, fresh(&world, &world.files));
     assert!(
         outcome
@@ -451,21 +463,6 @@ fn state_3_a_file_read_before_is_skipped_and_a_key_checked_before_is_not_derived
     let world = world(&dir);
     let state = dir.join("state");
     check(&state, &world, &world.files[..3]).unwrap();
-    let config = MatchConfig::default();
-    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
-    let matcher = Matcher::new(&index, config);
-    let mut opened = MatchState::open(&state, config, StateOptions::default()).unwrap();
-    let mut run = opened
-        .begin(
-            MatchRun::new(&matcher),
-            &RunOptions::at(world.now, Authenticity::Unchecked),
-        )
-        .unwrap();
-    assert_eq!(
-        run.feed(&world.files[0], Authenticity::Unchecked, |_| {})
-            .unwrap(),
-        Fed::AlreadyRead { authentic: false }
-    );
     // The same keys in other bytes (another start timestamp): every key not matched is known.
     let keys: Vec<DiagnosisKey> = (0..20)
         .map(|n| {
@@ -482,11 +479,26 @@ fn state_3_a_file_read_before_is_skipped_and_a_key_checked_before_is_not_derived
         ..ExportMetadata::default()
     };
     fs::write(&again, encode(&metadata, &keys, &[])).unwrap();
-    match run.feed(&again, Authenticity::Unchecked, |_| {}).unwrap() {
-        Fed::Read { keys_skipped, .. } => assert_eq!(keys_skipped, 19),
-        other => panic!("{other:?}"),
-    }
-    let outcome = run.commit().unwrap();
+    let outcome = with_run(
+        &state,
+        &world.sightings,
+        world.now,
+        StateOptions::default(),
+        Authenticity::Unchecked,
+        |mut run| {
+            assert_eq!(
+                run.feed(&world.files[0], Authenticity::Unchecked, |_| {})
+                    .unwrap(),
+                Fed::AlreadyRead { authentic: false }
+            );
+            match run.feed(&again, Authenticity::Unchecked, |_| {}).unwrap() {
+                Fed::Read { keys_skipped, .. } => assert_eq!(keys_skipped, 19),
+                other => panic!("{other:?}"),
+            }
+            run.commit()
+        },
+    )
+    .unwrap();
     assert_eq!(outcome.rejected.duplicate_keys, 1);
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -542,32 +554,32 @@ fn state_3_a_damaged_file_is_named_and_leaves_the_run_as_before_it() {
     let bytes = fs::read(&world.files[1]).unwrap();
     let cut = dir.join("cut.bin");
     fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
-    let config = MatchConfig::default();
-    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
-    let matcher = Matcher::new(&index, config);
-    let mut opened = MatchState::open(&state, config, StateOptions::default()).unwrap();
-    let mut run = opened
-        .begin(
-            MatchRun::new(&matcher),
-            &RunOptions::at(world.now, Authenticity::Unchecked),
-        )
-        .unwrap();
-    run.feed(&world.files[0], Authenticity::Unchecked, |_| {})
-        .unwrap();
-    let before = run.outcome();
-    let err = run.feed(&cut, Authenticity::Unchecked, |_| {}).unwrap_err();
-    assert!(
-        matches!(&err, StateError::File { path, .. } if path == &cut),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string().starts_with(&cut.display().to_string()),
-        "{err}"
-    );
-    assert_eq!(run.outcome(), before);
-    let outcome = run.commit().unwrap();
-    assert_eq!(outcome, before);
-    drop(opened);
+    with_run(
+        &state,
+        &world.sightings,
+        world.now,
+        StateOptions::default(),
+        Authenticity::Unchecked,
+        |mut run| {
+            run.feed(&world.files[0], Authenticity::Unchecked, |_| {})
+                .unwrap();
+            let before = run.outcome();
+            let err = run.feed(&cut, Authenticity::Unchecked, |_| {}).unwrap_err();
+            assert!(
+                matches!(&err, StateError::File { path, .. } if path == &cut),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string().starts_with(&cut.display().to_string()),
+                "{err}"
+            );
+            assert_eq!(run.outcome(), before);
+            let outcome = run.commit().unwrap();
+            assert_eq!(outcome, before);
+            Ok(())
+        },
+    )
+    .unwrap();
     // The damaged file was not recorded as read: once whole, it is read.
     assert_eq!(
         check(&state, &world, &world.files[1..2])
@@ -594,15 +606,12 @@ fn run_with(
     authenticity: Authenticity<'_>,
     files: &[PathBuf],
 ) -> Result<MatchOutcome, StateError> {
-    let config = MatchConfig::default();
-    let index = LogIndex::new(sightings.to_vec(), config.tolerance_intervals);
-    let matcher = Matcher::new(&index, config);
-    let mut opened = MatchState::open(state, config, options)?;
-    let mut run = opened.begin(MatchRun::new(&matcher), &RunOptions::at(now, authenticity))?;
-    for path in files {
-        run.feed(path, authenticity, |_| {})?;
-    }
-    run.commit()
+    with_run(state, sightings, now, options, authenticity, |mut run| {
+        for path in files {
+            run.feed(path, authenticity, |_| {})?;
+        }
+        run.commit()
+    })
 }
 
 /// Checks §state.2 item 3 and §state.3 (finding A1 of the third audit): a key whose window
@@ -799,22 +808,22 @@ fn state_3_1_results_of_unauthentic_files_are_remembered_and_refused_when_requir
         "{err:?}"
     );
     // A rebuild under the same requirement drops both files and names them.
-    let config = MatchConfig::default();
-    let index = LogIndex::new(world.sightings.clone(), config.tolerance_intervals);
-    let matcher = Matcher::new(&index, config);
     let options = StateOptions {
         rebuild: true,
         ..StateOptions::default()
     };
-    let mut opened = MatchState::open(&state, config, options).unwrap();
-    let run = opened
-        .begin(
-            MatchRun::new(&matcher),
-            &RunOptions::at(world.now, Authenticity::Required(&registry)),
-        )
-        .unwrap();
-    assert_eq!(run.rebuilt().unwrap().dropped_unauthentic.len(), 2);
-    let outcome = run.commit().unwrap();
+    let outcome = with_run(
+        &state,
+        &world.sightings,
+        world.now,
+        options,
+        Authenticity::Required(&registry),
+        |run| {
+            assert_eq!(run.rebuilt().unwrap().dropped_unauthentic.len(), 2);
+            run.commit()
+        },
+    )
+    .unwrap();
     assert_eq!(outcome.keys_matched, 0);
     fs::remove_dir_all(&dir).unwrap();
 }
