@@ -925,6 +925,19 @@ fn match_never_says_not_exposed_silently() {
     let csv = root().join("test-vectors/export-samples/companion-demo-encounters.csv");
     let csv = csv.to_str().unwrap();
     let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+    // `match` of the companion sample's keys, unsigned, against `encounters`.
+    let unsigned = |encounters: &str, more: &[&str]| {
+        let mut args = vec![
+            "match",
+            "--allow-unsigned",
+            "--keys",
+            keys,
+            "--encounters",
+            encounters,
+        ];
+        args.extend_from_slice(more);
+        run(&args)
+    };
     std::fs::write(dir.join("empty.csv"), "").unwrap();
     std::fs::write(dir.join("header.csv"), "unix_seconds,rpi,aem,rssi\n").unwrap();
     for (file, says) in [
@@ -932,14 +945,7 @@ fn match_never_says_not_exposed_silently() {
         ("header.csv", "holds the header and no sighting"),
     ] {
         let path = dir.join(file);
-        let out = run(&[
-            "match",
-            "--allow-unsigned",
-            "--keys",
-            keys,
-            "--encounters",
-            path.to_str().unwrap(),
-        ]);
+        let out = unsigned(path.to_str().unwrap(), &[]);
         assert_eq!(out.status.code(), Some(1), "{file}");
         assert!(stderr(&out).contains(says), "{file}: {}", stderr(&out));
     }
@@ -947,44 +953,19 @@ fn match_never_says_not_exposed_silently() {
         ("1590000000000", "milliseconds read as seconds"),
         ("18600", "before 2020"),
     ] {
-        let out = run(&[
-            "match",
-            "--allow-unsigned",
-            "--keys",
-            keys,
-            "--encounters",
-            csv,
-            "--now",
-            now,
-        ]);
+        let out = unsigned(csv, &["--now", now]);
         assert_eq!(out.status.code(), Some(1), "{now}");
         assert!(stderr(&out).contains(says), "{now}: {}", stderr(&out));
     }
     let damaged = "cli/tests/cmd/samples.in/damaged-log";
-    let refused = run(&[
-        "match",
-        "--allow-unsigned",
-        "--keys",
-        keys,
-        "--encounters",
-        damaged,
-    ]);
+    let refused = unsigned(damaged, &[]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         stderr(&refused).contains("the encounter log is damaged"),
         "{}",
         stderr(&refused)
     );
-    let allowed = run(&[
-        "match",
-        "--allow-unsigned",
-        "--keys",
-        keys,
-        "--encounters",
-        damaged,
-        "--allow-damaged-log",
-        "--json",
-    ]);
+    let allowed = unsigned(damaged, &["--allow-damaged-log", "--json"]);
     assert!(allowed.status.success(), "{}", stderr(&allowed));
     let document: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
     assert_eq!(
@@ -994,16 +975,7 @@ fn match_never_says_not_exposed_silently() {
         document["log_damage"]
     );
     // A "now" months after the whole log is said, not answered with a silent "no".
-    let late = run(&[
-        "match",
-        "--allow-unsigned",
-        "--keys",
-        keys,
-        "--encounters",
-        csv,
-        "--now",
-        "1600000000",
-    ]);
+    let late = unsigned(csv, &["--now", "1600000000"]);
     assert!(late.status.success());
     assert!(
         stdout(&late).contains("no look-back period holds any sighting"),
@@ -1026,15 +998,7 @@ fn match_never_says_not_exposed_silently() {
         "{}",
         stderr(&history)
     );
-    let text = run(&[
-        "match",
-        "--allow-unsigned",
-        "--keys",
-        keys,
-        "--encounters",
-        damaged,
-        "--allow-damaged-log",
-    ]);
+    let text = unsigned(damaged, &["--allow-damaged-log"]);
     assert!(stdout(&text).contains("log damaged (only intact records were matched)"));
 }
 
