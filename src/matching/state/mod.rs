@@ -362,38 +362,30 @@ impl MatchState {
         let secret = key
             .as_ref()
             .map_or_else(random_secret, |k| secret_from_key(k.bytes()));
-        let mut start_over = options.rebuild.then_some(Rebuild::Asked);
-        let mut files_unknown = false;
-        let read = match read_manifest(&dir, key.as_ref()) {
-            Err(StateError::Damaged { .. }) if options.rebuild => Err(true),
+        // A new state (or, when a rebuild is asked, one whose manifest is beyond use) names no
+        // segment: any segment left is a leftover, removed below, and the empty manifest is
+        // written before any segment can be.
+        let empty = || -> Result<Manifest, StateError> {
+            let manifest = empty_manifest(config, options.keep_days, secret);
+            write_manifest(&dir, &manifest, key.as_ref())?;
+            Ok(manifest)
+        };
+        let (manifest, files_unknown) = match read_manifest(&dir, key.as_ref()) {
+            Ok(Some(manifest)) if manifest.config != config => {
+                return Err(StateError::OtherRules { dir: dir.clone() });
+            }
+            Ok(Some(manifest)) => (manifest, false),
             Ok(None) if names.iter().any(|n| n.ends_with(".seg")) && !options.rebuild => {
                 return Err(StateError::Damaged {
                     file: dir.join(MANIFEST),
                     reason: DamageReason::Missing,
                 });
             }
-            Ok(None) => Err(false),
-            Ok(Some(manifest)) => Ok(manifest),
+            Ok(None) => (empty()?, false),
+            Err(StateError::Damaged { .. }) if options.rebuild => (empty()?, true),
             Err(e) => return Err(e),
         };
-        let manifest = match read {
-            Ok(manifest) if manifest.config != config => {
-                return Err(StateError::OtherRules { dir });
-            }
-            Ok(manifest) => manifest,
-            Err(damaged) => {
-                let manifest = empty_manifest(config, options.keep_days, secret);
-                files_unknown = damaged;
-                if damaged {
-                    start_over = Some(Rebuild::Asked);
-                }
-                // A new state (or one whose manifest is beyond use) names no segment: any
-                // segment left is a leftover, removed below, and the empty manifest is
-                // written before any segment can be.
-                write_manifest(&dir, &manifest, key.as_ref())?;
-                manifest
-            }
-        };
+        let start_over = options.rebuild.then_some(Rebuild::Asked);
         for segment in &manifest.segments {
             let path = dir.join(segment.file_name());
             let expected = segment_len(segment.entries);
