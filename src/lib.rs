@@ -10,6 +10,7 @@ extern crate std;
 pub mod ble;
 pub mod blid;
 mod bytes;
+mod codec;
 pub mod encounter;
 pub mod export;
 pub mod gaen;

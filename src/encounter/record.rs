@@ -1,6 +1,7 @@
 //! Sighting records and their fixed-size binary encoding (spec §enc.1).
 
 use crate::blid::BluezoneId;
+use crate::codec::{Reader, Short};
 use crate::gaen::{AssociatedEncryptedMetadata, RollingProximityIdentifier};
 
 /// Record kind byte of a GAEN sighting, format version 1.
@@ -123,17 +124,6 @@ pub const fn record_len(kind: u8) -> Option<usize> {
     }
 }
 
-/// Reads fixed-size fields from a slice already checked to be long enough.
-struct Fields<'a>(&'a [u8]);
-
-impl Fields<'_> {
-    fn take<const N: usize>(&mut self) -> [u8; N] {
-        let (head, tail) = self.0.split_at_checked(N).unwrap_or((&[], &[]));
-        self.0 = tail;
-        <[u8; N]>::try_from(head).unwrap_or([0; N])
-    }
-}
-
 impl Sighting {
     /// When the sighting happened, Unix seconds (rounded down for Bluezone).
     #[must_use]
@@ -208,28 +198,35 @@ impl Sighting {
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
         let (&kind, _) = bytes.split_first().ok_or(RecordError::Empty)?;
         let expected = record_len(kind).ok_or(RecordError::UnknownKind(kind))?;
+        let length = RecordError::Length {
+            kind,
+            expected,
+            found: bytes.len(),
+        };
         if bytes.len() != expected {
-            return Err(RecordError::Length {
-                kind,
-                expected,
-                found: bytes.len(),
-            });
+            return Err(length);
         }
-        let mut f = Fields(bytes.get(1..).unwrap_or_default());
-        Ok(match kind {
-            KIND_GAEN_V1 => Self::Gaen(GaenSighting {
-                unix_seconds: u64::from_le_bytes(f.take()),
-                rpi: RollingProximityIdentifier::from_bytes(f.take()),
-                aem: AssociatedEncryptedMetadata::from_bytes(f.take()),
-                rssi: i8::from_le_bytes(f.take()),
-                previous_scan_unix_seconds: u64::from_le_bytes(f.take()),
-            }),
-            _ => Self::Bluezone(BluezoneSighting {
-                unix_ms: u64::from_le_bytes(f.take()),
-                contact_id: BluezoneId::from_bytes(f.take()),
-                own_id: BluezoneId::from_bytes(f.take()),
-                rssi: i8::from_le_bytes(f.take()),
-            }),
-        })
+        // The length was checked, so a short read cannot happen; were it to, it is the same
+        // error, never a field of zeros.
+        let mut r = Reader::new(bytes);
+        let read = |r: &mut Reader<'_>| -> Result<Self, Short> {
+            r.u8()?;
+            Ok(match kind {
+                KIND_GAEN_V1 => Self::Gaen(GaenSighting {
+                    unix_seconds: r.u64()?,
+                    rpi: RollingProximityIdentifier::from_bytes(r.array()?),
+                    aem: AssociatedEncryptedMetadata::from_bytes(r.array()?),
+                    rssi: r.i8()?,
+                    previous_scan_unix_seconds: r.u64()?,
+                }),
+                _ => Self::Bluezone(BluezoneSighting {
+                    unix_ms: r.u64()?,
+                    contact_id: BluezoneId::from_bytes(r.array()?),
+                    own_id: BluezoneId::from_bytes(r.array()?),
+                    rssi: r.i8()?,
+                }),
+            })
+        };
+        read(&mut r).map_err(|Short| length)
     }
 }

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
+use super::proto::number::{export, key, signature_info};
 use super::proto::{self, FIXED64, Fields, LEN, VARINT, Value};
 use super::{EXPORT_HEADER, ExportError};
 use crate::gaen::{DiagnosisKey, ReportType};
@@ -99,7 +100,7 @@ fn string(
 }
 
 /// `int32` on the wire is a 64-bit varint whose low 32 bits are the value.
-const fn int32(v: u64) -> i32 {
+pub(crate) const fn int32(v: u64) -> i32 {
     v as u32 as i32
 }
 
@@ -111,11 +112,11 @@ pub(crate) fn decode_signature_info(bytes: &[u8], base: u64) -> Result<Signature
         let field = field?;
         let (number, value, offset) = (field.number, field.value, field.offset);
         let slot = match number {
-            1 => &mut info.app_bundle_id,
-            2 => &mut info.android_package,
-            3 => &mut info.verification_key_version,
-            4 => &mut info.verification_key_id,
-            5 => &mut info.signature_algorithm,
+            signature_info::APP_BUNDLE_ID => &mut info.app_bundle_id,
+            signature_info::ANDROID_PACKAGE => &mut info.android_package,
+            signature_info::VERIFICATION_KEY_VERSION => &mut info.verification_key_version,
+            signature_info::VERIFICATION_KEY_ID => &mut info.verification_key_id,
+            signature_info::SIGNATURE_ALGORITHM => &mut info.signature_algorithm,
             _ => continue,
         };
         *slot = Some(string(NAME, number, &value, offset)?);
@@ -152,16 +153,18 @@ pub(crate) fn decode_key(
         let (number, value, at) = (field.number, field.value, field.offset);
         let number_value = |expected| expect_type(NAME, number, &value, expected, at);
         match (number, value) {
-            (1, Value::Bytes(b)) => key_data = Some(b),
-            (2, Value::Varint(v)) => risk = v,
-            (3, Value::Varint(v)) => start = v,
-            (4, Value::Varint(v)) => period = v,
-            (5, Value::Varint(v)) => report = v,
+            (key::KEY_DATA, Value::Bytes(b)) => key_data = Some(b),
+            (key::TRANSMISSION_RISK_LEVEL, Value::Varint(v)) => risk = v,
+            (key::ROLLING_START_INTERVAL_NUMBER, Value::Varint(v)) => start = v,
+            (key::ROLLING_PERIOD, Value::Varint(v)) => period = v,
+            (key::REPORT_TYPE, Value::Varint(v)) => report = v,
             // sint32 as protobuf reads it: the low 32 bits of the varint, zigzag-decoded
             // (spec §export.2).
-            (6, Value::Varint(v)) => onset = Some(zigzag32(v)),
-            (1, _) => number_value(LEN)?,
-            (2..=6, _) => number_value(VARINT)?,
+            (key::DAYS_SINCE_ONSET_OF_SYMPTOMS, Value::Varint(v)) => onset = Some(zigzag32(v)),
+            (key::KEY_DATA, _) => number_value(LEN)?,
+            (key::TRANSMISSION_RISK_LEVEL..=key::DAYS_SINCE_ONSET_OF_SYMPTOMS, _) => {
+                number_value(VARINT)?;
+            }
             _ => {}
         }
     }
@@ -246,27 +249,33 @@ pub(crate) fn top_level<'a>(
     const NAME: &str = "TemporaryExposureKeyExport";
     let (number, offset) = (field.number, field.offset);
     match (number, field.value) {
-        (1, Value::Fixed64(v)) => metadata.start_timestamp = Some(v),
-        (2, Value::Fixed64(v)) => metadata.end_timestamp = Some(v),
-        (3, v) => metadata.region = Some(string(NAME, 3, &v, offset)?),
-        (4, Value::Varint(v)) => metadata.batch_num = Some(int32(v)),
-        (5, Value::Varint(v)) => metadata.batch_size = Some(int32(v)),
-        (6, Value::Bytes(b)) => {
+        (export::START_TIMESTAMP, Value::Fixed64(v)) => metadata.start_timestamp = Some(v),
+        (export::END_TIMESTAMP, Value::Fixed64(v)) => metadata.end_timestamp = Some(v),
+        (export::REGION, v) => metadata.region = Some(string(NAME, number, &v, offset)?),
+        (export::BATCH_NUM, Value::Varint(v)) => metadata.batch_num = Some(int32(v)),
+        (export::BATCH_SIZE, Value::Varint(v)) => metadata.batch_size = Some(int32(v)),
+        (export::SIGNATURE_INFOS, Value::Bytes(b)) => {
             metadata
                 .signature_infos
                 .push(decode_signature_info(b, field.body_offset)?);
         }
-        (7 | 8, Value::Bytes(bytes)) => {
+        (export::KEYS | export::REVISED_KEYS, Value::Bytes(bytes)) => {
             return Ok(TopLevel::Key {
                 bytes,
                 offset,
                 base: field.body_offset,
-                revised: number == 8,
+                revised: number == export::REVISED_KEYS,
             });
         }
-        (1 | 2, v) => expect_type(NAME, number, &v, FIXED64, offset)?,
-        (4 | 5, v) => expect_type(NAME, number, &v, VARINT, offset)?,
-        (6..=8, v) => expect_type(NAME, number, &v, LEN, offset)?,
+        (export::START_TIMESTAMP | export::END_TIMESTAMP, v) => {
+            expect_type(NAME, number, &v, FIXED64, offset)?;
+        }
+        (export::BATCH_NUM | export::BATCH_SIZE, v) => {
+            expect_type(NAME, number, &v, VARINT, offset)?;
+        }
+        (export::SIGNATURE_INFOS..=export::REVISED_KEYS, v) => {
+            expect_type(NAME, number, &v, LEN, offset)?;
+        }
         _ => {}
     }
     Ok(TopLevel::Metadata)
@@ -338,8 +347,8 @@ impl<'a> ExportBin<'a> {
                 Err(e) => return Some(Err(e)),
             };
             match (field.number, field.value) {
-                (7 | 8, Value::Bytes(bytes)) => {
-                    let revised = field.number == 8;
+                (export::KEYS | export::REVISED_KEYS, Value::Bytes(bytes)) => {
+                    let revised = field.number == export::REVISED_KEYS;
                     let slot = counts.get_mut(usize::from(revised))?;
                     let index = *slot;
                     *slot += 1;
@@ -363,39 +372,53 @@ impl<'a> ExportBin<'a> {
 /// `days_since_onset_of_symptoms` when known.
 pub fn encode_key(out: &mut Vec<u8>, key: &DiagnosisKey, revised: bool) {
     let mut message = Vec::with_capacity(40);
-    proto::put_bytes(&mut message, 1, &key.key_data);
-    proto::put_tag(&mut message, 2, VARINT);
+    proto::put_bytes(&mut message, key::KEY_DATA, &key.key_data);
+    proto::put_tag(&mut message, key::TRANSMISSION_RISK_LEVEL, VARINT);
     proto::put_varint(&mut message, u64::from(key.transmission_risk_level));
-    proto::put_tag(&mut message, 3, VARINT);
+    proto::put_tag(&mut message, key::ROLLING_START_INTERVAL_NUMBER, VARINT);
     // int32 on the wire: a start past 0x7FFFFFFF is a negative int32, sign-extended.
     proto::put_varint(
         &mut message,
         i64::from(key.window.start().get() as i32) as u64,
     );
     if key.window.period() != RollingPeriod::FULL_DAY {
-        proto::put_tag(&mut message, 4, VARINT);
+        proto::put_tag(&mut message, key::ROLLING_PERIOD, VARINT);
         proto::put_varint(&mut message, u64::from(key.window.period().get()));
     }
     if key.report_type != ReportType::Unknown {
-        proto::put_tag(&mut message, 5, VARINT);
+        proto::put_tag(&mut message, key::REPORT_TYPE, VARINT);
         proto::put_varint(&mut message, key.report_type as u64);
     }
     if let Some(days) = key.days_since_onset_of_symptoms {
-        proto::put_tag(&mut message, 6, VARINT);
+        proto::put_tag(&mut message, key::DAYS_SINCE_ONSET_OF_SYMPTOMS, VARINT);
         proto::put_varint(&mut message, u64::from(((days << 1) ^ (days >> 31)) as u32));
     }
-    proto::put_bytes(out, if revised { 8 } else { 7 }, &message);
+    let number = if revised {
+        export::REVISED_KEYS
+    } else {
+        export::KEYS
+    };
+    proto::put_bytes(out, number, &message);
 }
 
 /// Appends a `SignatureInfo` message as field `field`.
 pub(crate) fn encode_signature_info(out: &mut Vec<u8>, field: u32, info: &SignatureInfo) {
     let mut message = Vec::new();
     for (number, text) in [
-        (1, &info.app_bundle_id),
-        (2, &info.android_package),
-        (3, &info.verification_key_version),
-        (4, &info.verification_key_id),
-        (5, &info.signature_algorithm),
+        (signature_info::APP_BUNDLE_ID, &info.app_bundle_id),
+        (signature_info::ANDROID_PACKAGE, &info.android_package),
+        (
+            signature_info::VERIFICATION_KEY_VERSION,
+            &info.verification_key_version,
+        ),
+        (
+            signature_info::VERIFICATION_KEY_ID,
+            &info.verification_key_id,
+        ),
+        (
+            signature_info::SIGNATURE_ALGORITHM,
+            &info.signature_algorithm,
+        ),
     ] {
         if let Some(text) = text {
             proto::put_bytes(&mut message, number, text.as_bytes());
@@ -408,23 +431,29 @@ pub(crate) fn encode_signature_info(out: &mut Vec<u8>, field: u32, info: &Signat
 #[must_use]
 pub fn encode_prefix(metadata: &ExportMetadata) -> Vec<u8> {
     let mut out = Vec::from(EXPORT_HEADER.as_slice());
-    for (number, value) in [(1, metadata.start_timestamp), (2, metadata.end_timestamp)] {
+    for (number, value) in [
+        (export::START_TIMESTAMP, metadata.start_timestamp),
+        (export::END_TIMESTAMP, metadata.end_timestamp),
+    ] {
         if let Some(v) = value {
             proto::put_tag(&mut out, number, FIXED64);
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
     if let Some(region) = &metadata.region {
-        proto::put_bytes(&mut out, 3, region.as_bytes());
+        proto::put_bytes(&mut out, export::REGION, region.as_bytes());
     }
-    for (number, value) in [(4, metadata.batch_num), (5, metadata.batch_size)] {
+    for (number, value) in [
+        (export::BATCH_NUM, metadata.batch_num),
+        (export::BATCH_SIZE, metadata.batch_size),
+    ] {
         if let Some(v) = value {
             proto::put_tag(&mut out, number, VARINT);
             proto::put_varint(&mut out, i64::from(v) as u64);
         }
     }
     for info in &metadata.signature_infos {
-        encode_signature_info(&mut out, 6, info);
+        encode_signature_info(&mut out, export::SIGNATURE_INFOS, info);
     }
     out
 }

@@ -4,6 +4,7 @@
 //! thousands of keys in one repeated field, and the protobuf crates decode a message whole.
 
 use super::ExportError;
+use crate::codec::{Reader, Short};
 
 /// Wire type 0: varint.
 pub(crate) const VARINT: u8 = 0;
@@ -13,6 +14,49 @@ pub(crate) const FIXED64: u8 = 1;
 pub(crate) const LEN: u8 = 2;
 /// Wire type 5: 4 bytes little-endian.
 pub(crate) const FIXED32: u8 = 5;
+
+/// The field numbers of the messages of `export.proto` (spec §export.3, §export.4).
+pub(crate) mod number {
+    /// `TemporaryExposureKeyExport`.
+    pub(crate) mod export {
+        pub(crate) const START_TIMESTAMP: u32 = 1;
+        pub(crate) const END_TIMESTAMP: u32 = 2;
+        pub(crate) const REGION: u32 = 3;
+        pub(crate) const BATCH_NUM: u32 = 4;
+        pub(crate) const BATCH_SIZE: u32 = 5;
+        pub(crate) const SIGNATURE_INFOS: u32 = 6;
+        pub(crate) const KEYS: u32 = 7;
+        pub(crate) const REVISED_KEYS: u32 = 8;
+    }
+    /// `TemporaryExposureKey`.
+    pub(crate) mod key {
+        pub(crate) const KEY_DATA: u32 = 1;
+        pub(crate) const TRANSMISSION_RISK_LEVEL: u32 = 2;
+        pub(crate) const ROLLING_START_INTERVAL_NUMBER: u32 = 3;
+        pub(crate) const ROLLING_PERIOD: u32 = 4;
+        pub(crate) const REPORT_TYPE: u32 = 5;
+        pub(crate) const DAYS_SINCE_ONSET_OF_SYMPTOMS: u32 = 6;
+    }
+    /// `SignatureInfo`.
+    pub(crate) mod signature_info {
+        pub(crate) const APP_BUNDLE_ID: u32 = 1;
+        pub(crate) const ANDROID_PACKAGE: u32 = 2;
+        pub(crate) const VERIFICATION_KEY_VERSION: u32 = 3;
+        pub(crate) const VERIFICATION_KEY_ID: u32 = 4;
+        pub(crate) const SIGNATURE_ALGORITHM: u32 = 5;
+    }
+    /// `TEKSignatureList`.
+    pub(crate) mod signature_list {
+        pub(crate) const SIGNATURES: u32 = 1;
+    }
+    /// `TEKSignature`.
+    pub(crate) mod signature {
+        pub(crate) const SIGNATURE_INFO: u32 = 1;
+        pub(crate) const BATCH_NUM: u32 = 2;
+        pub(crate) const BATCH_SIZE: u32 = 3;
+        pub(crate) const SIGNATURE: u32 = 4;
+    }
+}
 
 /// The value of one field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,9 +155,8 @@ pub(crate) struct Field<'a> {
 /// The fields of one message held in memory, in order.
 #[derive(Clone, Debug)]
 pub(crate) struct Fields<'a> {
-    bytes: &'a [u8],
-    position: usize,
-    /// Offset of `bytes[0]` in the file.
+    reader: Reader<'a>,
+    /// Offset of the message's first byte in the file.
     base: u64,
     failed: bool,
 }
@@ -121,64 +164,54 @@ pub(crate) struct Fields<'a> {
 impl<'a> Fields<'a> {
     pub(crate) const fn new(bytes: &'a [u8], base: u64) -> Self {
         Self {
-            bytes,
-            position: 0,
+            reader: Reader::new(bytes),
             base,
             failed: false,
         }
     }
 
+    /// The file offset of the next byte to read.
     fn offset(&self) -> u64 {
-        self.base + self.position as u64
+        self.base.saturating_add(self.reader.used() as u64)
+    }
+
+    /// A varint at the reader's position.
+    fn varint(&mut self) -> Result<u64, ExportError> {
+        let (value, used) = varint(self.reader.rest(), self.offset())?;
+        self.reader
+            .take(used)
+            .map_err(|Short| ExportError::Varint {
+                offset: self.offset(),
+            })?;
+        Ok(value)
     }
 
     fn read(&mut self) -> Result<Field<'a>, ExportError> {
         let start = self.offset();
-        let rest = self.bytes.get(self.position..).unwrap_or_default();
-        let (tag, used) = varint(rest, start)?;
+        let tag = self.varint()?;
         let (field, wire_type) = split_tag(tag, start)?;
-        self.position += used;
-        let rest = self.bytes.get(self.position..).unwrap_or_default();
+        let available = self.reader.rest().len() as u64;
         let truncated = |declared: u64| ExportError::Length {
             offset: start,
             declared,
-            available: rest.len() as u64,
+            available,
         };
         let mut body_offset = self.offset();
         let value = match wire_type {
-            VARINT => {
-                let (v, used) = varint(rest, self.offset())?;
-                self.position += used;
-                Value::Varint(v)
-            }
-            FIXED64 => {
-                let bytes: [u8; 8] = rest
-                    .get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(truncated(8))?;
-                self.position += 8;
-                Value::Fixed64(u64::from_le_bytes(bytes))
-            }
-            FIXED32 => {
-                let bytes: [u8; 4] = rest
-                    .get(..4)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(truncated(4))?;
-                self.position += 4;
-                Value::Fixed32(u32::from_le_bytes(bytes))
-            }
+            VARINT => Value::Varint(self.varint()?),
+            FIXED64 => Value::Fixed64(self.reader.u64().map_err(|Short| truncated(8))?),
+            FIXED32 => Value::Fixed32(self.reader.u32().map_err(|Short| truncated(4))?),
             _ => {
-                let (len, used) = varint(rest, self.offset())?;
-                let body = rest
-                    .get(used..)
-                    .and_then(|r| usize::try_from(len).ok().and_then(|l| r.get(..l)))
-                    .ok_or(ExportError::Length {
+                let len = self.varint()?;
+                body_offset = self.offset();
+                let body = usize::try_from(len)
+                    .map_err(|_| Short)
+                    .and_then(|len| self.reader.take(len))
+                    .map_err(|Short| ExportError::Length {
                         offset: start,
                         declared: len,
-                        available: rest.len().saturating_sub(used) as u64,
+                        available: self.reader.rest().len() as u64,
                     })?;
-                body_offset += used as u64;
-                self.position += used + body.len();
                 Value::Bytes(body)
             }
         };
@@ -195,7 +228,7 @@ impl<'a> Iterator for Fields<'a> {
     type Item = Result<Field<'a>, ExportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.position >= self.bytes.len() {
+        if self.failed || self.reader.is_empty() {
             return None;
         }
         let item = self.read();

@@ -11,7 +11,9 @@
 use alloc::vec::Vec;
 
 use super::ExportError;
-use super::bin::{SignatureInfo, decode_signature_info, encode_signature_info};
+use super::bin::{SignatureInfo, decode_signature_info, encode_signature_info, int32};
+use super::proto::number::signature::{BATCH_NUM, BATCH_SIZE, SIGNATURE, SIGNATURE_INFO};
+use super::proto::number::signature_list::SIGNATURES;
 use super::proto::{self, Fields, LEN, VARINT, Value};
 
 /// One signature over an `export.bin`.
@@ -50,14 +52,18 @@ fn decode_signature(bytes: &[u8], base: u64) -> Result<TekSignature, ExportError
     for field in Fields::new(bytes, base) {
         let field = field?;
         match (field.number, field.value) {
-            (1, Value::Bytes(b)) => {
-                signature.signature_info = Some(decode_signature_info(b, field.body_offset)?)
+            (SIGNATURE_INFO, Value::Bytes(b)) => {
+                signature.signature_info = Some(decode_signature_info(b, field.body_offset)?);
             }
-            (2, Value::Varint(v)) => signature.batch_num = Some(v as u32 as i32),
-            (3, Value::Varint(v)) => signature.batch_size = Some(v as u32 as i32),
-            (4, Value::Bytes(b)) => signature.signature = Vec::from(b),
-            (n @ (1 | 4), v) => return Err(wrong_type(NAME, n, &v, LEN, field.offset)),
-            (n @ (2 | 3), v) => return Err(wrong_type(NAME, n, &v, VARINT, field.offset)),
+            (BATCH_NUM, Value::Varint(v)) => signature.batch_num = Some(int32(v)),
+            (BATCH_SIZE, Value::Varint(v)) => signature.batch_size = Some(int32(v)),
+            (SIGNATURE, Value::Bytes(b)) => signature.signature = Vec::from(b),
+            (n @ (SIGNATURE_INFO | SIGNATURE), v) => {
+                return Err(wrong_type(NAME, n, &v, LEN, field.offset));
+            }
+            (n @ (BATCH_NUM | BATCH_SIZE), v) => {
+                return Err(wrong_type(NAME, n, &v, VARINT, field.offset));
+            }
             _ => {}
         }
     }
@@ -73,8 +79,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TekSignature>, ExportError> {
     for field in Fields::new(bytes, 0) {
         let field = field?;
         match (field.number, field.value) {
-            (1, Value::Bytes(b)) => signatures.push(decode_signature(b, field.body_offset)?),
-            (1, v) => return Err(wrong_type("TEKSignatureList", 1, &v, LEN, field.offset)),
+            (SIGNATURES, Value::Bytes(b)) => {
+                signatures.push(decode_signature(b, field.body_offset)?);
+            }
+            (n @ SIGNATURES, v) => {
+                return Err(wrong_type("TEKSignatureList", n, &v, LEN, field.offset));
+            }
             _ => {}
         }
     }
@@ -88,16 +98,19 @@ pub fn encode(signatures: &[TekSignature]) -> Vec<u8> {
     for signature in signatures {
         let mut message = Vec::new();
         if let Some(info) = &signature.signature_info {
-            encode_signature_info(&mut message, 1, info);
+            encode_signature_info(&mut message, SIGNATURE_INFO, info);
         }
-        for (number, value) in [(2, signature.batch_num), (3, signature.batch_size)] {
+        for (number, value) in [
+            (BATCH_NUM, signature.batch_num),
+            (BATCH_SIZE, signature.batch_size),
+        ] {
             if let Some(v) = value {
                 proto::put_tag(&mut message, number, VARINT);
                 proto::put_varint(&mut message, i64::from(v) as u64);
             }
         }
-        proto::put_bytes(&mut message, 4, &signature.signature);
-        proto::put_bytes(&mut out, 1, &message);
+        proto::put_bytes(&mut message, SIGNATURE, &signature.signature);
+        proto::put_bytes(&mut out, SIGNATURES, &message);
     }
     out
 }

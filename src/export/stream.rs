@@ -7,6 +7,7 @@ use std::vec::Vec;
 use super::bin::{
     ExportMetadata, ExportedKey, TopLevel, decode_key, encode_key, encode_prefix, top_level,
 };
+use super::proto::number::export;
 use super::proto::{self, FIXED32, FIXED64, Field, VARINT, Value};
 use super::{EXPORT_HEADER, ExportError};
 use crate::gaen::DiagnosisKey;
@@ -219,11 +220,20 @@ impl<R: BufRead> ExportReader<R> {
                     // Keep what the schema gives as length-delimited; skip unknown fields
                     // without keeping them. Other known fields with this wire type are a type
                     // error that `top_level` reports without needing their bytes.
-                    let keep = matches!(number, 3 | 6..=8);
+                    let keep = matches!(
+                        number,
+                        export::REGION | export::SIGNATURE_INFOS..=export::REVISED_KEYS
+                    );
                     self.body(len, keep, offset)?;
                     if !keep {
                         self.field.clear();
-                        if !matches!(number, 1 | 2 | 4 | 5) {
+                        if !matches!(
+                            number,
+                            export::START_TIMESTAMP
+                                | export::END_TIMESTAMP
+                                | export::BATCH_NUM
+                                | export::BATCH_SIZE
+                        ) {
                             continue;
                         }
                     }

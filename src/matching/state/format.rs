@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::codec::{Reader, Short};
 use crate::gaen::RollingProximityIdentifier;
 use crate::gaen::{AssociatedEncryptedMetadata, DiagnosisKey, Metadata, ReportType};
 use crate::matching::{KeyMatch, MatchConfig, MatchedSighting, Rejections};
@@ -224,99 +225,64 @@ impl Writer {
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+impl From<Short> for DamageReason {
+    fn from(_: Short) -> Self {
+        Self::Truncated
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DamageReason> {
-        if self.bytes.len() < n {
-            return Err(DamageReason::Truncated);
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
+/// A flag byte: 0 or 1, anything else named as invalid.
+fn flag(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DamageReason> {
+    match r.u8()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(DamageReason::Invalid(what)),
     }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DamageReason> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
+}
+
+fn read_key(r: &mut Reader<'_>) -> Result<DiagnosisKey, DamageReason> {
+    let key_data = r.array()?;
+    let start = r.u32()?;
+    let period = r.u32()?;
+    let window = RollingPeriod::new(period)
+        .and_then(|p| RollingWindow::new(EnIntervalNumber::new(start), p))
+        .map_err(|_| DamageReason::Invalid("rolling window"))?;
+    let transmission_risk_level = r.u8()?;
+    if transmission_risk_level > 8 {
+        return Err(DamageReason::Invalid("transmission risk level"));
     }
-    fn u8(&mut self) -> Result<u8, DamageReason> {
-        Ok(self.array::<1>()?[0])
+    let report_type = report_type(r.u8()?)?;
+    let has_onset = flag(r, "onset flag")?;
+    let onset = r.i32()?;
+    if !has_onset && onset != 0 {
+        return Err(DamageReason::Invalid("onset"));
     }
-    fn i8(&mut self) -> Result<i8, DamageReason> {
-        Ok(i8::from_le_bytes(self.array()?))
-    }
-    fn u16(&mut self) -> Result<u16, DamageReason> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-    fn u32(&mut self) -> Result<u32, DamageReason> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-    fn u64(&mut self) -> Result<u64, DamageReason> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-    fn flag(&mut self, what: &'static str) -> Result<bool, DamageReason> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(DamageReason::Invalid(what)),
-        }
-    }
-    /// A count of records of `size` bytes each: refused when the bytes left cannot hold them,
-    /// so that no allocation is larger than the input.
-    fn count(&mut self, size: usize) -> Result<usize, DamageReason> {
-        let n = self.u32()? as usize;
-        if n.checked_mul(size)
-            .is_none_or(|total| total > self.bytes.len())
-        {
-            return Err(DamageReason::Truncated);
-        }
-        Ok(n)
-    }
-    fn key(&mut self) -> Result<DiagnosisKey, DamageReason> {
-        let key_data = self.array()?;
-        let start = self.u32()?;
-        let period = self.u32()?;
-        let window = RollingPeriod::new(period)
-            .and_then(|p| RollingWindow::new(EnIntervalNumber::new(start), p))
-            .map_err(|_| DamageReason::Invalid("rolling window"))?;
-        let transmission_risk_level = self.u8()?;
-        if transmission_risk_level > 8 {
-            return Err(DamageReason::Invalid("transmission risk level"));
-        }
-        let report_type = report_type(self.u8()?)?;
-        let has_onset = self.flag("onset flag")?;
-        let onset = i32::from_le_bytes(self.array()?);
-        if !has_onset && onset != 0 {
-            return Err(DamageReason::Invalid("onset"));
-        }
-        Ok(DiagnosisKey {
-            key_data,
-            window,
-            transmission_risk_level,
-            report_type,
-            days_since_onset_of_symptoms: has_onset.then_some(onset),
-        })
-    }
-    fn sighting(&mut self) -> Result<MatchedSighting, DamageReason> {
-        Ok(MatchedSighting {
-            unix_seconds: self.u64()?,
-            en_interval_number: EnIntervalNumber::new(self.u32()?),
-            rpi: RollingProximityIdentifier::from_bytes(self.array()?),
-            rssi: self.i8()?,
-            aem: AssociatedEncryptedMetadata::from_bytes(self.array()?),
-            metadata: Metadata::from_bytes(self.array()?),
-            tx_power: self.i8()?,
-            attenuation: self.u8()?,
-            previous_scan_unix_seconds: self.u64()?,
-        })
-    }
-    fn sightings(&mut self) -> Result<Vec<MatchedSighting>, DamageReason> {
-        let n = self.count(SIGHTING)?;
-        (0..n).map(|_| self.sighting()).collect()
-    }
+    Ok(DiagnosisKey {
+        key_data,
+        window,
+        transmission_risk_level,
+        report_type,
+        days_since_onset_of_symptoms: has_onset.then_some(onset),
+    })
+}
+
+fn read_sighting(r: &mut Reader<'_>) -> Result<MatchedSighting, DamageReason> {
+    Ok(MatchedSighting {
+        unix_seconds: r.u64()?,
+        en_interval_number: EnIntervalNumber::new(r.u32()?),
+        rpi: RollingProximityIdentifier::from_bytes(r.array()?),
+        rssi: r.i8()?,
+        aem: AssociatedEncryptedMetadata::from_bytes(r.array()?),
+        metadata: Metadata::from_bytes(r.array()?),
+        tx_power: r.i8()?,
+        attenuation: r.u8()?,
+        previous_scan_unix_seconds: r.u64()?,
+    })
+}
+
+fn read_sightings(r: &mut Reader<'_>) -> Result<Vec<MatchedSighting>, DamageReason> {
+    let n = r.count(SIGHTING)?;
+    (0..n).map(|_| read_sighting(r)).collect()
 }
 
 fn write_config(w: &mut Writer, c: &MatchConfig) {
@@ -336,8 +302,8 @@ fn read_config(r: &mut Reader<'_>) -> Result<MatchConfig, DamageReason> {
         replay_window_seconds: r.u64()?,
         tx_power_min_dbm: r.i8()?,
         tx_power_max_dbm: r.i8()?,
-        match_revoked: r.flag("match_revoked")?,
-        match_recursive: r.flag("match_recursive")?,
+        match_revoked: flag(r, "match_revoked")?,
+        match_recursive: flag(r, "match_recursive")?,
         allowed_report_type_transitions: r.u8()?,
         report_type_when_missing: report_type(r.u8()?)?,
     })
@@ -459,7 +425,7 @@ impl Manifest {
         if bytes.get(..8) != Some(&MANIFEST_MAGIC[..]) {
             return Err(DamageReason::Magic);
         }
-        let mut r = Reader { bytes };
+        let mut r = Reader::new(bytes);
         r.take(8)?;
         let version = r.u16()?;
         if version != VERSION {
@@ -489,9 +455,8 @@ impl Manifest {
                 DamageReason::Checksum
             });
         }
-        let mut r = Reader {
-            bytes: body.get(11..).unwrap_or_default(),
-        };
+        let mut r = Reader::new(body);
+        r.take(11)?;
         let generation = r.u64()?;
         let stored_secret: [u8; 16] = r.array()?;
         let secret = match key {
@@ -543,7 +508,7 @@ impl Manifest {
             let sha256 = r.array()?;
             let read_at = r.u64()?;
             let keys = r.u64()?;
-            let authentic = r.flag("file authenticity")?;
+            let authentic = flag(&mut r, "file authenticity")?;
             let len = r.count(1)?;
             let path = core::str::from_utf8(r.take(len)?)
                 .map_err(|_| DamageReason::Invalid("file path"))?
@@ -559,7 +524,7 @@ impl Manifest {
         let n = r.count(KEY + 2 + 8 + 1 + 32 + 8)?;
         let mut matches: Vec<StoredMatch> = Vec::with_capacity(n);
         for _ in 0..n {
-            let key = r.key()?;
+            let key = read_key(&mut r)?;
             if matches
                 .last()
                 .is_some_and(|m| m.result.key.key_data >= key.key_data)
@@ -569,10 +534,10 @@ impl Manifest {
             let first_report_type = report_type(r.u8()?)?;
             let report_type_transitions = r.u8()?;
             let computed_until = r.u64()?;
-            let authentic = r.flag("match authenticity")?;
+            let authentic = flag(&mut r, "match authenticity")?;
             let counted = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
-            let sightings = r.sightings()?;
-            let v1_scans = r.sightings()?;
+            let sightings = read_sightings(&mut r)?;
+            let v1_scans = read_sightings(&mut r)?;
             matches.push(StoredMatch {
                 result: KeyMatch {
                     key,
@@ -590,15 +555,15 @@ impl Manifest {
         let mut pending = Vec::with_capacity(n);
         for _ in 0..n {
             pending.push(Pending {
-                key: r.key()?,
+                key: read_key(&mut r)?,
                 computed_until: r.u64()?,
-                authentic: r.flag("pending authenticity")?,
+                authentic: flag(&mut r, "pending authenticity")?,
                 counted: [r.u64()?, r.u64()?, r.u64()?, r.u64()?],
-                later_copy: r.flag("later copy")?,
-                copy: r.flag("copy")?,
+                later_copy: flag(&mut r, "later copy")?,
+                copy: flag(&mut r, "copy")?,
             });
         }
-        if !r.bytes.is_empty() {
+        if !r.is_empty() {
             return Err(DamageReason::Trailing);
         }
         Ok(Self {
@@ -634,7 +599,7 @@ pub(crate) fn segment_header(entries: u64) -> [u8; SEGMENT_HEADER] {
 /// # Errors
 /// A wrong magic or version, or a cut header.
 pub(crate) fn read_segment_header(bytes: &[u8]) -> Result<u64, DamageReason> {
-    let mut r = Reader { bytes };
+    let mut r = Reader::new(bytes);
     if r.take(8)? != SEGMENT_MAGIC {
         return Err(DamageReason::Magic);
     }
@@ -642,7 +607,7 @@ pub(crate) fn read_segment_header(bytes: &[u8]) -> Result<u64, DamageReason> {
     if version != SEGMENT_VERSION {
         return Err(DamageReason::Version(version));
     }
-    r.u64()
+    Ok(r.u64()?)
 }
 
 /// Checks a whole segment held in memory: its header, its length and the order of its entries.
