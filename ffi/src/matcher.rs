@@ -83,11 +83,7 @@ pub unsafe extern "C" fn bz_matcher_new(out: *mut *mut BzMatcher) -> BzStatus {
         // SAFETY: the caller's contract.
         let out = unsafe { output(out, "out") }?;
         let risk = RiskConfig::default();
-        // One rule, given once: transitions judge a missing report type as windows do.
-        let config = MatchConfig {
-            report_type_when_missing: risk.windows.report_type_when_missing,
-            ..MatchConfig::default()
-        };
+        let config = risk.match_config(MatchConfig::default());
         let matcher = BzMatcher {
             sightings: Vec::new(),
             newest: 0,

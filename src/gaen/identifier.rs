@@ -34,6 +34,18 @@ pub const fn padded_data(interval: EnIntervalNumber) -> [u8; 16] {
     ]
 }
 
+/// The interval number a decrypted identifier was padded data for, or `None` when the block
+/// does not open with `"EN-RPI"` and six zero bytes (spec §gaen.4): the one test of whether a
+/// logged identifier decrypts to one of a key's.
+#[must_use]
+#[inline]
+pub(crate) fn padded_interval(block: &[u8; 16]) -> Option<u32> {
+    let (prefix, number) = block.split_last_chunk::<4>()?;
+    let (rpi, zeros) = prefix.split_at_checked(RPI_PADDING_PREFIX.len())?;
+    (rpi == RPI_PADDING_PREFIX && zeros.iter().all(|&b| b == 0))
+        .then(|| u32::from_le_bytes(*number))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +56,11 @@ mod tests {
         // corona-warn-app/cwa-app-android#75: interval 2652091 padded as below.
         let expected = *b"EN-RPI\0\0\0\0\0\0\xbb\x77\x28\x00";
         assert_eq!(padded_data(EnIntervalNumber::new(2_652_091)), expected);
+        assert_eq!(padded_interval(&expected), Some(2_652_091));
+        for at in 0..12 {
+            let mut other = expected;
+            other[at] ^= 1;
+            assert_eq!(padded_interval(&other), None, "byte {at} changed");
+        }
     }
 }

@@ -18,6 +18,7 @@ mod keys;
 mod metadata;
 
 pub use diagnosis::{DiagnosisKey, ReportType, UnknownReportType};
+pub(crate) use identifier::padded_interval;
 pub use identifier::{
     AssociatedEncryptedMetadata, RPI_PADDING_PREFIX, RollingProximityIdentifier, padded_data,
 };

@@ -6,11 +6,11 @@ use aes::cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128Dec, Aes128Enc};
 
 use super::hkdf::KeySchedule;
-use super::{MatchConfig, MatchedSighting, Rejections, apply_rules, is_valid_transition};
+use super::{MatchConfig, MatchedSighting, Rejections, apply_copy, apply_rules};
 use crate::encounter::GaenSighting;
 use crate::gaen::{
     AEMK_INFO, AssociatedEncryptedMetadataKey, DiagnosisKey, RPIK_INFO, ReportType,
-    RollingProximityIdentifier, padded_data,
+    RollingProximityIdentifier, padded_data, padded_interval,
 };
 use crate::time::{EnIntervalNumber, INTERVAL_SECONDS, INTERVALS_PER_DAY, RollingWindow};
 
@@ -215,19 +215,15 @@ impl<'l, 't> BandMatcher<'l, 't> {
             let Some(stored) = self.table.get_mut(at) else {
                 return Ok(BandOutcome::Copy { changed: false });
             };
-            let from = config.effective_report_type(stored.report_type);
-            let to = config.effective_report_type(key.report_type);
-            let changed = from != to
-                && is_valid_transition(from, to)
-                && stored.transitions < config.allowed_report_type_transitions;
-            if from == to {
-                self.counts.rejected.duplicate_keys += 1;
-            } else if changed {
-                stored.report_type = to;
-                stored.transitions += 1;
+            let changed = apply_copy(
+                &config,
+                &mut stored.report_type,
+                &mut stored.transitions,
+                key.report_type,
+                &mut self.counts.rejected,
+            );
+            if changed {
                 self.counts.report_type_transitions += 1;
-            } else {
-                self.counts.rejected.invalid_transitions += 1;
             }
             return Ok(BandOutcome::Copy { changed });
         }
@@ -326,10 +322,9 @@ impl<'l, 't> BandMatcher<'l, 't> {
                 }
                 cipher.decrypt_blocks(blocks);
                 for (block, rpi) in blocks.iter().zip(logged) {
-                    let plain: [u8; 16] = (*block).into();
-                    let (prefix, number) = plain.split_at(12);
-                    let j = u32::from_le_bytes(number.try_into().unwrap_or([0; 4]));
-                    if prefix == b"EN-RPI\0\0\0\0\0\0" && (first..=last).contains(&j) {
+                    if let Some(j) = padded_interval(&block.0)
+                        && (first..=last).contains(&j)
+                    {
                         hits.push((j, *rpi));
                     }
                 }

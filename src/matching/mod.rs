@@ -172,6 +172,37 @@ pub(crate) fn interval_of(unix_seconds: u64) -> Option<u32> {
     u32::try_from(unix_seconds / crate::time::INTERVAL_SECONDS).ok()
 }
 
+// spec §match.6: what a copy of a stored key may do.
+/// Applies a copy of a stored key, one that Google's prefilter passes, to what is stored of it:
+/// the copy may only change the stored report type, from its effective type to the copy's,
+/// along Google's table ([`is_valid_transition`]) and at most
+/// `allowed_report_type_transitions` times. A copy of the same effective type is counted as a
+/// duplicate, any other refused change as an invalid transition. Returns whether the stored
+/// type changed. The run and the band matcher both call it, so they cannot treat a copy
+/// differently.
+pub(crate) fn apply_copy(
+    config: &MatchConfig,
+    stored: &mut ReportType,
+    transitions: &mut u8,
+    copy: ReportType,
+    rejected: &mut Rejections,
+) -> bool {
+    let from = config.effective_report_type(*stored);
+    let to = config.effective_report_type(copy);
+    if from == to {
+        rejected.duplicate_keys += 1;
+        false
+    } else if is_valid_transition(from, to) && *transitions < config.allowed_report_type_transitions
+    {
+        *stored = to;
+        *transitions += 1;
+        true
+    } else {
+        rejected.invalid_transitions += 1;
+        false
+    }
+}
+
 // spec §match.2: the rules on the sightings of one identifier.
 /// Applies §match.2 to `all`, the sightings (in the log's order) of `rpi`, the identifier of
 /// interval `j` of a key whose AEMK is `aemk`: each accepted sighting goes to `accepted`, the

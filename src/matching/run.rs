@@ -12,7 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::engine::Evaluation;
-use super::{KeyMatch, MatchOutcome, Matcher, Rejections, is_valid_transition};
+use super::{KeyMatch, MatchOutcome, Matcher, Rejections, apply_copy};
 use crate::gaen::DiagnosisKey;
 
 /// Keys from any number of batches and files matched as one run, in the order they are added.
@@ -211,7 +211,7 @@ impl<'m, 'a> MatchRun<'m, 'a> {
     /// outcome, with each identifier of the log looked up in the table instead of the table's
     /// keys being derived again for this log. Match many logs against one table.
     pub fn add_table(&mut self, table: &super::KeyTable) {
-        let found = self.matcher.find_in_table(table);
+        let found = table.find(self.matcher);
         self.apply_all(table.keys(), found);
     }
 
@@ -521,18 +521,14 @@ impl<'m, 'a> MatchRun<'m, 'a> {
             .then(|| state.results.get_mut(&key.key_data))
             .flatten()
         {
-            let from = config.effective_report_type(stored.key.report_type);
-            let to = config.effective_report_type(key.report_type);
-            if from == to {
-                state.rejected.duplicate_keys += 1;
-            } else if is_valid_transition(from, to)
-                && stored.report_type_transitions < config.allowed_report_type_transitions
-            {
-                stored.key.report_type = to;
-                stored.report_type_transitions += 1;
+            if apply_copy(
+                config,
+                &mut stored.key.report_type,
+                &mut stored.report_type_transitions,
+                key.report_type,
+                &mut state.rejected,
+            ) {
                 state.transitions += 1;
-            } else {
-                state.rejected.invalid_transitions += 1;
             }
             return Applied::Copy;
         }
@@ -604,6 +600,7 @@ fn batch_keys(piece: &[DiagnosisKey], batch: &[bool]) -> Vec<DiagnosisKey> {
 mod tests {
     use super::*;
     use crate::gaen::ReportType;
+    use crate::matching::is_valid_transition;
 
     /// Checks §sec.11 and §match.6 (finding A6 of the third audit): a batch that serves one
     /// key under thousands of windows, the one it matches under last, holds the accepted

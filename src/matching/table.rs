@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use super::engine::{Slot, sorted_slots};
+use super::engine::{Found, Matcher, Slot, sorted_slots};
 use crate::gaen::{
     AssociatedEncryptedMetadataKey, DiagnosisKey, RollingProximityIdentifier,
     RollingProximityIdentifierKey,
@@ -52,11 +52,17 @@ impl KeyTable {
         let mut identifiers = Vec::new();
         let mut buffer = [RollingProximityIdentifier::default(); INTERVALS_PER_DAY as usize];
         let mut previous = None;
-        for (at, &(start, key_data, period, _)) in slots.iter().enumerate() {
-            if previous == Some((start, key_data, period)) {
+        for (at, slot) in slots.iter().enumerate() {
+            if previous.is_some_and(|p: &Slot| p.same_window(slot)) {
                 continue;
             }
-            previous = Some((start, key_data, period));
+            previous = Some(slot);
+            let Slot {
+                start,
+                key: key_data,
+                period,
+                ..
+            } = *slot;
             let (Ok(first_slot), Ok(group)) = (u32::try_from(at), u32::try_from(groups.len()))
             else {
                 break;
@@ -97,6 +103,35 @@ impl KeyTable {
     #[must_use]
     pub fn keys(&self) -> &[DiagnosisKey] {
         &self.keys
+    }
+
+    /// Evaluates every distinct (key bytes, window) of the table against the log of `matcher`
+    /// (spec §match.7): each identifier of the log is looked up in the table, and the keys it
+    /// belongs to are evaluated as [`Matcher::find`] evaluates them, with the same rules on the
+    /// same hits.
+    pub(crate) fn find(&self, matcher: &Matcher<'_>) -> Found {
+        let mut hits: Vec<(u32, u32, RollingProximityIdentifier)> = Vec::new();
+        for rpi in matcher.index().logged_identifiers() {
+            hits.extend(self.lookup(*rpi).map(|(group, j)| (group, j, *rpi)));
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        let mut share = Vec::new();
+        let mut per_key: Vec<(u32, RollingProximityIdentifier)> = Vec::new();
+        for run in hits.chunk_by(|a, b| a.0 == b.0) {
+            let Some(group) = run.first().and_then(|h| self.groups.get(h.0 as usize)) else {
+                continue;
+            };
+            per_key.clear();
+            per_key.extend(run.iter().map(|&(_, j, rpi)| (j, rpi)));
+            let evaluation = matcher.evaluate(&per_key, &group.aemk);
+            if evaluation.seen {
+                share.push((group.first_slot, evaluation));
+            }
+        }
+        let mut found = Found::new(self.keys.len());
+        found.absorb(share, &self.slots);
+        found
     }
 
     /// The (group, interval) of every key window identifier equal to `rpi`.

@@ -208,9 +208,7 @@ pub fn check_exposure<P: AsRef<Path>>(
     };
     let count = sightings.len();
     let index = LogIndex::new(sightings, settings.matching.tolerance_intervals);
-    let mut matching = settings.matching;
-    // One rule, given once: transitions judge a missing report type as windows do.
-    matching.report_type_when_missing = settings.risk.windows.report_type_when_missing;
+    let matching = settings.risk.match_config(settings.matching);
     let matcher = Matcher::new(&index, matching);
     let run = new_run(&matcher, threads)?;
     let (checked, state, outcome) = match settings.state {

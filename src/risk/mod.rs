@@ -29,7 +29,7 @@ pub use windows::{
 };
 
 use crate::gaen::ReportType;
-use crate::matching::MatchOutcome;
+use crate::matching::{MatchConfig, MatchOutcome};
 
 /// The F1 rule on exposure windows (spec §risk.4): at least `min_daily_seconds` of scans whose
 /// typical attenuation is at most `attenuation_threshold_db`, of one case (one key), in one UTC
@@ -175,6 +175,30 @@ impl RiskConfig {
         self.v1
             .as_ref()
             .map_or(Ok(()), ExposureConfigurationV1::validate)
+    }
+
+    /// The matching rules `matching` with the one rule this configuration shares with them: a
+    /// key published without a report type is judged by report-type transitions as windows
+    /// judge it, `windows.report_type_when_missing` (spec §match.6, §risk.2). Every caller that
+    /// matches for a verdict builds its rules here, so the two cannot disagree.
+    ///
+    /// ```
+    /// use bluezone::gaen::ReportType;
+    /// use bluezone::matching::MatchConfig;
+    /// use bluezone::risk::RiskConfig;
+    ///
+    /// let mut risk = RiskConfig::default();
+    /// risk.windows.report_type_when_missing = ReportType::SelfReport;
+    /// let rules = risk.match_config(MatchConfig::default());
+    /// assert_eq!(rules.report_type_when_missing, ReportType::SelfReport);
+    /// assert_eq!(rules.tolerance_intervals, MatchConfig::default().tolerance_intervals);
+    /// ```
+    #[must_use]
+    pub const fn match_config(&self, matching: MatchConfig) -> MatchConfig {
+        MatchConfig {
+            report_type_when_missing: self.windows.report_type_when_missing,
+            ..matching
+        }
     }
 
     /// The daily-summary weights left at 0, by their configuration names: the API's default

@@ -374,10 +374,7 @@ pub fn decide(
                 .collect();
             let count = sightings.len();
             let risk = RiskConfig::default();
-            let config = MatchConfig {
-                report_type_when_missing: risk.windows.report_type_when_missing,
-                ..MatchConfig::default()
-            };
+            let config = risk.match_config(MatchConfig::default());
             let index = LogIndex::new(sightings, config.tolerance_intervals);
             let matcher = Matcher::new(&index, config);
             let mut run = MatchRun::new(&matcher);
