@@ -2,8 +2,23 @@
 //! each of them (spec §state.6).
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
+use std::string::ToString;
+use std::vec::Vec;
+
+use sha2::{Digest, Sha256};
+
+use super::StateKey;
+use super::error::{StateError, io_error};
+use super::format::Manifest;
+
+/// The manifest's name.
+pub(super) const MANIFEST: &str = "MANIFEST";
+/// The manifest being written, renamed over [`MANIFEST`] when complete.
+pub(super) const MANIFEST_TMP: &str = "MANIFEST.tmp";
+/// The lock a run holds.
+pub(super) const LOCK: &str = "lock";
 
 #[cfg(test)]
 std::thread_local! {
@@ -88,4 +103,75 @@ pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
 pub(super) fn remove(path: &Path) -> io::Result<()> {
     step()?;
     fs::remove_file(path)
+}
+
+/// Whether `name` is a file a state writes.
+fn is_state_file(name: &str) -> bool {
+    name == MANIFEST
+        || name == MANIFEST_TMP
+        || name == LOCK
+        || (name.starts_with("checked-") && name.ends_with(".seg"))
+}
+
+/// The state files in `dir`; any other file makes it not a state.
+pub(super) fn state_files(dir: &Path) -> Result<Vec<std::string::String>, StateError> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !is_state_file(&name) {
+            return Err(StateError::NotAState {
+                dir: dir.to_path_buf(),
+                other: entry.path(),
+            });
+        }
+        names.push(name);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The manifest of the state in `dir`, `None` when there is none.
+pub(super) fn read_manifest(
+    dir: &Path,
+    key: Option<&StateKey>,
+) -> Result<Option<Manifest>, StateError> {
+    let path = dir.join(MANIFEST);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StateError::Io { path, source }),
+    };
+    Manifest::decode(&bytes, key.map(StateKey::bytes))
+        .map(Some)
+        .map_err(|reason| StateError::Damaged { file: path, reason })
+}
+
+/// Replaces the manifest in one rename (spec §state.6, steps 3 to 5).
+pub(super) fn write_manifest(
+    dir: &Path,
+    manifest: &Manifest,
+    key: Option<&StateKey>,
+) -> Result<(), StateError> {
+    let tmp = dir.join(MANIFEST_TMP);
+    let mut out = Create::new(&tmp).map_err(io_error(&tmp))?;
+    out.write_all(&manifest.encode(key.map(StateKey::bytes)))
+        .map_err(io_error(&tmp))?;
+    out.finish().map_err(io_error(&tmp))?;
+    let path = dir.join(MANIFEST);
+    rename(&tmp, &path).map_err(io_error(&path))
+}
+
+/// The SHA-256 of a file read to its end.
+pub(super) fn hash_reader(file: &mut File) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buffer = std::vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(hasher.finalize().into());
+        }
+        let (read, _) = buffer.split_at(n.min(buffer.len()));
+        hasher.update(read);
+    }
 }

@@ -8,8 +8,8 @@ use super::format::Manifest;
 
 use crate::matching::Rejections;
 
+use super::coverage::is_final;
 use super::error::StateError;
-use super::run::is_final;
 use super::segments::join_segment;
 use super::{MANIFEST, MANIFEST_TMP, StateKey, read_manifest, state_files};
 

@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::vec::Vec;
 
-use aes::Aes128Enc;
-
 use super::format::LogDay;
 
 use crate::encounter::GaenSighting;
@@ -35,32 +33,6 @@ pub(super) fn first_bound_day(coverage: u64, keep_days: u32) -> u32 {
 
 pub(super) fn day_of(unix_seconds: u64) -> u32 {
     u32::try_from(unix_seconds / SECONDS_PER_DAY).unwrap_or(u32::MAX)
-}
-
-/// The keyed hash of every sighting of the log, in its order (spec §state.2.1): a two-block
-/// CBC-MAC under the state's secret, of the identifier, then the time, AEM and RSSI; the first
-/// 8 bytes. A run hashes its log once, to compare it and to record it.
-pub(super) fn hash_log(cipher: &Aes128Enc, sightings: &[GaenSighting]) -> Vec<u64> {
-    let mut out = Vec::with_capacity(sightings.len());
-    super::two_block_macs(
-        cipher,
-        sightings,
-        |s| s.rpi.to_bytes(),
-        |s| {
-            let mut second = [0u8; 16];
-            second[..8].copy_from_slice(&s.unix_seconds.to_le_bytes());
-            second[8..12].copy_from_slice(&s.aem.to_bytes());
-            second[12..13].copy_from_slice(&s.rssi.to_le_bytes());
-            second[15] = 1;
-            second
-        },
-        |mac| {
-            let mut first = [0u8; 8];
-            first.copy_from_slice(mac.get(..8).unwrap_or_default());
-            out.push(u64::from_le_bytes(first));
-        },
-    );
-    out
 }
 
 /// The log's days from `from_day` with the hashes ([`hash_log`]) of their sightings up to

@@ -26,8 +26,11 @@
 //! a file's keys at a time; the keys checked with no match stay on disk, in sorted segments
 //! that each window is joined against in one sequential pass.
 
+mod commit;
+mod coverage;
 mod disk;
 mod error;
+mod fingerprints;
 mod format;
 mod inspect;
 mod log;
@@ -36,21 +39,21 @@ mod segments;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
-use std::string::ToString;
 use std::vec::Vec;
 
 use aes::Aes128Enc;
-use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
+use aes::cipher::{Array, KeyInit};
 
 pub use error::StateError;
 pub use format::DamageReason;
 pub use inspect::{StateDamage, StateInspection, StateSummary};
 pub use run::StateRun;
 
+use disk::{LOCK, MANIFEST, MANIFEST_TMP, read_manifest, state_files, write_manifest};
 use error::io_error;
-use format::{Manifest, secret_from_key};
+use fingerprints::{random_secret, secret_from_key};
+use format::Manifest;
 use inspect::{inspect_once, summary_of};
 use log::{LogCompared, compare_log};
 use segments::segment_len;
@@ -60,9 +63,6 @@ use super::{Checkpoint, MatchConfig, MatchOutcome, MatchRun, Rejections};
 use crate::export::{ExportFormat, ExportSummary};
 use crate::time::plausible_time;
 
-const MANIFEST: &str = "MANIFEST";
-const MANIFEST_TMP: &str = "MANIFEST.tmp";
-const LOCK: &str = "lock";
 /// Keys of a file joined against the segments together (256 Ki keys: 10 MB of keys, 4 MB of
 /// fingerprints).
 const WINDOW: usize = 256 * 1024;
@@ -256,53 +256,6 @@ impl core::fmt::Debug for Manifest {
             .field("segments", &self.segments.len())
             .field("matches", &self.matches.len())
             .finish_non_exhaustive()
-    }
-}
-
-fn random_secret() -> [u8; 16] {
-    use core::hash::BuildHasher;
-    let seeds = std::collections::hash_map::RandomState::new();
-    let mut secret = [0u8; 16];
-    for (n, chunk) in (0u64..).zip(secret.chunks_exact_mut(8)) {
-        chunk.copy_from_slice(&seeds.hash_one(n).to_le_bytes());
-    }
-    secret
-}
-
-/// Whether `name` is a file a state writes.
-fn is_state_file(name: &str) -> bool {
-    name == MANIFEST
-        || name == MANIFEST_TMP
-        || name == LOCK
-        || (name.starts_with("checked-") && name.ends_with(".seg"))
-}
-
-/// The two-block CBC-MAC of the fingerprints (§state.1.2) and the log's sighting hashes
-/// (§state.2.1) under the state's secret, `AES(AES(first) ⊕ second)`, over many items: the
-/// blocks are encrypted 64 at a time, as the AES backends pipeline them.
-fn two_block_macs<T>(
-    cipher: &Aes128Enc,
-    items: &[T],
-    first: impl Fn(&T) -> [u8; 16],
-    second: impl Fn(&T) -> [u8; 16],
-    mut out: impl FnMut([u8; 16]),
-) {
-    let mut batch = [Array::default(); 64];
-    for chunk in items.chunks(64) {
-        let batch = batch.get_mut(..chunk.len()).unwrap_or_default();
-        for (block, item) in batch.iter_mut().zip(chunk) {
-            *block = Array::from(first(item));
-        }
-        cipher.encrypt_blocks(batch);
-        for (block, item) in batch.iter_mut().zip(chunk) {
-            for (b, x) in block.iter_mut().zip(second(item)) {
-                *b ^= x;
-            }
-        }
-        cipher.encrypt_blocks(batch);
-        for block in batch.iter() {
-            out((*block).into());
-        }
     }
 }
 
@@ -542,7 +495,7 @@ impl MatchState {
         plausible_time(now, options.wall_clock)?;
         let required = matches!(options.authenticity, Authenticity::Required(_));
         let cipher = Aes128Enc::new(&Array::from(self.manifest.secret));
-        let log_hashes = log::hash_log(&cipher, run.matcher().index().all_sightings());
+        let log_hashes = fingerprints::hash_log(&cipher, run.matcher().index().all_sightings());
         let mut why = self.start_over.clone();
         if why.is_none() {
             let old = &self.manifest;
@@ -634,51 +587,6 @@ impl MatchState {
         }
         Ok(state_run)
     }
-}
-
-/// The state files in `dir`; any other file makes it not a state.
-fn state_files(dir: &Path) -> Result<Vec<std::string::String>, StateError> {
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
-        let entry = entry.map_err(io_error(dir))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !is_state_file(&name) {
-            return Err(StateError::NotAState {
-                dir: dir.to_path_buf(),
-                other: entry.path(),
-            });
-        }
-        names.push(name);
-    }
-    names.sort();
-    Ok(names)
-}
-
-fn read_manifest(dir: &Path, key: Option<&StateKey>) -> Result<Option<Manifest>, StateError> {
-    let path = dir.join(MANIFEST);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StateError::Io { path, source }),
-    };
-    Manifest::decode(&bytes, key.map(StateKey::bytes))
-        .map(Some)
-        .map_err(|reason| StateError::Damaged { file: path, reason })
-}
-
-/// Replaces the manifest in one rename (spec §state.6, steps 3 to 5).
-fn write_manifest(
-    dir: &Path,
-    manifest: &Manifest,
-    key: Option<&StateKey>,
-) -> Result<(), StateError> {
-    let tmp = dir.join(MANIFEST_TMP);
-    let mut out = disk::Create::new(&tmp).map_err(io_error(&tmp))?;
-    out.write_all(&manifest.encode(key.map(StateKey::bytes)))
-        .map_err(io_error(&tmp))?;
-    out.finish().map_err(io_error(&tmp))?;
-    let path = dir.join(MANIFEST);
-    disk::rename(&tmp, &path).map_err(io_error(&path))
 }
 
 #[doc(hidden)]

@@ -9,51 +9,21 @@ use std::string::ToString;
 use std::vec::Vec;
 
 use aes::Aes128Enc;
-use sha2::{Digest, Sha256};
 
-use super::format::{ENTRY, FileRecord, Manifest, Pending, SegmentRef, StoredMatch};
+use super::format::{ENTRY, FileRecord, Manifest, Pending, SegmentRef};
 
 use crate::export::{ExportFile, ExportFileError, ExportSummary};
 use crate::gaen::DiagnosisKey;
 use crate::matching::run::Applied;
 use crate::matching::stream::{Authenticity, Chunks, MatchStreamError};
 use crate::matching::{Checkpoint, MatchOutcome, MatchRun};
-use crate::time::{INTERVAL_SECONDS, SECONDS_PER_DAY};
 
-use super::error::{StateError, io_error};
-use super::log::{first_bound_day, log_days_of};
-use super::segments::{
-    entry_of, fingerprint, fingerprints_into, join_segment, merge_segments, probe_of, write_segment,
-};
-use super::{
-    FRESH_LIMIT, Fed, MAX_SEGMENTS, MatchState, Rebuild, Rebuilt, WINDOW, disk, empty_manifest,
-    write_manifest,
-};
-
-/// The first interval whose sightings no longer count for `key`: its result is final once
-/// the log covers the time before it (spec §state.2).
-pub(super) fn final_at(key: &DiagnosisKey, tolerance: u32) -> u64 {
-    (u64::from(key.window.start().get())
-        + u64::from(key.window.period().get())
-        + u64::from(tolerance))
-        * INTERVAL_SECONDS
-}
-
-pub(super) fn is_final(key: &DiagnosisKey, tolerance: u32, until: u64) -> bool {
-    until >= final_at(key, tolerance)
-}
-
-/// When a key whose bytes are stored is decided not to be a copy: once the log covers every
-/// identifier Google's prefilter looks at, the 144 from its start, and the tolerance after
-/// them (spec §state.2).
-pub(super) fn copy_decided_at(key: &DiagnosisKey, tolerance: u32) -> u64 {
-    (u64::from(key.window.start().get()) + 144 + u64::from(tolerance)) * INTERVAL_SECONDS
-}
-
-/// When a window ending at interval `end` (exclusive) is past keeping at `now`.
-pub(super) fn aged(end_interval: u64, keep_days: u32, now: u64) -> bool {
-    end_interval * INTERVAL_SECONDS + u64::from(keep_days) * SECONDS_PER_DAY < now
-}
+use super::coverage::{copy_decided_at, is_final};
+use super::disk::hash_reader;
+use super::error::StateError;
+use super::fingerprints::{fingerprint, fingerprints_into};
+use super::segments::{entry_of, join_segment, probe_of};
+use super::{FRESH_LIMIT, Fed, MatchState, Rebuild, Rebuilt, WINDOW, empty_manifest};
 
 /// What a run keeps beside one stored result (spec §state.1.1, §state.2, §state.3.1).
 #[derive(Clone, Copy, Debug)]
@@ -626,134 +596,5 @@ impl StateRun<'_, '_, '_> {
             self.flush()?;
         }
         Ok(skipped)
-    }
-
-    /// Writes the checked keys held in memory as a new segment.
-    fn flush(&mut self) -> Result<(), StateError> {
-        if self.fresh.is_empty() {
-            return Ok(());
-        }
-        let mut entries = core::mem::take(&mut self.fresh);
-        entries.sort_unstable();
-        entries.dedup_by(|a, b| a[..12] == b[..12]);
-        let number = self.next_segment;
-        self.next_segment += 1;
-        let segment = write_segment(
-            &self.state.dir,
-            number,
-            entries.len() as u64,
-            entries.iter().copied().map(Ok),
-        )?;
-        self.new_segments.push(segment);
-        Ok(())
-    }
-
-    /// Writes the run to the state at once (spec §state.6): new segments, then a new manifest
-    /// that replaces the old one in one rename. What aged out of `keep_days` is dropped.
-    /// Returns every stored result and the counts over every file read.
-    ///
-    /// # Errors
-    /// A file could not be written; the state is then as before the run.
-    pub fn commit(mut self) -> Result<MatchOutcome, StateError> {
-        self.flush()?;
-        let keep_days = self.state.manifest.keep_days;
-        let now = self.now;
-        let window_end = |key: &DiagnosisKey| {
-            u64::from(key.window.start().get()) + u64::from(key.window.period().get())
-        };
-        let mut segments: Vec<SegmentRef> = self.state.manifest.segments.clone();
-        segments.extend(self.new_segments.iter().copied());
-        let mut obsolete = core::mem::take(&mut self.obsolete);
-        if segments.len() > MAX_SEGMENTS {
-            let number = self.next_segment;
-            self.next_segment += 1;
-            let merged = merge_segments(&self.state.dir, &segments, number, |start| {
-                !aged(u64::from(start) + 144, keep_days, now)
-            })?;
-            self.new_segments.push(merged);
-            obsolete.extend(core::mem::replace(&mut segments, std::vec![merged]));
-        }
-        let checkpoint = self.run.checkpoint();
-        let matches: Vec<StoredMatch> = checkpoint
-            .results
-            .into_values()
-            .filter(|m| !aged(window_end(&m.key), keep_days, now))
-            .map(|result| {
-                let kept = self.stored.get(&result.key.key_data).copied();
-                StoredMatch {
-                    computed_until: kept.map_or(self.covered, |k| k.computed_until),
-                    authentic: kept.is_none_or(|k| k.authentic),
-                    counted: kept.map_or([0; 4], |k| k.counted),
-                    result,
-                }
-            })
-            .collect();
-        let pending: Vec<Pending> = core::mem::take(&mut self.pending)
-            .into_iter()
-            .filter(|p| !aged(window_end(&p.key), keep_days, now))
-            .collect();
-        let keep_seconds = u64::from(keep_days) * SECONDS_PER_DAY;
-        let mut files: Vec<FileRecord> = self
-            .state
-            .manifest
-            .files
-            .iter()
-            .chain(self.files.iter())
-            .filter(|f| f.read_at.saturating_add(keep_seconds) >= now)
-            .cloned()
-            .collect();
-        files.dedup_by_key(|f| f.sha256);
-        let until = self.covered.max(self.state.manifest.coverage_until);
-        let sightings = self.run.matcher().index().all_sightings();
-        let log_days = log_days_of(
-            sightings,
-            &self.log_hashes,
-            until,
-            first_bound_day(until, keep_days),
-        );
-        let old = &self.state.manifest;
-        let manifest = Manifest {
-            generation: old.generation + 1,
-            secret: old.secret,
-            config: old.config,
-            keep_days,
-            coverage_until: until,
-            log_days,
-            keys_total: checkpoint.keys_total,
-            transitions: checkpoint.transitions,
-            rejected: checkpoint.rejected,
-            next_segment: self.next_segment,
-            segments,
-            files,
-            matches,
-            pending,
-        };
-        // The rename is the commit: before it the old manifest names only old files; after
-        // it the new one names only files already written and synced.
-        let dir = self.state.dir.clone();
-        write_manifest(&dir, &manifest, self.state.key.as_ref())?;
-        self.committed = true;
-        self.state.manifest = manifest;
-        self.state.start_over = None;
-        self.state.files_unknown = false;
-        self.previous = None;
-        disk::sync_dir(&dir).map_err(io_error(&dir))?;
-        // A segment left behind here is removed by the next open.
-        for segment in obsolete {
-            let _ = disk::remove(&dir.join(segment.file_name()));
-        }
-        Ok(self.state.outcome())
-    }
-}
-
-pub(super) fn hash_reader(file: &mut File) -> io::Result<[u8; 32]> {
-    let mut hasher = Sha256::new();
-    let mut buffer = std::vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(hasher.finalize().into());
-        }
-        hasher.update(buffer.get(..n).unwrap_or_default());
     }
 }

@@ -6,12 +6,8 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::vec::Vec;
 
-use aes::Aes128Enc;
-
 use super::format::DamageReason;
 use super::format::{ENTRY, SEGMENT_HEADER, SegmentRef, read_segment_header, segment_header};
-
-use crate::gaen::DiagnosisKey;
 
 use super::disk;
 use super::error::{StateError, io_error};
@@ -23,36 +19,6 @@ pub(super) const fn segment_len(entries: u64) -> Option<u64> {
         Some(body) => body.checked_add(SEGMENT_HEADER as u64),
         None => None,
     }
-}
-
-/// The fingerprint of a key's bytes and window under the state's secret (spec §state.1.2):
-/// AES-128 over the key bytes, XOR the window, AES-128 again; the first 12 bytes.
-pub(super) fn fingerprint(cipher: &Aes128Enc, key: &DiagnosisKey) -> [u8; 12] {
-    let mut out = [[0u8; 12]];
-    fingerprints_into(cipher, core::slice::from_ref(key), &mut out);
-    out[0]
-}
-
-/// [`fingerprint`] of many keys, their AES blocks encrypted together (the backends pipeline
-/// several blocks at once).
-pub(super) fn fingerprints_into(cipher: &Aes128Enc, keys: &[DiagnosisKey], out: &mut [[u8; 12]]) {
-    let mut out = out.iter_mut();
-    super::two_block_macs(
-        cipher,
-        keys,
-        |key| key.key_data,
-        |key| {
-            let mut window = [0u8; 16];
-            window[..4].copy_from_slice(&key.window.start().get().to_le_bytes());
-            window[4..8].copy_from_slice(&key.window.period().get().to_le_bytes());
-            window
-        },
-        |mac| {
-            if let Some(o) = out.next() {
-                o.copy_from_slice(mac.get(..12).unwrap_or_default());
-            }
-        },
-    );
 }
 
 pub(super) fn entry_of(fingerprint: [u8; 12], start: u32) -> [u8; ENTRY] {
