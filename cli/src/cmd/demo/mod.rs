@@ -13,13 +13,15 @@
 mod chart;
 mod people;
 mod protocol;
+mod publish;
 mod report;
 mod town;
 mod truth;
+mod workers;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use rand_chacha::ChaCha20Rng;
@@ -31,9 +33,10 @@ use crate::files;
 use crate::input::bounded;
 use crate::output::{Progress, Status, emit};
 use people::{Kind, Losses, Person};
-use report::{DaySplit, DemoReport, Level, Pair, Settings};
+use report::{DemoReport, Settings, scatter, tally};
 use town::{FIRST_DAY, uniform};
 use truth::Truth;
+use workers::{INTERRUPTED, with_progress};
 
 /// A share in [0, 1].
 fn share(text: &str) -> Result<f64, String> {
@@ -103,22 +106,6 @@ pub struct Args {
     json: bool,
 }
 
-/// Set by the interrupt handler; the demo's loops check it and stop.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Stops the run when it was interrupted.
-pub(crate) fn check_interrupt() -> Result<(), CliError> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err(Interrupted).in_environment("the demo");
-    }
-    Ok(())
-}
-
-/// The user interrupted the run.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted; the temporary folder was removed")]
-struct Interrupted;
-
 /// `--out` names a folder that already holds something.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -126,86 +113,10 @@ struct Interrupted;
 )]
 struct OutNotEmpty;
 
-/// A worker thread of the demo panicked: the demo's own bug.
-#[derive(Debug, thiserror::Error)]
-#[error("a worker thread stopped unexpectedly")]
-struct WorkerFailed;
-
 /// More adoption levels than a run takes.
 #[derive(Debug, thiserror::Error)]
 #[error("at most 20 adoption levels")]
 struct TooManyLevels;
-
-/// `f(i)` for every `i` of `0..n`, on all cores, in order; stops at the first error or an
-/// interrupt. `done` counts the items finished.
-fn parallel<T: Send>(
-    n: usize,
-    done: &AtomicU64,
-    f: impl Fn(usize) -> Result<T, CliError> + Sync,
-) -> Result<Vec<T>, CliError> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let threads = threads.clamp(1, 64).min(n.max(1));
-    let failed = AtomicBool::new(false);
-    let parts: Vec<Result<Vec<(usize, T)>, CliError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (f, failed) = (&f, &failed);
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    for i in (t..n).step_by(threads) {
-                        if failed.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let item = check_interrupt().and_then(|()| f(i));
-                        match item {
-                            Ok(item) => out.push((i, item)),
-                            Err(e) => {
-                                failed.store(true, Ordering::Relaxed);
-                                return Err(e);
-                            }
-                        }
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(WorkerFailed).in_environment("the demo"))
-            })
-            .collect()
-    });
-    let mut all = Vec::with_capacity(n);
-    for part in parts {
-        all.extend(part?);
-    }
-    all.sort_unstable_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, item)| item).collect())
-}
-
-/// [`parallel`], showing progress.
-fn with_progress<T: Send>(
-    progress: &Progress,
-    n: usize,
-    f: impl Fn(usize) -> Result<T, CliError> + Sync,
-) -> Result<Vec<T>, CliError> {
-    let done = AtomicU64::new(0);
-    let finished = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !finished.load(Ordering::Relaxed) {
-                progress.count(done.load(Ordering::Relaxed));
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        });
-        let result = parallel(n, &done, f);
-        finished.store(true, Ordering::Relaxed);
-        result
-    })
-}
 
 /// Runs `demo`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
@@ -246,7 +157,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     progress.phase("deriving every phone's keys");
     let (people_count, days, seed) = (args.people, args.days, args.seed);
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let authority = protocol::Authority::new(&mut rng)?;
+    let authority = publish::Authority::new(&mut rng)?;
     let mut people: Vec<Person> = (0..people_count)
         .map(|_| Person::generate(days, args.bluezone_share, &losses, &mut rng))
         .collect();
@@ -277,7 +188,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
             100.0 * level
         ));
         let level_started = Instant::now();
-        let published = protocol::publish(&people, level, days, &folder, &authority, &mut rng)?;
+        let published = publish::publish(&people, level, days, &folder, &authority, &mut rng)?;
         let keep = (top && args.out.is_some()).then(|| folder.join("logs"));
         let decisions = with_progress(&progress, people_count, |p| {
             let person = people.get(p);
@@ -354,126 +265,6 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
     Ok(Status::from_ok(report.agrees_with_ground_truth))
 }
 
-/// One level's comparison with the ground truth (spec §demo.3).
-fn tally(
-    people: &[Person],
-    truths: &[Truth],
-    decisions: &[Option<protocol::Decision>],
-    level: f64,
-    days: u64,
-) -> Level {
-    let mut l = Level {
-        adoption: level,
-        adoption_squared: level * level,
-        by_day: (0..days)
-            .map(|d| DaySplit {
-                unix_day: FIRST_DAY + d,
-                ..DaySplit::default()
-            })
-            .collect(),
-        ..Level::default()
-    };
-    for ((person, truth), decision) in people.iter().zip(truths).zip(decisions) {
-        let split = match person.kind {
-            Kind::Gaen => &mut l.protocols.gaen,
-            Kind::Bluezone => &mut l.protocols.bluezone,
-        };
-        split.people += 1;
-        let app = person.has_app(level);
-        split.app_users += usize::from(app);
-        l.app_users += usize::from(app);
-        if person.positive {
-            continue;
-        }
-        let warned = decision.as_ref().is_some_and(|d| d.evidence.is_some());
-        l.warned += usize::from(warned);
-        l.sightings += decision.as_ref().map_or(0, |d| d.sightings);
-        if truth.planted {
-            let observable = truth.observable_at(level);
-            l.close_contacts += 1;
-            split.close_contacts += 1;
-            l.observable_close_contacts += usize::from(observable);
-            split.observable_close_contacts += usize::from(observable);
-            l.warned_close_contacts += usize::from(warned);
-            split.warned_close_contacts += usize::from(warned);
-            if !warned && observable {
-                l.missed_close_contacts += 1;
-            } else if !warned {
-                l.unobservable_close_contacts += 1;
-            }
-            for &(day, from) in &truth.planted_days {
-                let Some(split) = l.by_day.get_mut(day) else {
-                    continue;
-                };
-                if warned {
-                    split.warned += 1;
-                } else if from < level {
-                    split.missed += 1;
-                } else {
-                    split.unobservable += 1;
-                }
-            }
-        } else if truth.near {
-            l.borderline += 1;
-            l.borderline_warned += usize::from(warned);
-        } else {
-            l.people_without_contact += 1;
-            l.false_warnings += usize::from(warned);
-        }
-    }
-    // spec §demo.5: detection, which follows adoption².
-    l.detection = if l.close_contacts == 0 {
-        0.0
-    } else {
-        l.warned_close_contacts as f64 / l.close_contacts as f64
-    };
-    l.agrees_with_ground_truth = l.missed_close_contacts == 0 && l.false_warnings == 0;
-    l
-}
-
-/// The (person, case, day) pairs of app users whose case ran the app, with time within
-/// 1.2 m: the truth against what the phone measured (at most 5000, the closest first).
-fn scatter(
-    people: &[Person],
-    truths: &[Truth],
-    decisions: &[Option<protocol::Decision>],
-    level: f64,
-) -> Vec<Pair> {
-    let mut pairs = Vec::new();
-    for (person, (truth, decision)) in truths.iter().zip(decisions).enumerate() {
-        let Some(decision) = decision else {
-            continue;
-        };
-        let warned = decision.evidence.is_some();
-        for &(case, day, seconds) in &truth.close {
-            let Some(case_person) = people.get(case as usize) else {
-                continue;
-            };
-            let me = people.get(person);
-            if !case_person.has_app(level) || me.is_none_or(|m| m.kind != case_person.kind) {
-                continue;
-            }
-            let measured = decision
-                .measured
-                .iter()
-                .filter(|m| m.0 == case && m.1 == day)
-                .map(|m| m.2)
-                .sum();
-            pairs.push(Pair {
-                person,
-                case,
-                unix_day: FIRST_DAY + day as u64,
-                true_close_seconds: seconds,
-                measured_close_seconds: measured,
-                warned,
-            });
-        }
-    }
-    pairs.sort_by_key(|p| std::cmp::Reverse(p.true_close_seconds));
-    pairs.truncate(5000);
-    pairs
-}
-
 /// What a reader of the kept files needs to check them against the run.
 fn write_truth(
     args: &Args,
@@ -500,8 +291,8 @@ fn write_truth(
             .filter(|(_, w)| **w)
             .map(|(person, _)| person)
             .collect::<Vec<_>>(),
-        "key_id": protocol::KEY_ID,
-        "key_version": protocol::KEY_VERSION,
+        "key_id": publish::KEY_ID,
+        "key_version": publish::KEY_VERSION,
         "bluezone_close_rssi_dbm": protocol::BLUEZONE_CLOSE_RSSI,
     });
     files::write_atomically(&truth_path, |file| {

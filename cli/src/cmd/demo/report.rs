@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::protocol::Evidence;
-use super::truth::{NO_CONTACT_SECONDS, PLANTED_METERS, PLANTED_SECONDS, UNCERTAIN_METERS};
+use super::people::{Kind, Person};
+use super::protocol::{self, Evidence};
+use super::town::FIRST_DAY;
+use super::truth::{NO_CONTACT_SECONDS, PLANTED_METERS, PLANTED_SECONDS, Truth, UNCERTAIN_METERS};
 use crate::output::{Elapsed, Report, date};
 
 /// The knobs of the run, as used.
@@ -258,4 +260,124 @@ impl Report for DemoReport {
         }
         Ok(())
     }
+}
+
+/// One level's comparison with the ground truth (spec §demo.3).
+pub(super) fn tally(
+    people: &[Person],
+    truths: &[Truth],
+    decisions: &[Option<protocol::Decision>],
+    level: f64,
+    days: u64,
+) -> Level {
+    let mut l = Level {
+        adoption: level,
+        adoption_squared: level * level,
+        by_day: (0..days)
+            .map(|d| DaySplit {
+                unix_day: FIRST_DAY + d,
+                ..DaySplit::default()
+            })
+            .collect(),
+        ..Level::default()
+    };
+    for ((person, truth), decision) in people.iter().zip(truths).zip(decisions) {
+        let split = match person.kind {
+            Kind::Gaen => &mut l.protocols.gaen,
+            Kind::Bluezone => &mut l.protocols.bluezone,
+        };
+        split.people += 1;
+        let app = person.has_app(level);
+        split.app_users += usize::from(app);
+        l.app_users += usize::from(app);
+        if person.positive {
+            continue;
+        }
+        let warned = decision.as_ref().is_some_and(|d| d.evidence.is_some());
+        l.warned += usize::from(warned);
+        l.sightings += decision.as_ref().map_or(0, |d| d.sightings);
+        if truth.planted {
+            let observable = truth.observable_at(level);
+            l.close_contacts += 1;
+            split.close_contacts += 1;
+            l.observable_close_contacts += usize::from(observable);
+            split.observable_close_contacts += usize::from(observable);
+            l.warned_close_contacts += usize::from(warned);
+            split.warned_close_contacts += usize::from(warned);
+            if !warned && observable {
+                l.missed_close_contacts += 1;
+            } else if !warned {
+                l.unobservable_close_contacts += 1;
+            }
+            for &(day, from) in &truth.planted_days {
+                let Some(split) = l.by_day.get_mut(day) else {
+                    continue;
+                };
+                if warned {
+                    split.warned += 1;
+                } else if from < level {
+                    split.missed += 1;
+                } else {
+                    split.unobservable += 1;
+                }
+            }
+        } else if truth.near {
+            l.borderline += 1;
+            l.borderline_warned += usize::from(warned);
+        } else {
+            l.people_without_contact += 1;
+            l.false_warnings += usize::from(warned);
+        }
+    }
+    // spec §demo.5: detection, which follows adoption².
+    l.detection = if l.close_contacts == 0 {
+        0.0
+    } else {
+        l.warned_close_contacts as f64 / l.close_contacts as f64
+    };
+    l.agrees_with_ground_truth = l.missed_close_contacts == 0 && l.false_warnings == 0;
+    l
+}
+
+/// The (person, case, day) pairs of app users whose case ran the app, with time within
+/// 1.2 m: the truth against what the phone measured (at most 5000, the closest first).
+pub(super) fn scatter(
+    people: &[Person],
+    truths: &[Truth],
+    decisions: &[Option<protocol::Decision>],
+    level: f64,
+) -> Vec<Pair> {
+    let mut pairs = Vec::new();
+    for (person, (truth, decision)) in truths.iter().zip(decisions).enumerate() {
+        let Some(decision) = decision else {
+            continue;
+        };
+        let warned = decision.evidence.is_some();
+        for &(case, day, seconds) in &truth.close {
+            let Some(case_person) = people.get(case as usize) else {
+                continue;
+            };
+            let me = people.get(person);
+            if !case_person.has_app(level) || me.is_none_or(|m| m.kind != case_person.kind) {
+                continue;
+            }
+            let measured = decision
+                .measured
+                .iter()
+                .filter(|m| m.0 == case && m.1 == day)
+                .map(|m| m.2)
+                .sum();
+            pairs.push(Pair {
+                person,
+                case,
+                unix_day: FIRST_DAY + day as u64,
+                true_close_seconds: seconds,
+                measured_close_seconds: measured,
+                warned,
+            });
+        }
+    }
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.true_close_seconds));
+    pairs.truncate(5000);
+    pairs
 }
