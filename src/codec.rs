@@ -6,6 +6,19 @@
 //! so that no allocation sized by a count is larger than the input. Each format turns
 //! [`Short`] into its own error (`DamageReason::Truncated`, `ExportError::Length`, …).
 
+#![cfg_attr(
+    not(feature = "std"),
+    allow(
+        dead_code,
+        reason = "without `std` the state format, which reads the widest range of values, is not built"
+    )
+)]
+
+/// What an I/O path reports when a `Read` implementation claims to have read more bytes than
+/// the buffer it was given holds (a broken reader): an error, never a panic or a guess.
+#[cfg(feature = "std")]
+pub(crate) const OVER_READ: &str = "the reader reported more bytes read than its buffer holds";
+
 /// The input ended before the structure being read did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Short;

@@ -1,6 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Every `as` between integer widths, signs or floats is either replaced by a checked
+// conversion or named where it is intended, with its reason.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::cast_lossless
+)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

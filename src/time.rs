@@ -71,6 +71,10 @@ impl EnIntervalNumber {
         if interval > u32::MAX as u64 {
             Err(TimeError::OutOfRange { unix_seconds })
         } else {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "checked to be at most u32::MAX just above"
+            )]
             Ok(Self(interval as u32))
         }
     }
@@ -173,6 +177,10 @@ impl RollingPeriod {
     /// [`TimeError::RollingPeriod`] outside that range.
     pub const fn new(intervals: u32) -> Result<Self, TimeError> {
         if intervals >= 1 && intervals <= INTERVALS_PER_DAY {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "checked to be at most 144 just above"
+            )]
             Ok(Self(intervals as u8))
         } else {
             Err(TimeError::RollingPeriod(intervals))
@@ -243,6 +251,10 @@ impl RollingWindow {
                 period: RollingPeriod::FULL_DAY,
             },
             // The final, partial day of the u32 range: keep every interval that exists.
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "the window passed the last interval, so fewer than 144 remain"
+            )]
             None => Self {
                 start,
                 period: RollingPeriod((u32::MAX - start.get() + 1) as u8),
@@ -404,6 +416,11 @@ impl UtcDateTime {
 
     /// The date and time of `unix_seconds` (non-negative Unix time).
     #[must_use]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "day, month, hour, minute and second are below 60; a year past u32::MAX, \
+                  after the year 4 294 967 295, keeps its low 32 bits"
+    )]
     pub const fn from_unix_seconds(unix_seconds: u64) -> Self {
         let days = unix_seconds / SECONDS_PER_DAY;
         let secs = unix_seconds % SECONDS_PER_DAY;

@@ -477,7 +477,7 @@ fn check_encounter_record(v: &EncounterRecordVector) -> Result<(), String> {
     match sighting.encode_into(&mut buffer) {
         Ok(len) => m.expect(
             "record",
-            crate::hex::Hex(buffer.get(..len).unwrap_or_default()),
+            crate::hex::Hex(buffer.split_at(len.min(buffer.len())).0),
             crate::hex::Hex(&record),
         ),
         Err(e) => m.note(format!("encode: {e}")),
@@ -492,7 +492,7 @@ fn check_encounter_record(v: &EncounterRecordVector) -> Result<(), String> {
         match frame::encode_frame(&sighting, &mut buffer) {
             Ok(len) => m.expect(
                 "frame",
-                crate::hex::Hex(buffer.get(..len).unwrap_or_default()),
+                crate::hex::Hex(buffer.split_at(len.min(buffer.len())).0),
                 crate::hex::Hex(&expected),
             ),
             Err(e) => m.note(format!("frame: {e}")),

@@ -101,7 +101,7 @@ fn text_of(dirs: &[&str]) -> String {
 }
 
 /// The text of test code: test files whole, and library files from their test module on (a
-/// `tests.rs` under `src/` whole).
+/// `tests.rs`, or any file of a `tests/` folder, under `src/` whole).
 fn test_text() -> String {
     let mut text = text_of(&["tests", "cli/tests"]);
     let mut files = Vec::new();
@@ -110,7 +110,11 @@ fn test_text() -> String {
     for f in files {
         let source = fs::read_to_string(&f).unwrap();
         // A library's test module in a file of its own is test code whole.
-        if f.file_name().is_some_and(|n| n == "tests.rs") {
+        let in_tests_folder = f
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "tests");
+        if in_tests_folder || f.file_name().is_some_and(|n| n == "tests.rs") {
             text.push_str(&source);
             continue;
         }

@@ -155,6 +155,8 @@ impl<'a> BluezoneFacts<'a> {
         }
         let data = self
             .manufacturer_data
+            // Default: data too short for its company identifier is empty, then refused below
+            // as the wrong length.
             .map(|s| s.data.get(2..).unwrap_or_default())
             .ok_or(AdvertisementError::MissingManufacturerData {
                 company: BLUEZONE_COMPANY_ID,

@@ -126,8 +126,14 @@ mod parse {
         if let Some(n) = value.as_u64() {
             return Ok(n);
         }
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "`as` saturates, so the round trip holds only for integral values in range: \
+                      every value the casts would change is refused"
+        )]
         match value.as_f64() {
-            // `as` saturates, so the round trip holds only for integral values in range.
             Some(x)
                 if (0.0..18_446_744_073_709_551_616.0).contains(&x) && (x as u64) as f64 == x =>
             {

@@ -47,6 +47,10 @@ impl SlotsPerDay {
     /// [`BlidError::SlotsPerDay`] outside that range.
     pub const fn new(slots: u32) -> Result<Self, BlidError> {
         if slots >= 1 && slots <= Self::MAX {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "checked to be at most 1440 just above"
+            )]
             Ok(Self(slots as u16))
         } else {
             Err(BlidError::SlotsPerDay(slots))
@@ -77,6 +81,10 @@ impl SlotsPerDay {
     pub const fn slot_of(self, ms_into_day: u64) -> Result<u32, BlidError> {
         let slot = ms_into_day / self.slot_length(DAY_MS);
         if slot < self.0 as u64 {
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "below the slot count, a u16"
+            )]
             Ok(slot as u32)
         } else {
             Err(BlidError::SlotOutOfRange {
@@ -182,11 +190,12 @@ impl SubKey {
     /// `BLID = SK[0] SK[4] SK[8] SK[12] SK[16] SK[18] … SK[30]` (spec §blid.3).
     #[must_use]
     pub fn identifier(&self) -> BluezoneId {
-        let mut id = [0u8; 12];
-        for (byte, &position) in id.iter_mut().zip(ID_BYTE_POSITIONS.iter()) {
-            *byte = self.0.get(position).copied().unwrap_or_default();
-        }
-        BluezoneId(id)
+        debug_assert!(ID_BYTE_POSITIONS.iter().all(|&p| p < 32));
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "every position is below 32, the sub-key's length"
+        )]
+        BluezoneId(ID_BYTE_POSITIONS.map(|position| self.0[position]))
     }
 }
 

@@ -85,7 +85,10 @@ fn app_loop(
         return ControlFlow::Continue(());
     };
     for slot_index in 0..=last_slot {
-        let id = sub_keys.next().map(|k| k.identifier()).unwrap_or_default();
+        // The sub-key chain never ends (each is the hash of the one before).
+        let Some(id) = sub_keys.next().map(|k| k.identifier()) else {
+            break;
+        };
         let (from, to) = clock.window(slot_index);
         for (line, row) in history.iter().enumerate() {
             if row.contact_id == id && from <= row.timestamp && row.timestamp <= to {
@@ -225,9 +228,8 @@ impl<'a> ContactIndex<'a> {
         let first = self
             .sorted
             .partition_point(|&(i, t, _)| (i, t) < (id, from));
-        self.sorted
-            .get(first..)
-            .unwrap_or_default()
+        let (_, from_first) = self.sorted.split_at(first);
+        from_first
             .iter()
             .take_while(move |&&(i, t, _)| i == id && t <= to)
             .map(|&(_, timestamp, line)| (line, timestamp))
@@ -324,12 +326,9 @@ impl F0Table {
                 });
             }
             let first = self.slots.partition_point(|s| s.0 < row.contact_id);
-            for &(id, entry, slot_index, from, to) in self
-                .slots
-                .get(first..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|s| s.0 == row.contact_id)
+            let (_, from_first) = self.slots.split_at(first);
+            for &(id, entry, slot_index, from, to) in
+                from_first.iter().take_while(|s| s.0 == row.contact_id)
             {
                 if from <= row.timestamp && row.timestamp <= to {
                     found.push(BlidMatch {

@@ -113,6 +113,7 @@ pub fn parse_csv_line(line: &str) -> Result<GaenSighting, CsvLineError> {
 pub fn parse_csv(text: &str) -> impl Iterator<Item = Result<GaenSighting, CsvError>> + '_ {
     let body = text.strip_suffix('\n').unwrap_or(text);
     let mut lines = body.split('\n').enumerate();
+    // Default: never taken, splitting yields at least one (possibly empty) line.
     let header = lines.next().map(|(_, line)| line).unwrap_or_default();
     let header_error = check_csv_header(header)
         .err()

@@ -183,10 +183,9 @@ pub fn step(bytes: &[u8], at_end: bool) -> Step {
     // bytes arrive.
     let resume = (1..bytes.len())
         .find(|&p| {
-            bytes.get(p) == Some(&FRAME_SYNC) && {
-                let rest = bytes.get(p..).unwrap_or_default();
-                valid_frame(rest).is_some() || could_be_cut_frame(rest)
-            }
+            let (_, rest) = bytes.split_at(p);
+            rest.first() == Some(&FRAME_SYNC)
+                && (valid_frame(rest).is_some() || could_be_cut_frame(rest))
         })
         .unwrap_or(bytes.len());
     Step::Damaged { len: resume }
@@ -294,7 +293,7 @@ impl Scanner {
     pub fn feed(&mut self, bytes: &[u8], at_end: bool) -> Feed {
         let mut consumed = 0usize;
         loop {
-            let rest = bytes.get(consumed..).unwrap_or_default();
+            let (_, rest) = bytes.split_at(consumed.min(bytes.len()));
             let found = match step(rest, at_end) {
                 Step::Damaged { len } => {
                     let start = self.offset;
@@ -414,7 +413,7 @@ impl Iterator for SegmentScan<'_> {
             return Some(ScanItem::Damage(damage));
         }
         let start = usize::try_from(self.scanner.offset()).unwrap_or(usize::MAX);
-        let rest = self.segment.get(start..).unwrap_or_default();
+        let (_, rest) = self.segment.split_at(start.min(self.segment.len()));
         match self.scanner.feed(rest, true) {
             Feed::Item { item, .. } => Some(item),
             Feed::NeedMore { .. } | Feed::End => None,

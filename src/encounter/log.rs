@@ -16,6 +16,7 @@ use super::frame::{
     self, Damage, DamageKind, Feed, HEADER_LEN, MAX_FRAME_LEN, ScanItem, Scanner, SegmentError,
 };
 use super::record::{BluezoneSighting, GaenSighting, Sighting};
+use crate::time::SECONDS_PER_DAY;
 
 /// How long records are kept by default: 14 days.
 pub const DEFAULT_RETENTION_DAYS: u64 = 14;
@@ -59,6 +60,17 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
     }
 }
 
+/// Appends `sighting` to `out` as one frame. A frame is at most [`MAX_FRAME_LEN`] bytes, so
+/// encoding it into a buffer of that length cannot fail.
+fn push_frame(out: &mut Vec<u8>, sighting: &Sighting) {
+    let mut frame = [0u8; MAX_FRAME_LEN];
+    let encoded = frame::encode_frame(sighting, &mut frame);
+    debug_assert!(encoded.is_ok());
+    if let Ok(len) = encoded {
+        out.extend_from_slice(frame.split_at(len.min(MAX_FRAME_LEN)).0);
+    }
+}
+
 /// Reads one segment from any byte stream in constant memory.
 #[derive(Debug)]
 pub struct SegmentReader<R> {
@@ -80,8 +92,10 @@ impl<R: Read> SegmentReader<R> {
     pub fn new(mut reader: R) -> io::Result<Self> {
         let mut buffer = std::vec![0u8; READ_BUFFER].into_boxed_slice();
         let mut filled = 0;
+        let (header, _) = buffer.split_at_mut(HEADER_LEN);
         while filled < HEADER_LEN {
-            let n = match reader.read(buffer.get_mut(filled..HEADER_LEN).unwrap_or_default()) {
+            let (_, unread) = header.split_at_mut(filled);
+            let n = match reader.read(unread) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -89,9 +103,9 @@ impl<R: Read> SegmentReader<R> {
             if n == 0 {
                 break;
             }
-            filled += n;
+            filled = filled.saturating_add(n).min(HEADER_LEN);
         }
-        let seen = buffer.get(..filled).unwrap_or_default();
+        let (seen, _) = header.split_at(filled);
         let (start, pending) = frame::after_header(frame::check_header(seen), filled)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Ok(Self {
@@ -117,12 +131,9 @@ impl<R: Read> SegmentReader<R> {
         self.end -= self.start;
         self.start = 0;
         while self.end < MAX_FRAME_LEN * 2 && !self.at_end {
-            match self
-                .reader
-                .read(self.buffer.get_mut(self.end..).unwrap_or_default())
-            {
+            match self.reader.read(self.buffer.split_at_mut(self.end).1) {
                 Ok(0) => self.at_end = true,
-                Ok(n) => self.end += n,
+                Ok(n) => self.end = self.end.saturating_add(n).min(self.buffer.len()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -139,7 +150,8 @@ impl<R: Read> Iterator for SegmentReader<R> {
             return Some(Ok(ScanItem::Damage(damage)));
         }
         loop {
-            let available = self.buffer.get(self.start..self.end).unwrap_or_default();
+            let (filled, _) = self.buffer.split_at(self.end);
+            let (_, available) = filled.split_at(self.start);
             match self.scanner.feed(available, self.at_end) {
                 Feed::Item { item, consumed } => {
                     self.start += consumed;
@@ -309,15 +321,13 @@ impl EncounterLog {
         let mut batch: Vec<u8> = Vec::with_capacity(READ_BUFFER);
         let mut batch_day = None;
         for sighting in sightings {
-            let day = sighting.unix_seconds() / 86_400;
+            let day = sighting.unix_seconds() / SECONDS_PER_DAY;
             if batch_day.is_some_and(|d| d != day) || batch.len() + MAX_FRAME_LEN > READ_BUFFER {
                 self.write_frames(batch_day.unwrap_or(day), &batch)?;
                 batch.clear();
             }
             batch_day = Some(day);
-            let mut frame_bytes = [0u8; MAX_FRAME_LEN];
-            let len = frame::encode_frame(sighting, &mut frame_bytes).unwrap_or(0);
-            batch.extend_from_slice(frame_bytes.get(..len).unwrap_or_default());
+            push_frame(&mut batch, sighting);
         }
         if let Some(day) = batch_day {
             self.write_frames(day, &batch)?;
@@ -476,9 +486,7 @@ impl EncounterLog {
         for item in reader {
             match item.map_err(io_error(path))? {
                 ScanItem::Record(s) if s.unix_seconds() >= cutoff => {
-                    let mut frame_bytes = [0u8; MAX_FRAME_LEN];
-                    let len = frame::encode_frame(&s, &mut frame_bytes).unwrap_or(0);
-                    kept.extend_from_slice(frame_bytes.get(..len).unwrap_or_default());
+                    push_frame(&mut kept, &s);
                     kept_count += 1;
                 }
                 ScanItem::Record(_) => dropped += 1,

@@ -162,7 +162,8 @@ impl<R: Read> Read for Bounded<R> {
         // Ask for one byte more than allowed, to notice a member that goes past the limit.
         let allowed = usize::try_from(self.remaining.saturating_add(1)).unwrap_or(usize::MAX);
         let window = buf.len().min(allowed);
-        let n = self.inner.read(buf.get_mut(..window).unwrap_or_default())?;
+        let (window, _) = buf.split_at_mut(window);
+        let n = self.inner.read(window)?;
         if n as u64 > self.remaining {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

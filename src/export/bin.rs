@@ -100,8 +100,12 @@ fn string(
 }
 
 /// `int32` on the wire is a 64-bit varint whose low 32 bits are the value.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "int32 on the wire is the varint's low 32 bits"
+)]
 pub(crate) const fn int32(v: u64) -> i32 {
-    v as u32 as i32
+    (v as u32).cast_signed()
 }
 
 /// Reads a `SignatureInfo` message (here for `export.bin` and `export.sig` alike).
@@ -127,8 +131,8 @@ pub(crate) fn decode_signature_info(bytes: &[u8], base: u64) -> Result<Signature
 /// Decodes a `sint32` as protobuf's `readSInt32` does: the low 32 bits of the varint, then
 /// zigzag.
 const fn zigzag32(varint: u64) -> i32 {
-    let n = varint as u32;
-    ((n >> 1) as i32) ^ -((n & 1) as i32)
+    let n = int32(varint).cast_unsigned();
+    (n >> 1).cast_signed() ^ -((n & 1).cast_signed())
 }
 
 /// Reads a `TemporaryExposureKey` message whose field tag is at `offset` and whose bytes
@@ -177,7 +181,7 @@ pub(crate) fn decode_key(
                 offset,
                 len: key_data.map_or(0, <[u8]>::len),
             })?;
-    let start = EnIntervalNumber::new(int32(start) as u32);
+    let start = EnIntervalNumber::new(int32(start).cast_unsigned());
     let period_value = i64::from(int32(period));
     let window = u32::try_from(period_value)
         .ok()
@@ -379,7 +383,7 @@ pub fn encode_key(out: &mut Vec<u8>, key: &DiagnosisKey, revised: bool) {
     // int32 on the wire: a start past 0x7FFFFFFF is a negative int32, sign-extended.
     proto::put_varint(
         &mut message,
-        i64::from(key.window.start().get() as i32) as u64,
+        proto::int32_varint(key.window.start().get().cast_signed()),
     );
     if key.window.period() != RollingPeriod::FULL_DAY {
         proto::put_tag(&mut message, key::ROLLING_PERIOD, VARINT);
@@ -391,7 +395,10 @@ pub fn encode_key(out: &mut Vec<u8>, key: &DiagnosisKey, revised: bool) {
     }
     if let Some(days) = key.days_since_onset_of_symptoms {
         proto::put_tag(&mut message, key::DAYS_SINCE_ONSET_OF_SYMPTOMS, VARINT);
-        proto::put_varint(&mut message, u64::from(((days << 1) ^ (days >> 31)) as u32));
+        proto::put_varint(
+            &mut message,
+            u64::from(((days << 1) ^ (days >> 31)).cast_unsigned()),
+        );
     }
     let number = if revised {
         export::REVISED_KEYS
@@ -449,7 +456,7 @@ pub fn encode_prefix(metadata: &ExportMetadata) -> Vec<u8> {
     ] {
         if let Some(v) = value {
             proto::put_tag(&mut out, number, VARINT);
-            proto::put_varint(&mut out, i64::from(v) as u64);
+            proto::put_varint(&mut out, proto::int32_varint(v));
         }
     }
     for info in &metadata.signature_infos {
@@ -483,8 +490,10 @@ pub fn pad<R: CryptoRng + ?Sized>(keys: &mut Vec<DiagnosisKey>, min_keys: usize,
     while keys.len() < min_keys && real > 0 {
         let mut pick = [0u8; 8];
         rng.fill_bytes(&mut pick);
-        let template = keys
-            .get((u64::from_le_bytes(pick) % real as u64) as usize)
+        let at = u64::from_le_bytes(pick) % real as u64;
+        let template = usize::try_from(at)
+            .ok()
+            .and_then(|at| keys.get(at))
             .copied();
         if let Some(mut fake) = template {
             rng.fill_bytes(&mut fake.key_data);

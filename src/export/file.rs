@@ -192,7 +192,7 @@ impl<R: Read + Seek> ExportFile<R> {
         reader
             .seek(SeekFrom::Start(0))
             .map_err(ExportFileError::Io)?;
-        let head = magic.get(..got).unwrap_or_default();
+        let (head, _) = magic.split_at(got.min(magic.len()));
         if head.starts_with(ZIP_MAGIC) {
             let mut zip = ExportArchive::open_with_limits(reader, limits)?;
             let signatures = match zip.read_export_sig()? {
@@ -312,7 +312,10 @@ struct Hashing<M> {
 impl<M: Read> Read for Hashing<M> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hashers.update(buf.get(..n).unwrap_or_default());
+        let read = buf
+            .get(..n)
+            .ok_or_else(|| io::Error::other(crate::codec::OVER_READ))?;
+        self.hashers.update(read);
         Ok(n)
     }
 }

@@ -99,14 +99,24 @@ pub(crate) fn varint(bytes: &[u8], offset: u64) -> Result<(u64, usize), ExportEr
     Err(ExportError::Varint { offset })
 }
 
+/// An `int32` as the wire carries it: sign-extended to 64 bits.
+#[cfg(feature = "alloc")]
+pub(crate) fn int32_varint(v: i32) -> u64 {
+    i64::from(v).cast_unsigned()
+}
+
 /// Appends `value` as a varint.
 #[cfg(feature = "alloc")]
 pub(crate) fn put_varint(out: &mut alloc::vec::Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8 & 0x7F) | 0x80);
+    loop {
+        let [low, ..] = value.to_le_bytes();
+        if value < 0x80 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
         value >>= 7;
     }
-    out.push(value as u8);
 }
 
 /// Appends a field tag.

@@ -57,8 +57,9 @@ fn base64(text: &str) -> Option<Vec<u8>> {
         for (i, d) in chunk.iter().enumerate() {
             acc |= u32::from(*d) << (18 - 6 * i);
         }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(bytes.get(1..chunk.len()).unwrap_or_default());
+        // A group of `n` digits (2 to 4, the caller refuses a group of one) holds `n − 1` bytes.
+        let [_, bytes @ ..] = acc.to_be_bytes();
+        out.extend(bytes.iter().take(chunk.len().saturating_sub(1)));
     }
     Some(out)
 }

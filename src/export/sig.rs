@@ -106,7 +106,7 @@ pub fn encode(signatures: &[TekSignature]) -> Vec<u8> {
         ] {
             if let Some(v) = value {
                 proto::put_tag(&mut message, number, VARINT);
-                proto::put_varint(&mut message, i64::from(v) as u64);
+                proto::put_varint(&mut message, proto::int32_varint(v));
             }
         }
         proto::put_bytes(&mut message, SIGNATURE, &signature.signature);

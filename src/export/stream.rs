@@ -129,8 +129,15 @@ impl<R: BufRead> ExportReader<R> {
         Ok(byte)
     }
 
+    /// Reads a varint that must be there.
+    fn varint(&mut self) -> Result<u64, StreamError> {
+        let start = self.offset;
+        self.varint_or_end(false)?
+            .ok_or_else(|| ExportError::Varint { offset: start }.into())
+    }
+
     /// Reads a varint; `Ok(None)` only at a clean end of stream when `allow_end`.
-    fn varint(&mut self, allow_end: bool) -> Result<Option<u64>, StreamError> {
+    fn varint_or_end(&mut self, allow_end: bool) -> Result<Option<u64>, StreamError> {
         let start = self.offset;
         let mut bytes = [0u8; 10];
         for index in 0..10 {
@@ -144,7 +151,8 @@ impl<R: BufRead> ExportReader<R> {
                 *slot = byte;
             }
             if byte & 0x80 == 0 {
-                let (value, _) = proto::varint(bytes.get(..=index).unwrap_or_default(), start)?;
+                let (varint, _) = bytes.split_at(index + 1);
+                let (value, _) = proto::varint(varint, start)?;
                 return Ok(Some(value));
             }
         }
@@ -207,16 +215,16 @@ impl<R: BufRead> ExportReader<R> {
     fn advance(&mut self) -> Result<Option<ExportedKey>, StreamError> {
         loop {
             let offset = self.offset;
-            let Some(tag) = self.varint(true)? else {
+            let Some(tag) = self.varint_or_end(true)? else {
                 return Ok(None);
             };
             let (number, wire_type) = proto::split_tag(tag, offset)?;
             let value = match wire_type {
-                VARINT => Value::Varint(self.varint(false)?.unwrap_or_default()),
+                VARINT => Value::Varint(self.varint()?),
                 FIXED64 => Value::Fixed64(u64::from_le_bytes(self.exact(offset)?)),
                 FIXED32 => Value::Fixed32(u32::from_le_bytes(self.exact(offset)?)),
                 _ => {
-                    let len = self.varint(false)?.unwrap_or_default();
+                    let len = self.varint()?;
                     // Keep what the schema gives as length-delimited; skip unknown fields
                     // without keeping them. Other known fields with this wire type are a type
                     // error that `top_level` reports without needing their bytes.

@@ -67,7 +67,11 @@ impl ExportDigests {
         loop {
             match reader.read(&mut buffer) {
                 Ok(0) => break,
-                Ok(n) => hashers.update(buffer.get(..n).unwrap_or_default()),
+                Ok(n) => hashers.update(
+                    buffer
+                        .get(..n)
+                        .ok_or_else(|| io::Error::other(crate::codec::OVER_READ))?,
+                ),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

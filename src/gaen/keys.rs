@@ -226,7 +226,7 @@ impl RollingProximityIdentifierKey {
         let mut blocks = [Array::<u8, _>::default(); BATCH_BLOCKS];
         let mut interval = first.get();
         for chunk in out.chunks_mut(BATCH_BLOCKS) {
-            let used = blocks.get_mut(..chunk.len()).unwrap_or_default();
+            let (used, _) = blocks.split_at_mut(chunk.len());
             for block in used.iter_mut() {
                 *block = Array::from(padded_data(EnIntervalNumber::new(interval)));
                 // Wraps only after the last identifier, whose interval was checked above.
@@ -247,9 +247,8 @@ impl RollingProximityIdentifierKey {
         window: RollingWindow,
         out: &'a mut [RollingProximityIdentifier; 144],
     ) -> &'a [RollingProximityIdentifier] {
-        let filled = out
-            .get_mut(..window.period().get() as usize)
-            .unwrap_or_default();
+        // A period is at most 144, the buffer's length.
+        let (filled, _) = out.split_at_mut(window.period().get() as usize);
         // A `RollingWindow` never ends past 0xFFFFFFFF, so this cannot fail.
         let generated = self.identifiers_into(window.start(), filled);
         debug_assert!(generated.is_ok());

@@ -52,9 +52,9 @@ impl<'a> BandLog<'a> {
     fn sightings_of(&self, rpi: &RollingProximityIdentifier) -> &'a [GaenSighting] {
         let wanted = halves(rpi);
         let first = self.sightings.partition_point(|s| halves(&s.rpi) < wanted);
-        let rest = self.sightings.get(first..).unwrap_or_default();
-        let count = rest.partition_point(|s| s.rpi == *rpi);
-        rest.get(..count).unwrap_or_default()
+        let (_, rest) = self.sightings.split_at(first);
+        let (of_rpi, _) = rest.split_at(rest.partition_point(|s| s.rpi == *rpi));
+        of_rpi
     }
 }
 
@@ -154,7 +154,8 @@ impl Hits {
     }
 
     fn as_slice(&self) -> &[(u32, RollingProximityIdentifier)] {
-        self.items.get(..self.len).unwrap_or_default()
+        let (held, _) = self.items.split_at(self.len.min(self.items.len()));
+        held
     }
 }
 
@@ -189,7 +190,8 @@ impl<'l, 't> BandMatcher<'l, 't> {
     /// The keys matched so far, in the order they matched.
     #[must_use]
     pub fn matched(&self) -> &[StoredKey] {
-        self.table.get(..self.stored).unwrap_or_default()
+        let (matched, _) = self.table.split_at(self.stored.min(self.table.len()));
+        matched
     }
 
     // spec §match.8: one key, in publication order, as MatchRun applies it.
@@ -343,22 +345,17 @@ impl<'l, 't> BandMatcher<'l, 't> {
                     pending = 0;
                 }
             }
-            flush(
-                logged.get(..pending).unwrap_or_default(),
-                blocks.get_mut(..pending).unwrap_or_default(),
-                &mut hits,
-            );
-            hits.items
-                .get_mut(..hits.len)
-                .unwrap_or_default()
-                .sort_unstable();
+            // `pending` < BATCH, the length of both buffers: each is flushed when full.
+            let (logged, _) = logged.split_at(pending);
+            let (blocks, _) = blocks.split_at_mut(pending);
+            flush(logged, blocks, &mut hits);
+            let (held, _) = hits.items.split_at_mut(hits.len.min(MAX_HITS));
+            held.sort_unstable();
         } else {
             let cipher = Aes128Enc::new(&Array::from(*rpik));
             // The window is valid, so `first + offset` never passes the last interval number.
             for from in (0..period).step_by(BATCH) {
-                let batch = blocks
-                    .get_mut(..(period - from).min(BATCH))
-                    .unwrap_or_default();
+                let (batch, _) = blocks.split_at_mut((period - from).min(BATCH));
                 let intervals = (first..=last).skip(from);
                 for (block, j) in batch.iter_mut().zip(intervals.clone()) {
                     *block = Array::from(padded_data(EnIntervalNumber::new(j)));

@@ -21,9 +21,8 @@ pub fn crypto_floor(keys: &[DiagnosisKey]) -> u8 {
     for key in keys {
         let rpik = schedule.prk(&key.key_data).expand16(RPIK_INFO);
         let cipher = aes::Aes128Enc::new(&Array::from(rpik));
-        let blocks = blocks
-            .get_mut(..key.window.period().get() as usize)
-            .unwrap_or_default();
+        // A period is at most 144, the buffer's length.
+        let (blocks, _) = blocks.split_at_mut(key.window.period().get() as usize);
         for (block, interval) in blocks.iter_mut().zip(key.window.intervals()) {
             *block = Array::from(padded_data(interval));
         }

@@ -24,8 +24,9 @@ impl core::fmt::Debug for IndexKeys {
 impl IndexKeys {
     fn from_secret(secret: [u8; 32]) -> Self {
         let mut words = [0u64; 4];
-        for (word, chunk) in words.iter_mut().zip(secret.chunks_exact(8)) {
-            *word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let (chunks, _) = secret.as_chunks::<8>();
+        for (word, chunk) in words.iter_mut().zip(chunks) {
+            *word = u64::from_le_bytes(*chunk);
         }
         let [w0, w1, w2, w3] = words;
         // Every byte of the secret counts; a rotation that is not a whole number of bytes keeps
@@ -37,9 +38,26 @@ impl IndexKeys {
     /// bits pick the filter word, its bits 20–35 the mask.
     #[inline]
     fn hash(&self, rpi: &[u8; 16]) -> u64 {
-        let (high, low) = rpi.split_at(8);
-        let high = u64::from_le_bytes(high.try_into().unwrap_or_default());
-        let low = u64::from_le_bytes(low.try_into().unwrap_or_default());
+        let [
+            h0,
+            h1,
+            h2,
+            h3,
+            h4,
+            h5,
+            h6,
+            h7,
+            l0,
+            l1,
+            l2,
+            l3,
+            l4,
+            l5,
+            l6,
+            l7,
+        ] = *rpi;
+        let high = u64::from_le_bytes([h0, h1, h2, h3, h4, h5, h6, h7]);
+        let low = u64::from_le_bytes([l0, l1, l2, l3, l4, l5, l6, l7]);
         let [a, b] = self.0;
         high.wrapping_mul(a).wrapping_add(low.wrapping_mul(b))
     }
@@ -75,6 +93,16 @@ const fn masks() -> [u64; 1024] {
     masks
 }
 
+/// The filter word of a hash: its top bits, below the filter's length (a power of two).
+#[inline]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "`shift` leaves as many bits as the filter has words, so the word fits a usize"
+)]
+const fn word_of(hash: u64, shift: u32) -> usize {
+    (hash >> shift) as usize
+}
+
 /// The mask of a hash: the entry picked by bits 20–29, rotated by bits 30–35.
 #[inline]
 fn mask_of(hash: u64) -> u64 {
@@ -104,7 +132,7 @@ impl DayFilter {
 
     fn insert(&mut self, keys: &IndexKeys, rpi: &RollingProximityIdentifier) {
         let hash = keys.hash(&rpi.to_bytes());
-        if let Some(word) = self.words.get_mut((hash >> self.shift) as usize) {
+        if let Some(word) = self.words.get_mut(word_of(hash, self.shift)) {
             *word |= mask_of(hash);
         }
     }
@@ -126,7 +154,7 @@ impl FilterRef<'_> {
         let hash = self.keys.hash(rpi);
         let mask = mask_of(hash);
         self.words
-            .get((hash >> self.shift) as usize)
+            .get(word_of(hash, self.shift))
             .is_some_and(|word| word & mask == mask)
     }
 }
@@ -214,6 +242,10 @@ impl LogIndex {
         for (index, s) in sightings.iter().enumerate() {
             match identifiers.last_mut() {
                 Some((rpi, _, count)) if *rpi == s.rpi => *count += 1,
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "a log of 2^32 sightings would take over 200 GB of memory"
+                )]
                 _ => identifiers.push((s.rpi, index as u32, 1)),
             }
         }
@@ -318,7 +350,7 @@ impl LogIndex {
                 self.sightings
                     .get(start as usize..start as usize + count as usize)
             })
-            .unwrap_or_default()
+            .map_or(&[], |sightings| sightings)
     }
 
     /// The intervals holding sightings, ascending.
@@ -337,9 +369,11 @@ impl LogIndex {
         from: u32,
         to: u32,
     ) -> &[(u32, RollingProximityIdentifier)] {
-        let start = self.entries.partition_point(|(i, _)| *i < from);
-        let end = self.entries.partition_point(|(i, _)| *i <= to);
-        self.entries.get(start..end).unwrap_or_default()
+        let (below_to, _) = self
+            .entries
+            .split_at(self.entries.partition_point(|(i, _)| *i <= to));
+        let (_, between) = below_to.split_at(below_to.partition_point(|(i, _)| *i < from));
+        between
     }
 
     /// The filter of UTC day `day`, if the log has one.
@@ -377,7 +411,9 @@ mod tests {
                 a + f.words.len(),
             )
         });
-        used as f64 / all as f64
+        #[expect(clippy::cast_precision_loss, reason = "a ratio of two small counts")]
+        let ratio = used as f64 / all as f64;
+        ratio
     }
 
     /// Checks spec §match.3 and §sec.11: identifiers a sender chose to share their first 8 bytes spread
@@ -419,7 +455,7 @@ mod tests {
         }
         // Every chosen identifier passes its day's filter: no false negative.
         for s in &chosen {
-            let day = (s.unix_seconds / 86_400) as u32;
+            let day = u32::try_from(s.unix_seconds / 86_400).unwrap();
             let filter = flooded.day_filter(day).expect("a filter for the day");
             assert!(filter.may_contain(&s.rpi.to_bytes()));
         }

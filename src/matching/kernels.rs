@@ -166,17 +166,20 @@ const K: [u32; 64] = [
 #[inline]
 fn words(block: &[u8; 64]) -> [u32; 16] {
     let mut words = [0u32; 16];
-    for (word, bytes) in words.iter_mut().zip(block.chunks_exact(4)) {
-        *word = u32::from_be_bytes(bytes.try_into().unwrap_or_default());
+    let (chunks, _) = block.as_chunks::<4>();
+    for (word, bytes) in words.iter_mut().zip(chunks) {
+        *word = u32::from_be_bytes(*bytes);
     }
     words
 }
 
-/// Four consecutive entries of `array` from `at` (`at + 4 ≤ N`).
+/// The `n`th group of four consecutive entries of `array` (`4n + 4 ≤ N`).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline]
-fn four<const N: usize>(array: &[u32; N], at: usize) -> [u32; 4] {
-    core::array::from_fn(|i| array.get(at + i).copied().unwrap_or_default())
+fn four<const N: usize>(array: &[u32; N], n: usize) -> [u32; 4] {
+    let (groups, _) = array.as_chunks::<4>();
+    debug_assert!(n < groups.len());
+    groups.get(n).copied().unwrap_or([0; 4])
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -191,28 +194,29 @@ mod x86 {
     #[target_feature(enable = "sse2")]
     fn vector([w0, w1, w2, w3]: [u32; 4]) -> __m128i {
         // Lane 0 holds the first word.
-        _mm_set_epi32(w3 as i32, w2 as i32, w1 as i32, w0 as i32)
+        _mm_set_epi32(
+            w3.cast_signed(),
+            w2.cast_signed(),
+            w1.cast_signed(),
+            w0.cast_signed(),
+        )
     }
 
     /// SHA-256 of one block into each state; the lanes' rounds are interleaved.
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
     pub(super) fn compress(states: &mut [[u32; 8]; LANES], blocks: &[[u8; 64]; LANES]) {
         // The SHA extensions hold a state as (a, b, e, f) and (c, d, g, h), lane 3 first.
-        let mut abef: [__m128i; LANES] = core::array::from_fn(|l| {
-            let [a, b, _, _, e, f, _, _] = states.get(l).copied().unwrap_or_default();
-            vector([f, e, b, a])
-        });
-        let mut cdgh: [__m128i; LANES] = core::array::from_fn(|l| {
-            let [_, _, c, d, _, _, g, h] = states.get(l).copied().unwrap_or_default();
-            vector([h, g, d, c])
-        });
+        let mut abef: [__m128i; LANES] =
+            states.map(|[a, b, _, _, e, f, _, _]| vector([f, e, b, a]));
+        let mut cdgh: [__m128i; LANES] =
+            states.map(|[_, _, c, d, _, _, g, h]| vector([h, g, d, c]));
         let (abef_in, cdgh_in) = (abef, cdgh);
-        let mut w: [[__m128i; 4]; LANES] = core::array::from_fn(|l| {
-            let words = blocks.get(l).map(words).unwrap_or_default();
-            core::array::from_fn(|i| vector(four(&words, 4 * i)))
+        let mut w: [[__m128i; 4]; LANES] = blocks.each_ref().map(|block| {
+            let words = words(block);
+            core::array::from_fn(|i| vector(four(&words, i)))
         });
         for group in 0..16 {
-            let k = vector(four(&K, 4 * group));
+            let k = vector(four(&K, group));
             for ((abef, cdgh), w) in abef.iter_mut().zip(cdgh.iter_mut()).zip(w.iter_mut()) {
                 // `w` holds the last four groups of message words, oldest first.
                 let [w0, w1, w2, w3] = *w;
@@ -239,14 +243,14 @@ mod x86 {
             let abef = _mm_add_epi32(abef, abef_in);
             let cdgh = _mm_add_epi32(cdgh, cdgh_in);
             *state = [
-                _mm_extract_epi32(abef, 3) as u32,
-                _mm_extract_epi32(abef, 2) as u32,
-                _mm_extract_epi32(cdgh, 3) as u32,
-                _mm_extract_epi32(cdgh, 2) as u32,
-                _mm_extract_epi32(abef, 1) as u32,
-                _mm_extract_epi32(abef, 0) as u32,
-                _mm_extract_epi32(cdgh, 1) as u32,
-                _mm_extract_epi32(cdgh, 0) as u32,
+                _mm_extract_epi32(abef, 3).cast_unsigned(),
+                _mm_extract_epi32(abef, 2).cast_unsigned(),
+                _mm_extract_epi32(cdgh, 3).cast_unsigned(),
+                _mm_extract_epi32(cdgh, 2).cast_unsigned(),
+                _mm_extract_epi32(abef, 1).cast_unsigned(),
+                _mm_extract_epi32(abef, 0).cast_unsigned(),
+                _mm_extract_epi32(cdgh, 1).cast_unsigned(),
+                _mm_extract_epi32(cdgh, 0).cast_unsigned(),
             ];
         }
     }
@@ -284,17 +288,15 @@ mod arm {
     /// SHA-256 of one block into each state; the lanes' rounds are interleaved.
     #[target_feature(enable = "sha2")]
     pub(super) fn compress(states: &mut [[u32; 8]; LANES], blocks: &[[u8; 64]; LANES]) {
-        let mut abcd: [uint32x4_t; LANES] =
-            core::array::from_fn(|l| vector(four(&states.get(l).copied().unwrap_or_default(), 0)));
-        let mut efgh: [uint32x4_t; LANES] =
-            core::array::from_fn(|l| vector(four(&states.get(l).copied().unwrap_or_default(), 4)));
+        let mut abcd: [uint32x4_t; LANES] = states.map(|state| vector(four(&state, 0)));
+        let mut efgh: [uint32x4_t; LANES] = states.map(|state| vector(four(&state, 1)));
         let (abcd_in, efgh_in) = (abcd, efgh);
-        let mut w: [[uint32x4_t; 4]; LANES] = core::array::from_fn(|l| {
-            let words = blocks.get(l).map(words).unwrap_or_default();
-            core::array::from_fn(|i| vector(four(&words, 4 * i)))
+        let mut w: [[uint32x4_t; 4]; LANES] = blocks.each_ref().map(|block| {
+            let words = words(block);
+            core::array::from_fn(|i| vector(four(&words, i)))
         });
         for group in 0..16 {
-            let k = vector(four(&K, 4 * group));
+            let k = vector(four(&K, group));
             for ((abcd, efgh), w) in abcd.iter_mut().zip(efgh.iter_mut()).zip(w.iter_mut()) {
                 // `w` holds the last four groups of message words, oldest first.
                 let [w0, w1, w2, w3] = *w;

@@ -167,6 +167,12 @@ pub(crate) const fn new_scan(previous: u64, t: u64) -> bool {
     t.saturating_sub(previous) * 10 > 255
 }
 
+/// The attenuation of a sighting, `TX power − RSSI` in dB, clamped to `0..=255`.
+pub(crate) fn attenuation(tx_power: i8, rssi: i8) -> u8 {
+    let db = i16::from(tx_power) - i16::from(rssi);
+    u8::try_from(db).unwrap_or(if db < 0 { 0 } else { u8::MAX })
+}
+
 /// The interval a sighting time falls in, if it is one.
 pub(crate) fn interval_of(unix_seconds: u64) -> Option<u32> {
     u32::try_from(unix_seconds / crate::time::INTERVAL_SECONDS).ok()
@@ -238,7 +244,7 @@ pub(crate) fn apply_rules(
                 aem: s.aem,
                 metadata,
                 tx_power,
-                attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
+                attenuation: attenuation(tx_power, rssi),
                 previous_scan_unix_seconds: s.previous_scan_unix_seconds,
             })
     };

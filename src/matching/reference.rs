@@ -164,7 +164,8 @@ fn accept(
         aem: s.aem,
         metadata,
         tx_power,
-        attenuation: (i16::from(tx_power) - i16::from(rssi)).clamp(0, 255) as u8,
+        attenuation: u8::try_from((i16::from(tx_power) - i16::from(rssi)).max(0))
+            .unwrap_or(u8::MAX),
         previous_scan_unix_seconds: s.previous_scan_unix_seconds,
     })
 }

@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use super::engine::Evaluation;
 use super::{KeyMatch, MatchOutcome, Matcher, Rejections, apply_copy};
 use crate::gaen::DiagnosisKey;
+use crate::time::INTERVALS_PER_DAY;
 
 /// Keys from any number of batches and files matched as one run, in the order they are added.
 ///
@@ -49,7 +50,10 @@ impl LoggedCache {
         let start = key.window.start().get();
         let end = start.saturating_add(144);
         let same = self.key == Some(key.key_data);
-        let to = self.from.saturating_add(self.logged.len() as u32);
+        // At most LOGGED_SPAN intervals are answered at once.
+        let to = self
+            .from
+            .saturating_add(u32::try_from(self.logged.len()).unwrap_or(u32::MAX));
         if !(same && self.from <= start && end <= to) {
             // Grow the span to cover both when it stays within bounds, else start afresh.
             let (from, until) = if same {
@@ -68,9 +72,9 @@ impl LoggedCache {
         }
         let at = (start - self.from) as usize;
         self.logged
-            .get(at..at + 144)
-            .unwrap_or_default()
             .iter()
+            .skip(at)
+            .take(INTERVALS_PER_DAY as usize)
             .any(|&l| l)
     }
 }

@@ -68,11 +68,10 @@ impl KeyTable {
                 break;
             };
             // A window whose end would pass the last interval number holds only what fits.
-            let count = (period as usize).min(buffer.len());
-            let count = (0..count)
-                .take_while(|&k| start.checked_add(k as u32).is_some())
+            let count = (0..period.min(INTERVALS_PER_DAY))
+                .take_while(|&k| start.checked_add(k).is_some())
                 .count();
-            let out = buffer.get_mut(..count).unwrap_or_default();
+            let (out, _) = buffer.split_at_mut(count);
             let rpik = RollingProximityIdentifierKey::derive(&key_data);
             if rpik
                 .identifiers_into(EnIntervalNumber::new(start), out)
@@ -142,9 +141,8 @@ impl KeyTable {
         let first = self
             .identifiers
             .partition_point(|(found, _, _)| *found < rpi);
-        self.identifiers
-            .get(first..)
-            .unwrap_or_default()
+        let (_, from_rpi) = self.identifiers.split_at(first);
+        from_rpi
             .iter()
             .take_while(move |(found, _, _)| *found == rpi)
             .map(|&(_, group, interval)| (group, interval))

@@ -120,6 +120,7 @@ impl ExposureReport {
             repeated_files: self.repeated_files,
             sightings_after_now: self.sightings_after_now,
             state: self.state.map(|state| StateDocument {
+                // Default: a state is reported only with its folder; none gives an empty path.
                 dir: state_dir.map(Path::to_path_buf).unwrap_or_default(),
                 already_read: state.already_read,
                 keys_skipped: state.keys_skipped,

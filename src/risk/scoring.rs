@@ -6,6 +6,12 @@ use super::windows::{ExposureWindow, Infectiousness, RiskConfigError};
 use crate::gaen::{DiagnosisKey, ReportType};
 use crate::matching::MatchedSighting;
 
+/// Seconds as a float for weighting: a day's scans are far fewer than 2^52 seconds.
+#[expect(clippy::cast_precision_loss, reason = "exact below 2^52 seconds")]
+const fn seconds_as_f64(seconds: u64) -> f64 {
+    seconds as f64
+}
+
 /// v2 daily-summary weights (the `DailySummariesConfig` of the API).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -83,7 +89,7 @@ impl DailySummariesConfig {
         seconds
             .iter()
             .zip(&self.attenuation_weights)
-            .fold(0.0, |sum, (s, w)| sum + *s as f64 * w)
+            .fold(0.0, |sum, (&s, w)| sum + seconds_as_f64(s) * w)
     }
 
     /// The window's score, or `None` for a report type daily summaries leave out (REVOKED,

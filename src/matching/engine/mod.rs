@@ -390,7 +390,7 @@ mod tests {
             let mut sightings = Vec::new();
             for (pick, shift) in planted {
                 let j = start + pick % period;
-                let seen = (i64::from(j) + shift) as u64;
+                let seen = u64::try_from(i64::from(j) + shift).unwrap();
                 sightings.push(GaenSighting {
                     unix_seconds: seen * 600 + 1,
                     rpi: rpik.identifier(EnIntervalNumber::new(j)),

@@ -171,7 +171,10 @@ pub(super) fn hash_reader(file: &mut File) -> io::Result<[u8; 32]> {
         if n == 0 {
             return Ok(hasher.finalize().into());
         }
-        let (read, _) = buffer.split_at(n.min(buffer.len()));
-        hasher.update(read);
+        hasher.update(
+            buffer
+                .get(..n)
+                .ok_or_else(|| io::Error::other(crate::codec::OVER_READ))?,
+        );
     }
 }

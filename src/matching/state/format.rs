@@ -599,7 +599,8 @@ pub(crate) fn read_segment_header(bytes: &[u8]) -> Result<u64, DamageReason> {
 /// What is wrong with it.
 pub fn check_segment(bytes: &[u8]) -> Result<u64, DamageReason> {
     let entries = read_segment_header(bytes)?;
-    let body = bytes.get(SEGMENT_HEADER..).unwrap_or_default();
+    // The header was read, so the bytes hold at least its length.
+    let (_, body) = bytes.split_at(SEGMENT_HEADER);
     if u64::try_from(body.len()).ok() != entries.checked_mul(ENTRY as u64) {
         return Err(
             if (body.len() as u64) < entries.saturating_mul(ENTRY as u64) {
@@ -609,9 +610,10 @@ pub fn check_segment(bytes: &[u8]) -> Result<u64, DamageReason> {
             },
         );
     }
-    let mut last: Option<&[u8]> = None;
-    for entry in body.chunks_exact(ENTRY) {
-        let fingerprint = entry.get(..12).unwrap_or_default();
+    let mut last: Option<&[u8; 12]> = None;
+    let (records, _) = body.as_chunks::<ENTRY>();
+    for entry in records {
+        let [fingerprint @ .., _, _, _, _] = entry;
         if last.is_some_and(|l| l >= fingerprint) {
             return Err(DamageReason::Order);
         }

@@ -443,6 +443,8 @@ impl StateRun<'_, '_, '_> {
                     read_at: self.now,
                     keys: summary.keys + summary.revised_keys,
                     authentic,
+                    // Default: a path that cannot be resolved, or is not UTF-8, is kept empty;
+                    // a start-over then names the file as one it cannot read again (§state.7).
                     path: fs::canonicalize(path)
                         .ok()
                         .and_then(|p| p.to_str().map(ToString::to_string))

@@ -73,7 +73,7 @@ pub(super) fn join_segment(
     let mut last: Option<u128> = None;
     while left > 0 {
         let take = usize::try_from(left.min(4096)).unwrap_or(4096) * ENTRY;
-        let chunk = buffer.get_mut(..take).unwrap_or_default();
+        let (chunk, _) = buffer.split_at_mut(take);
         read_full(&mut reader, chunk).map_err(damaged)?;
         crc.update(chunk);
         for entry in chunk.chunks_exact(ENTRY) {
