@@ -234,15 +234,23 @@ pub fn export_zip(data: &[u8]) {
     }
 }
 
+/// The most 8-byte chunks [`matching`] reads, and the most keys it makes: every rule is
+/// reached with a few keys, and the reference matcher's cost grows with keys × sightings
+/// (review-fuzz-3 §5: 841 runs a second uncapped).
+const MATCHING_CHUNKS: usize = 96;
+const MATCHING_KEYS: usize = 16;
+
 /// Matching: the production matcher returns exactly the reference matcher's outcome on keys
 /// and sightings made from arbitrary bytes (a few keys with sightings of their own identifiers
-/// near their window, so that there is something to find).
+/// near their window, so that there is something to find). At most [`MATCHING_CHUNKS`] chunks
+/// and [`MATCHING_KEYS`] keys are read.
 pub fn matching(data: &[u8]) {
     use bluezone::encounter::GaenSighting;
     use bluezone::gaen::{
         AssociatedEncryptedMetadata, DiagnosisKey, Metadata, RollingProximityIdentifier,
     };
     use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
+    let data = &data[..data.len().min(8 * (MATCHING_CHUNKS + 1))];
     let mut chunks = data.chunks_exact(8);
     let Some(head) = chunks.next() else { return };
     let config = MatchConfig {
@@ -256,7 +264,7 @@ pub fn matching(data: &[u8]) {
     let mut sightings: Vec<GaenSighting> = Vec::new();
     for chunk in chunks {
         let base = 2_650_032u32;
-        if chunk[0] % 4 == 0 || keys.is_empty() {
+        if keys.is_empty() || (chunk[0] % 4 == 0 && keys.len() < MATCHING_KEYS) {
             let mut key_data = [0u8; 16];
             key_data[..8].copy_from_slice(chunk);
             let start = base + u32::from(chunk[1]);
@@ -267,7 +275,7 @@ pub fn matching(data: &[u8]) {
             key.report_type =
                 bluezone::gaen::ReportType::try_from(i32::from(chunk[3] % 6)).expect("0..=5");
             keys.push(key);
-        } else if chunk[0] % 4 == 1 {
+        } else if chunk[0] % 4 == 1 && keys.len() < MATCHING_KEYS {
             // A copy of a key (spec §match.6): the same bytes, another report type and window.
             let mut copy = keys[usize::from(chunk[1]) % keys.len()];
             copy.report_type =
@@ -329,4 +337,289 @@ pub fn state_segment(data: &[u8]) {
             );
         }
     }
+}
+
+/// The registry the export targets verify with: one P-256 key made from a fixed secret, named
+/// `452-v1` as the demo's authority is. The seeds of `export_file` are signed with it.
+pub fn test_registry() -> bluezone::export::verify::PublicKeyRegistry {
+    use bluezone::export::verify::p256::ecdsa::SigningKey;
+    let signing = SigningKey::from_slice(&FUZZ_SIGNING_SECRET).expect("a valid scalar");
+    let mut registry = bluezone::export::verify::PublicKeyRegistry::new();
+    registry.add(Some("452"), Some("v1"), *signing.verifying_key());
+    registry
+}
+
+/// The fixed secret of [`test_registry`]'s key (a test key: it signs only fuzz seeds).
+pub const FUZZ_SIGNING_SECRET: [u8; 32] = [0x42; 32];
+
+/// Small limits, so that the fuzzer reaches the over-limit branches of the zip reader.
+const SMALL_LIMITS: bluezone::export::archive::ZipLimits = bluezone::export::archive::ZipLimits {
+    max_export_bin: 16 * 1024,
+    max_export_sig: 2 * 1024,
+    max_ratio: 100,
+};
+
+/// The path the tool reads export files with (`ExportFile::open` → keys → finish, spec
+/// §export.8): no panic; the keys streamed from the member are the keys the in-memory reader
+/// finds in the same bytes; the verdict is the one `verify` gives over those bytes.
+pub fn export_file(data: &[u8]) {
+    use bluezone::export::ExportFile;
+    use bluezone::export::verify::{ExportDigests, verify};
+    let registry = test_registry();
+    let Ok(mut file) = ExportFile::open_with_limits(std::io::Cursor::new(data), SMALL_LIMITS)
+    else {
+        return;
+    };
+    let signatures = file.signatures().to_vec();
+    let Ok(mut stream) = file.keys(Some(&registry)) else {
+        return;
+    };
+    let mut streamed = Vec::new();
+    for key in stream.by_ref() {
+        match key {
+            Ok(key) => streamed.push(key),
+            Err(_) => return,
+        }
+    }
+    let Ok(summary) = stream.finish() else { return };
+    // The same bytes, read whole: the member of an archive, or the input itself.
+    let bin = match ExportArchive::open_with_limits(std::io::Cursor::new(data), SMALL_LIMITS) {
+        Ok(mut archive) => archive.read_export_bin().expect("a member the stream read"),
+        Err(_) => data.to_vec(),
+    };
+    let parsed = ExportBin::parse(&bin).expect("bytes the stream read parse in memory");
+    let keys: Vec<_> = parsed
+        .keys()
+        .collect::<Result<_, _>>()
+        .expect("keys the stream read decode in memory");
+    assert_eq!(streamed, keys, "streamed and in-memory keys differ");
+    assert_eq!(summary.keys + summary.revised_keys, keys.len() as u64);
+    assert_eq!(&summary.metadata, parsed.metadata());
+    let expected = verify(
+        &ExportDigests::of(&bin),
+        parsed.metadata().signature_infos.len(),
+        &signatures,
+        &registry,
+    );
+    assert_eq!(summary.verification.as_ref(), Some(&expected));
+}
+
+/// A valid archive around fuzzed members (structure-aware, review-fuzz-3 §2): the first byte
+/// picks stored or deflated members, whether `export.sig` and a third member are present and
+/// whether names change case; two bytes give the length of `export.bin`; the rest is its bytes
+/// and then `export.sig`'s. The archive goes through [`export_zip`] and [`export_file`], so
+/// mutations reach the decoders behind the container's CRC.
+pub fn export_zip_members(data: &[u8]) {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((len, rest)) = rest.split_first_chunk::<2>() else {
+        return;
+    };
+    let (bin, sig) = rest.split_at(usize::from(u16::from_le_bytes(*len)).min(rest.len()));
+    let method = |bit: u8| {
+        if flags & bit == 0 {
+            zip::CompressionMethod::Stored
+        } else {
+            zip::CompressionMethod::Deflated
+        }
+    };
+    let name = |plain: &'static str| {
+        if flags & 16 == 0 {
+            plain.to_string()
+        } else {
+            plain.to_uppercase()
+        }
+    };
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut add = |name: String, method, bytes: &[u8]| {
+        zip.start_file(
+            name,
+            SimpleFileOptions::default().compression_method(method),
+        )
+        .expect("a new member");
+        zip.write_all(bytes).expect("written in memory");
+    };
+    add(name("export.bin"), method(1), bin);
+    if flags & 4 == 0 {
+        add(name("export.sig"), method(2), sig);
+    }
+    if flags & 8 != 0 {
+        add("README".to_string(), method(1), sig);
+    }
+    let archive = zip.finish().expect("written in memory").into_inner();
+    export_zip(&archive);
+    export_file(&archive);
+}
+
+/// The key server's publish JSON that `bluezone export build` reads (spec §export.7): no
+/// panic, and never more keys than the text could hold (each needs its base64 key data).
+pub fn publish_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(keys) = bluezone::export::publish::parse_keys(text) {
+        assert!(
+            keys.len() * 22 <= text.len(),
+            "more keys than the text holds"
+        );
+    }
+}
+
+/// A whole encounter-log folder as the tool reads it (`EncounterLog::open_existing`, then its
+/// sightings, and `gaen_sightings` of the folder): the first byte is the number of segment
+/// files (1 to 4), each then a two-byte length and its bytes, named for days in order. No
+/// panic; the folder's records are the records of its segments read one by one, oldest first,
+/// and its damage theirs, an empty file or one that is not a segment counting once;
+/// the tool's reader refuses the folder exactly when some segment is damaged, and otherwise
+/// returns every GAEN record.
+pub fn log_folder(data: &[u8]) {
+    use bluezone::encounter::log::EncounterLog;
+    let Some((&count, mut rest)) = data.split_first() else {
+        return;
+    };
+    let dir = scratch_dir("log");
+    for day in 0..u64::from(count % 4 + 1) {
+        let Some((len, tail)) = rest.split_first_chunk::<2>() else {
+            break;
+        };
+        let (bytes, tail) = tail.split_at(usize::from(u16::from_le_bytes(*len)).min(tail.len()));
+        rest = tail;
+        std::fs::write(dir.join(format!("day-{}.bzlog", 18_600 + day)), bytes).expect("scratch");
+    }
+    let Ok(log) = EncounterLog::open_existing(&dir) else {
+        return;
+    };
+    let mut damaged = 0usize;
+    let Ok(found) = log.sightings(|_, _| damaged += 1) else {
+        return;
+    };
+    let mut expected = (Vec::new(), Vec::new(), 0usize);
+    // `segments` lists them oldest first, the order the folder is read in.
+    for (_, path) in log.segments().expect("listed once already") {
+        let bytes = std::fs::read(&path).expect("a segment just read");
+        // An empty file, or one that is not a segment, is one damaged stretch (spec §enc.3).
+        let Some(reader) = SegmentReader::new(bytes.as_slice())
+            .ok()
+            .filter(|_| !bytes.is_empty())
+        else {
+            expected.2 += 1;
+            continue;
+        };
+        for item in reader {
+            match item.expect("a file just read") {
+                ScanItem::Record(Sighting::Gaen(s)) => expected.0.push(s),
+                ScanItem::Record(Sighting::Bluezone(s)) => expected.1.push(s),
+                ScanItem::Damage(_) => expected.2 += 1,
+            }
+        }
+    }
+    assert_eq!((found.gaen.clone(), found.bluezone, damaged), expected);
+    match bluezone::encounter::source::gaen_sightings(&dir) {
+        Ok(gaen) => {
+            assert_eq!(damaged, 0, "a damaged log was read whole");
+            assert_eq!(gaen, found.gaen);
+        }
+        Err(bluezone::encounter::source::SourceError::Damaged { .. }) => assert!(damaged > 0),
+        Err(_) => {}
+    }
+}
+
+/// The on-disk joiner of a state's checked-key segment (spec §state.3): the first byte holds
+/// the number of probes (0 to 15) and whether to spoil the recorded CRC; then 16 bytes per
+/// probe; the rest is the segment, whose entry count and CRC-32 are recorded as a manifest
+/// would record them. No panic; the joiner accepts exactly what the in-memory checker accepts
+/// (with the right CRC), and marks a probe known exactly when its fingerprint is an entry's.
+pub fn state_join(data: &[u8]) {
+    use bluezone::matching::state::__fuzz;
+    let Some((&head, rest)) = data.split_first() else {
+        return;
+    };
+    let probes_len = usize::from(head & 15) * 16;
+    if rest.len() < probes_len {
+        return;
+    }
+    let (probe_bytes, segment) = rest.split_at(probes_len);
+    let probes: Vec<[u8; 16]> = probe_bytes
+        .chunks_exact(16)
+        .map(|c| c.try_into().expect("16 bytes"))
+        .collect();
+    let spoil = head & 16 != 0;
+    let path = scratch_dir("state").join("checked-0.seg");
+    std::fs::write(&path, segment).expect("scratch");
+    let joined = __fuzz::join_segment(&path, segment, &probes, spoil);
+    match (__fuzz::check_segment(segment), joined) {
+        (Ok(_), Ok(known)) => {
+            assert!(!spoil, "a wrong CRC was accepted");
+            let entries: Vec<&[u8]> = segment[18..].chunks_exact(16).map(|e| &e[..12]).collect();
+            for (probe, known) in probes.iter().zip(known) {
+                assert_eq!(known, entries.contains(&&probe[..12]), "probe {probe:02x?}");
+            }
+        }
+        (Ok(_), Err(_)) => assert!(spoil, "the joiner refused a segment the checker accepts"),
+        (Err(_), Ok(_)) => panic!("the joiner accepted a segment the checker refuses"),
+        (Err(_), Err(_)) => {}
+    }
+}
+
+/// The manifest's fields behind its digest (review-fuzz-3 §1): the input is a manifest's body,
+/// whose trailer (a SHA-256, or the HMAC under the fuzz key when the body's flag says keyed)
+/// is computed here, so that mutations reach the decoder of every field. What decodes encodes
+/// back to the same bytes.
+pub fn state_manifest_body(data: &[u8]) {
+    if let Some((sealed, again)) = bluezone::matching::state::__fuzz::manifest_body_round_trip(data)
+    {
+        assert_eq!(again, sealed, "a manifest reads back to other bytes");
+    }
+}
+
+/// The small text parsers the tool feeds user input to; the first byte picks one: metadata
+/// (`Metadata::from_str`), a hex identifier (`FromStr` of the byte types), the infectiousness
+/// map, and the signature policy. No panic; what parses displays as text that parses back the
+/// same.
+pub fn text(data: &[u8]) {
+    use bluezone::gaen::{Metadata, RollingProximityIdentifier};
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    match pick % 4 {
+        0 => {
+            if let Ok(m) = text.parse::<Metadata>() {
+                assert_eq!(m.to_string().parse::<Metadata>(), Ok(m));
+            }
+        }
+        1 => {
+            if let Ok(rpi) = text.parse::<RollingProximityIdentifier>() {
+                assert_eq!(
+                    rpi.to_string().parse::<RollingProximityIdentifier>(),
+                    Ok(rpi)
+                );
+            }
+        }
+        2 => {
+            let mut config = bluezone::risk::RiskConfig::default();
+            let _ = config.windows.set_infectiousness_map(text);
+        }
+        _ => {
+            let mut registry = test_registry();
+            let _ = registry.set_policy(text);
+        }
+    }
+}
+
+/// A scratch folder of this process and thread for the targets that read folders, emptied.
+fn scratch_dir(kind: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "bluezone-fuzz-{kind}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
 }

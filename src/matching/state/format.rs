@@ -311,7 +311,7 @@ fn read_config(r: &mut Reader<'_>) -> Result<MatchConfig, DamageReason> {
 
 const REJECTIONS: usize = 10;
 
-fn trailer(body: &[u8], key: Option<&[u8; 32]>) -> [u8; 32] {
+pub(super) fn trailer(body: &[u8], key: Option<&[u8; 32]>) -> [u8; 32] {
     match key {
         None => Sha256::digest(body).into(),
         Some(key) => hmac_sha256(key, body),

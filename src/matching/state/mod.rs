@@ -609,12 +609,65 @@ pub mod __fuzz {
             })
     }
 
+    /// Seals a manifest's body with the trailer its flag byte asks for (a SHA-256, or the
+    /// HMAC under [`KEY`] when keyed) and decodes it; on success returns the sealed bytes and
+    /// their encoding, which must be equal. Mutations of the body so reach every field.
+    #[must_use]
+    pub fn manifest_body_round_trip(body: &[u8]) -> Option<(std::vec::Vec<u8>, std::vec::Vec<u8>)> {
+        let keyed = body.get(10) == Some(&1);
+        let mut sealed = body.to_vec();
+        sealed.extend_from_slice(&super::format::trailer(body, keyed.then_some(&KEY)));
+        let again = manifest_round_trip(&sealed)?;
+        Some((sealed, again))
+    }
+
     /// Checks a segment held in memory; returns its entry count.
     ///
     /// # Errors
     /// What is wrong with it.
     pub fn check_segment(bytes: &[u8]) -> Result<u64, super::DamageReason> {
         super::format::check_segment(bytes)
+    }
+
+    /// Joins `probes` (fingerprints in their first 12 bytes) against the segment `bytes`
+    /// written at `path`, as a run joins a file's keys (spec §state.3), with the entry count
+    /// of its header and its CRC-32 recorded as a manifest records them (spoiled when
+    /// `spoil_crc`). Returns, for each probe, whether it is known.
+    ///
+    /// # Errors
+    /// What is wrong with the segment.
+    pub fn join_segment(
+        path: &std::path::Path,
+        bytes: &[u8],
+        probes: &[[u8; 16]],
+        spoil_crc: bool,
+    ) -> Result<std::vec::Vec<bool>, super::DamageReason> {
+        let entries = bytes
+            .get(10..18)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes);
+        let segment = super::format::SegmentRef {
+            number: 0,
+            entries,
+            crc32: crc32fast::hash(bytes) ^ u32::from(spoil_crc),
+        };
+        let mut sorted: std::vec::Vec<u128> = (0u32..)
+            .zip(probes)
+            .map(|(index, probe)| {
+                let mut fingerprint = [0u8; 12];
+                for (f, p) in fingerprint.iter_mut().zip(probe) {
+                    *f = *p;
+                }
+                super::segments::probe_of(fingerprint, index)
+            })
+            .collect();
+        sorted.sort_unstable();
+        let mut known = std::vec![false; probes.len()];
+        match super::segments::join_segment(path, &segment, &sorted, &mut known) {
+            Ok(()) => Ok(known),
+            Err(super::StateError::Damaged { reason, .. }) => Err(reason),
+            Err(_) => Err(super::DamageReason::Unreadable),
+        }
     }
 }
 
