@@ -62,28 +62,25 @@ pub enum HeaderCheck {
 #[must_use]
 pub fn check_header(bytes: &[u8]) -> HeaderCheck {
     let expected = header();
-    let Some(found) = bytes.get(..HEADER_LEN) else {
+    let Some(found) = bytes.first_chunk::<HEADER_LEN>() else {
         return if expected.starts_with(bytes) {
             HeaderCheck::Torn
         } else {
             HeaderCheck::NotASegment
         };
     };
-    if found == expected {
+    if *found == expected {
         return HeaderCheck::Valid;
     }
-    let (body, check) = found.split_at(12);
+    let [m0, m1, m2, m3, m4, m5, m6, m7, v0, v1, f0, f1, check @ ..] = *found;
+    let body = [m0, m1, m2, m3, m4, m5, m6, m7, v0, v1, f0, f1];
     let magic_errors = body
         .iter()
         .zip(MAGIC.iter())
         .filter(|(a, b)| a != b)
         .count();
-    if magic_errors == 0 && check == crc32(body).to_le_bytes() {
-        let version = u16::from_le_bytes([
-            body.get(8).copied().unwrap_or(0),
-            body.get(9).copied().unwrap_or(0),
-        ]);
-        return HeaderCheck::UnsupportedVersion(version);
+    if magic_errors == 0 && check == crc32(&body).to_le_bytes() {
+        return HeaderCheck::UnsupportedVersion(u16::from_le_bytes([v0, v1]));
     }
     if magic_errors <= 1 {
         HeaderCheck::Damaged

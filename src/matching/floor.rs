@@ -27,9 +27,7 @@ pub fn crypto_floor(keys: &[DiagnosisKey]) -> u8 {
             *block = Array::from(padded_data(interval));
         }
         cipher.encrypt_blocks(blocks);
-        checksum ^= blocks
-            .iter()
-            .fold(0, |acc, b| acc ^ b.first().copied().unwrap_or(0));
+        checksum ^= blocks.iter().fold(0, |acc, b| acc ^ b.0[0]);
     }
     checksum
 }
@@ -68,10 +66,7 @@ pub fn multi_key_limit(keys: &[DiagnosisKey]) -> u8 {
                 }
             }
             if cipher.encrypt_blocks_b2b(plain, blocks).is_ok() {
-                checksum ^= blocks
-                    .iter()
-                    .take(n)
-                    .fold(0, |acc, b| acc ^ b.first().copied().unwrap_or(0));
+                checksum ^= blocks.iter().take(n).fold(0, |acc, b| acc ^ b.0[0]);
             }
         }
     }

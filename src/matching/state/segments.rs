@@ -247,7 +247,11 @@ impl SegmentSource {
         if self.left == 0 {
             self.head = None;
             let mut extra = [0u8; 1];
-            if self.reader.read(&mut extra).unwrap_or(0) != 0 {
+            let more = self
+                .reader
+                .read(&mut extra)
+                .map_err(|_| damaged(DamageReason::Unreadable))?;
+            if more != 0 {
                 return Err(damaged(DamageReason::Trailing));
             }
             if self.crc.clone().finalize() != self.expected_crc {
