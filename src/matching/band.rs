@@ -27,28 +27,8 @@ fn log_order(s: &GaenSighting) -> (RollingProximityIdentifier, u64, i8, [u8; 4],
 
 /// An identifier as two big-endian integers: their order is the bytes' order.
 fn halves(rpi: &RollingProximityIdentifier) -> (u64, u64) {
-    let [
-        h0,
-        h1,
-        h2,
-        h3,
-        h4,
-        h5,
-        h6,
-        h7,
-        l0,
-        l1,
-        l2,
-        l3,
-        l4,
-        l5,
-        l6,
-        l7,
-    ] = rpi.to_bytes();
-    (
-        u64::from_be_bytes([h0, h1, h2, h3, h4, h5, h6, h7]),
-        u64::from_be_bytes([l0, l1, l2, l3, l4, l5, l6, l7]),
-    )
+    let (high, low) = super::split_halves(rpi.to_bytes());
+    (u64::from_be_bytes(high), u64::from_be_bytes(low))
 }
 
 /// A log in a buffer the caller owns, sorted once for lookups.

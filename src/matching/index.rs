@@ -38,26 +38,8 @@ impl IndexKeys {
     /// bits pick the filter word, its bits 20–35 the mask.
     #[inline]
     fn hash(&self, rpi: &[u8; 16]) -> u64 {
-        let [
-            h0,
-            h1,
-            h2,
-            h3,
-            h4,
-            h5,
-            h6,
-            h7,
-            l0,
-            l1,
-            l2,
-            l3,
-            l4,
-            l5,
-            l6,
-            l7,
-        ] = *rpi;
-        let high = u64::from_le_bytes([h0, h1, h2, h3, h4, h5, h6, h7]);
-        let low = u64::from_le_bytes([l0, l1, l2, l3, l4, l5, l6, l7]);
+        let (high, low) = super::split_halves(*rpi);
+        let (high, low) = (u64::from_le_bytes(high), u64::from_le_bytes(low));
         let [a, b] = self.0;
         high.wrapping_mul(a).wrapping_add(low.wrapping_mul(b))
     }

@@ -167,6 +167,33 @@ pub(crate) const fn new_scan(previous: u64, t: u64) -> bool {
     t.saturating_sub(previous) * 10 > 255
 }
 
+/// The two 8-byte halves of a 16-byte identifier, for hashing and ordering it as integers.
+#[inline]
+pub(crate) const fn split_halves(bytes: [u8; 16]) -> ([u8; 8], [u8; 8]) {
+    let [
+        h0,
+        h1,
+        h2,
+        h3,
+        h4,
+        h5,
+        h6,
+        h7,
+        l0,
+        l1,
+        l2,
+        l3,
+        l4,
+        l5,
+        l6,
+        l7,
+    ] = bytes;
+    (
+        [h0, h1, h2, h3, h4, h5, h6, h7],
+        [l0, l1, l2, l3, l4, l5, l6, l7],
+    )
+}
+
 /// The attenuation of a sighting, `TX power − RSSI` in dB, clamped to `0..=255`.
 pub(crate) fn attenuation(tx_power: i8, rssi: i8) -> u8 {
     let db = i16::from(tx_power) - i16::from(rssi);
