@@ -19,6 +19,7 @@ extern crate std;
 pub mod ble;
 pub mod blid;
 mod bytes;
+pub mod calibration;
 mod codec;
 pub mod encounter;
 pub mod export;

@@ -56,6 +56,8 @@ enum Command {
     /// Match-state folders: what `match --state` remembers across days.
     #[command(subcommand)]
     State(cmd::state::Command),
+    /// A phone's TX power and RSSI correction in Google's calibration tables of 2020.
+    Calibration(cmd::calibration::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Bench(command) => cmd::bench::run(command, &mut out),
         Command::Match(args) => cmd::matching::run(args, &mut out),
         Command::State(command) => cmd::state::run(command, &mut out),
+        Command::Calibration(args) => cmd::calibration::run(args, &mut out),
     }
     .and_then(|status| {
         out.flush().map_err(CliError::Output)?;

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod blid;
+pub mod calibration;
 pub mod demo;
 pub mod export;
 pub mod gaen;
