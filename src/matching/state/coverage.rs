@@ -1,9 +1,8 @@
 //! What a state's coverage decides (spec §state.2): when the log covers enough for a key's
-//! result to be final, for a key to be known not to be a copy, and when a window is past
-//! keeping.
+//! result to be final, and when a window is past keeping.
 
 use crate::gaen::DiagnosisKey;
-use crate::time::{INTERVAL_SECONDS, INTERVALS_PER_DAY, SECONDS_PER_DAY};
+use crate::time::{INTERVAL_SECONDS, SECONDS_PER_DAY};
 
 /// The first interval whose sightings no longer count for `key`: its result is final once
 /// the log covers the time before it (spec §state.2).
@@ -17,14 +16,6 @@ pub(super) fn final_at(key: &DiagnosisKey, tolerance: u32) -> u64 {
 /// Whether the result of `key` is final once the log covers the time before `until`.
 pub(super) fn is_final(key: &DiagnosisKey, tolerance: u32, until: u64) -> bool {
     until >= final_at(key, tolerance)
-}
-
-/// When a key whose bytes are stored is decided not to be a copy: once the log covers every
-/// identifier Google's prefilter looks at, the 144 from its start, and the tolerance after
-/// them (spec §state.2).
-pub(super) fn copy_decided_at(key: &DiagnosisKey, tolerance: u32) -> u64 {
-    (u64::from(key.window.start().get()) + u64::from(INTERVALS_PER_DAY) + u64::from(tolerance))
-        * INTERVAL_SECONDS
 }
 
 /// When a window ending at interval `end` (exclusive) is past keeping at `now`.

@@ -18,7 +18,7 @@ use crate::matching::run::Applied;
 use crate::matching::stream::{Authenticity, Chunks, MatchStreamError};
 use crate::matching::{Checkpoint, MatchOutcome, MatchRun};
 
-use super::coverage::{copy_decided_at, is_final};
+use super::coverage::is_final;
 use super::disk::hash_reader;
 use super::error::StateError;
 use super::fingerprints::{fingerprint, fingerprints_into};
@@ -189,10 +189,12 @@ impl StateRun<'_, '_, '_> {
         *rejected = before.1;
         rejected.duplicate_keys = duplicates;
         rejected.invalid_transitions = invalid;
-        // A pending key now stored while a later key of its bytes was applied meanwhile (as
-        // a key of its own, not as its copy): publication order is broken, start over.
+        // A pending key now stored, or now applied as a copy (which may change the stored
+        // report type), while a later key of its bytes was applied meanwhile against what was
+        // stored before it: publication order is broken, start over.
         if outcomes.iter().any(|&(i, what)| {
-            matches!(what, Applied::Stored { .. }) && keys.get(i).is_some_and(|p| p.later_copy)
+            matches!(what, Applied::Stored { .. } | Applied::Copy)
+                && keys.get(i).is_some_and(|p| p.later_copy)
         }) {
             self.state.manifest.pending = pending;
             return true;
@@ -324,13 +326,11 @@ impl StateRun<'_, '_, '_> {
             } => (seen, counted, copy),
         };
         // A key whose bytes were stored when it was applied was not a copy only because none
-        // of the 144 identifiers from its start was logged (§match.6): it is decided once the
-        // log covers them all, not only its own window.
-        let decided = if copy {
-            until >= copy_decided_at(key, self.tolerance)
-        } else {
-            is_final(key, self.tolerance, until)
-        };
+        // of the 144 identifiers from its start was logged (§match.6). A sighting of one of
+        // them, however late (a replay days after its interval), makes it a copy in one run
+        // over the whole log, so that decision never becomes final: it stays pending until it
+        // ages out (§state.2 item 4).
+        let decided = !copy && is_final(key, self.tolerance, until);
         if !decided {
             // Not final: a window the log does not cover yet (or not wholly), even one that
             // starts after it. Kept whole, applied again as the log grows.
