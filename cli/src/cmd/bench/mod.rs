@@ -16,6 +16,7 @@ use crate::output::{Elapsed, Progress, Report, Status, emit};
 
 mod copies;
 mod file;
+mod proximity;
 mod state;
 
 /// Measurements.
@@ -33,6 +34,9 @@ pub enum Command {
     /// Time and measure the memory of `bluezone match` on a file that serves one key under
     /// every window near its own, beside an honest file of as many keys (spec §sec.11).
     Copies(copies::CopiesArgs),
+    /// The verdict against phones with known distances: DP-3T's experiment 34 through Google's
+    /// calibration tables and the window builder, beside the windows Google's engine produced.
+    Proximity(proximity::ProximityArgs),
 }
 
 /// The workloads of `bench match`.
@@ -185,6 +189,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
         Command::State(args) => return state::run(args, out),
         Command::File(args) => return file::run(args, out),
         Command::Copies(args) => return copies::run(args, out),
+        Command::Proximity(args) => return proximity::run(args, out),
     };
     let keys = args.keys;
     let planted = (keys / 10_000).clamp(1, 1000).min(keys);
