@@ -19,6 +19,7 @@ use levels::{Level, Reading, Row, TableSummary, evaluate};
 use peers::{Parity, ScanCheck, parity, scan_check};
 
 use crate::cmd::Outcome;
+use crate::error::{CliError, Context};
 use crate::output::{Report, Status, emit};
 
 /// `bench proximity`.
@@ -30,6 +31,10 @@ pub struct ProximityArgs {
     /// Print one JSON document (every row of every level, table, distance and threshold).
     #[arg(long)]
     json: bool,
+    /// Write a self-contained index.html with the ROC curves of each level and table at 2 m,
+    /// and every row as CSV (rows.csv), to this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// The distances the verdict is judged at, metres.
@@ -177,6 +182,123 @@ pub fn run(args: &ProximityArgs, out: &mut dyn Write) -> Outcome {
         scan_check: scan_check(&experiment, &args.data)?,
         rows,
     };
+    if let Some(dir) = &args.report {
+        write_page(dir, &report)?;
+    }
     emit(out, &report, args.json)?;
     Ok(Status::Success)
+}
+
+/// `bench proximity --report`: a ROC curve per level and reading at 2 m, one line per table,
+/// and every row as CSV.
+fn write_page(dir: &std::path::Path, report: &ProximityBench) -> Result<(), CliError> {
+    use plotters::style::RGBColor;
+    const COLORS: [RGBColor; 3] = [
+        RGBColor(200, 50, 40),
+        RGBColor(240, 160, 30),
+        RGBColor(40, 90, 180),
+    ];
+    let mut sections = Vec::new();
+    for (level, reading, what) in [
+        (
+            Level::Advertisement,
+            Reading::Own,
+            "each advertisement by its own attenuation",
+        ),
+        (
+            Level::Scan,
+            Reading::Typical,
+            "each scan instance by its typical attenuation",
+        ),
+        (
+            Level::Scan,
+            Reading::Minimum,
+            "each scan instance by its minimum attenuation",
+        ),
+        (
+            Level::Rule,
+            Reading::Typical,
+            "each pair in a scenario: 15 minutes of scans at or below the threshold, typical attenuation",
+        ),
+        (
+            Level::Rule,
+            Reading::Minimum,
+            "each pair in a scenario: 15 minutes of scans at or below the threshold, minimum attenuation",
+        ),
+    ] {
+        let series: Vec<crate::plot::Series<'_>> = CalibrationTable::ALL
+            .iter()
+            .zip(COLORS)
+            .map(|(table, color)| {
+                let mut points: Vec<(f64, f64)> = report
+                    .rows
+                    .iter()
+                    .filter(|r| {
+                        r.table == *table
+                            && r.level == level
+                            && r.reading == reading
+                            && (r.distance_m - 2.0).abs() < 1e-9
+                    })
+                    .filter_map(|r| r.fpr.zip(r.tpr))
+                    .collect();
+                points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+                crate::plot::Series {
+                    name: table.name(),
+                    color,
+                    points,
+                    markers: true,
+                }
+            })
+            .collect();
+        let chart = crate::plot::lines(
+            &format!("{level:?}, {reading:?} attenuation, 2 m").to_lowercase(),
+            "false positive rate",
+            "true positive rate",
+            (1.0, 1.0),
+            &series,
+            None,
+        )?;
+        sections.push((
+            format!("{level:?} ({reading:?})"),
+            format!("Judged against the camera at 2 m: {what}; thresholds 40 to 75 dB, one point each, one line per calibration table."),
+            chart,
+        ));
+    }
+    let mut csv = String::from(
+        "table,level,reading,distance_m,threshold_db,tpr,fpr,precision,recall,cost,positives,negatives\n",
+    );
+    let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.4}"));
+    for r in &report.rows {
+        csv.push_str(&format!(
+            "{},{:?},{:?},{},{},{},{},{},{},{},{},{}\n",
+            r.table.name(),
+            r.level,
+            r.reading,
+            r.distance_m,
+            r.threshold_db,
+            f(r.tpr),
+            f(r.fpr),
+            f(r.precision),
+            f(r.recall),
+            f(r.cost),
+            r.positives,
+            r.negatives
+        ));
+    }
+    let html = crate::plot::page(
+        "bluezone bench proximity",
+        &format!(
+            "DP-3T's experiment 34: {} advertisements between {} Samsung phones, {} with a camera distance, read through each of Google's calibration tables of 2020 and the library's window builder. Data: rows.csv (every level, reading, distance and threshold).",
+            report.advertisements, report.phones, report.advertisements_with_distance
+        ),
+        &sections,
+    );
+    std::fs::create_dir_all(dir).in_file(dir)?;
+    for (name, text) in [("rows.csv", csv), ("index.html", html)] {
+        let path = dir.join(name);
+        crate::files::write_atomically(&path, |file| {
+            file.write_all(text.as_bytes()).in_file(&path)
+        })?;
+    }
+    Ok(())
 }
