@@ -7,16 +7,16 @@
 //! [`Short`] into its own error (`DamageReason::Truncated`, `ExportError::Length`, …).
 
 #![cfg_attr(
-    not(feature = "std"),
+    not(feature = "export"),
     allow(
         dead_code,
-        reason = "without `std` the state format, which reads the widest range of values, is not built"
+        reason = "without `export` the state format, which reads the widest range of values, is not built"
     )
 )]
 
 /// What an I/O path reports when a `Read` implementation claims to have read more bytes than
 /// the buffer it was given holds (a broken reader): an error, never a panic or a guess.
-#[cfg(feature = "std")]
+#[cfg(feature = "export")]
 pub(crate) const OVER_READ: &str = "the reader reported more bytes read than its buffer holds";
 
 /// The input ended before the structure being read did.
