@@ -49,6 +49,17 @@ fn temporary(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
+/// Writes each (name, text) into the folder `dir`, made if missing, each file atomically: the
+/// files of a report page.
+pub fn write_texts(dir: &Path, files: &[(&str, &str)]) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).in_file(dir)?;
+    for (name, text) in files {
+        let path = dir.join(name);
+        write_atomically(&path, |file| file.write_all(text.as_bytes()).in_file(&path))?;
+    }
+    Ok(())
+}
+
 /// Writes `target` with `write`: into a temporary file beside it, synced, then renamed over it
 /// and the folder synced. On any error the temporary file is removed and `target` is as it
 /// was.

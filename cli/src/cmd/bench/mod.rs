@@ -306,12 +306,5 @@ fn write_page(dir: &std::path::Path, report: &BenchReport) -> Result<(), CliErro
         ),
         &[("Keys per second".into(), "Higher is faster.".into(), chart)],
     );
-    std::fs::create_dir_all(dir).in_file(dir)?;
-    for (name, text) in [("rates.csv", csv), ("index.html", html)] {
-        let path = dir.join(name);
-        crate::files::write_atomically(&path, |file| {
-            file.write_all(text.as_bytes()).in_file(&path)
-        })?;
-    }
-    Ok(())
+    crate::files::write_texts(dir, &[("rates.csv", &csv), ("index.html", &html)])
 }

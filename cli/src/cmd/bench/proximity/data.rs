@@ -23,19 +23,30 @@ pub(super) struct Experiment {
     pub(super) models: HashMap<u16, String>,
 }
 
-pub(super) fn load(dir: &Path) -> Result<Experiment, CliError> {
+/// The files of `dir` whose names start with `prefix` and end in `.extension`, sorted (the
+/// scenarios' order).
+pub(super) fn files_in(
+    dir: &Path,
+    prefix: &str,
+    extension: &str,
+) -> Result<Vec<PathBuf>, CliError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .in_file(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            p.extension().is_some_and(|e| e == "sqlite")
+            p.extension().is_some_and(|e| e == extension)
                 && p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("scenario"))
+                    .is_some_and(|n| n.starts_with(prefix))
         })
         .collect();
     files.sort();
+    Ok(files)
+}
+
+pub(super) fn load(dir: &Path) -> Result<Experiment, CliError> {
+    let files = files_in(dir, "scenario", "sqlite")?;
     if files.is_empty() {
         return Err(NoScenarios).in_file(dir);
     }

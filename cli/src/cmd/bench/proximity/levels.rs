@@ -130,7 +130,7 @@ pub(super) struct Scan {
 
 /// The scan instances of every (scenario, receiver, transmitter), built by the library's
 /// window builder from the pair's advertisements under `table`.
-pub(super) fn scans(
+fn scans(
     experiment: &Experiment,
     calibrations: &HashMap<u16, DeviceCalibration>,
 ) -> BTreeMap<(u8, u16, u16), Vec<Scan>> {
@@ -217,16 +217,36 @@ pub(super) fn scans(
         .collect()
 }
 
-/// The calibration of every phone of the experiment under `table`.
-pub(super) fn calibrations(
-    experiment: &Experiment,
-    table: CalibrationTable,
-) -> HashMap<u16, DeviceCalibration> {
-    experiment
+/// The experiment as one table reads it, computed once for every level and check: each
+/// advertisement with a camera distance as (distance, attenuation), and each pair's scan
+/// instances.
+pub(super) struct Calibrated {
+    pub(super) table: CalibrationTable,
+    pub(super) advertisements: Vec<(f64, u8)>,
+    pub(super) scans: BTreeMap<Pair, Vec<Scan>>,
+}
+
+/// The experiment under `table`: each phone's calibration looked up once.
+pub(super) fn calibrate(experiment: &Experiment, table: CalibrationTable) -> Calibrated {
+    let calibrations: HashMap<u16, DeviceCalibration> = experiment
         .models
         .iter()
         .map(|(&phone, model)| (phone, lookup(table, "samsung", None, model)))
-        .collect()
+        .collect();
+    let advertisements = experiment
+        .advertisements
+        .iter()
+        .filter_map(|ad| {
+            let tx = calibrations.get(&ad.transmitter)?;
+            let rx = calibrations.get(&ad.receiver)?;
+            Some((ad.distance_m?, attenuation_between(tx, rx, ad.rssi)))
+        })
+        .collect();
+    Calibrated {
+        table,
+        advertisements,
+        scans: scans(experiment, &calibrations),
+    }
 }
 
 /// The scan instances and the rule at `distance` and `threshold`, reading each instance's
@@ -268,27 +288,21 @@ pub(super) fn judge_scans(
 }
 
 /// Every row of every level, table, distance and threshold.
-pub(super) fn evaluate(experiment: &Experiment) -> (Vec<Row>, Vec<TableSummary>) {
+pub(super) fn evaluate(tables: &[Calibrated]) -> (Vec<Row>, Vec<TableSummary>) {
     let mut rows = Vec::new();
     let mut summaries = Vec::new();
-    for table in CalibrationTable::ALL {
-        let calibrations = calibrations(experiment, table);
-        let scans = scans(experiment, &calibrations);
+    for Calibrated {
+        table,
+        advertisements,
+        scans,
+    } in tables
+    {
+        let table = *table;
         for distance in DISTANCES {
             for threshold in THRESHOLDS {
                 let mut ads = Counts::default();
-                for ad in &experiment.advertisements {
-                    let (Some(d), Some(tx), Some(rx)) = (
-                        ad.distance_m,
-                        calibrations.get(&ad.transmitter),
-                        calibrations.get(&ad.receiver),
-                    ) else {
-                        continue;
-                    };
-                    ads.add(
-                        d <= distance,
-                        attenuation_between(tx, rx, ad.rssi) <= threshold,
-                    );
+                for &(d, db) in advertisements {
+                    ads.add(d <= distance, db <= threshold);
                 }
                 rows.push(ads.row(
                     table,
@@ -297,7 +311,7 @@ pub(super) fn evaluate(experiment: &Experiment) -> (Vec<Row>, Vec<TableSummary>)
                     threshold,
                 ));
                 for reading in [Reading::Typical, Reading::Minimum] {
-                    let (per_scan, rule) = judge_scans(&scans, distance, threshold, reading);
+                    let (per_scan, rule) = judge_scans(scans, distance, threshold, reading);
                     rows.push(per_scan.row(table, (Level::Scan, reading), distance, threshold));
                     rows.push(rule.row(table, (Level::Rule, reading), distance, threshold));
                 }

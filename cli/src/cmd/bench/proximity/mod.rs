@@ -15,11 +15,11 @@ use bluezone::calibration::CalibrationTable;
 use serde::Serialize;
 
 use data::load;
-use levels::{Level, Reading, Row, TableSummary, evaluate};
+use levels::{Calibrated, Level, Reading, Row, TableSummary, calibrate, evaluate};
 use peers::{Parity, ScanCheck, parity, scan_check};
 
 use crate::cmd::Outcome;
-use crate::error::{CliError, Context};
+use crate::error::CliError;
 use crate::output::{Report, Status, emit};
 
 /// `bench proximity`.
@@ -132,7 +132,11 @@ impl Report for ProximityBench {
 /// The data cannot be read.
 pub fn run(args: &ProximityArgs, out: &mut dyn Write) -> Outcome {
     let experiment = load(&args.data)?;
-    let (rows, tables) = evaluate(&experiment);
+    let tables: Vec<Calibrated> = CalibrationTable::ALL
+        .into_iter()
+        .map(|table| calibrate(&experiment, table))
+        .collect();
+    let (rows, summaries) = evaluate(&tables);
     let at_2m = |table: CalibrationTable, level: Level, reading: Reading| {
         rows.iter().filter(move |r| {
             r.table == table
@@ -175,11 +179,11 @@ pub fn run(args: &ProximityArgs, out: &mut dyn Write) -> Outcome {
             .filter(|a| a.distance_m.is_some())
             .count(),
         phones: experiment.models.len(),
-        tables,
+        tables: summaries,
         best_at_2m,
         default_at_2m,
-        parity: parity(&experiment, &args.data)?,
-        scan_check: scan_check(&experiment, &args.data)?,
+        parity: parity(&tables, &args.data)?,
+        scan_check: scan_check(&tables, &args.data)?,
         rows,
     };
     if let Some(dir) = &args.report {
@@ -293,12 +297,5 @@ fn write_page(dir: &std::path::Path, report: &ProximityBench) -> Result<(), CliE
         ),
         &sections,
     );
-    std::fs::create_dir_all(dir).in_file(dir)?;
-    for (name, text) in [("rows.csv", csv), ("index.html", html)] {
-        let path = dir.join(name);
-        crate::files::write_atomically(&path, |file| {
-            file.write_all(text.as_bytes()).in_file(&path)
-        })?;
-    }
-    Ok(())
+    crate::files::write_texts(dir, &[("rows.csv", &csv), ("index.html", &html)])
 }

@@ -2,15 +2,15 @@
 //! per-scan aggregation and the windows Google's engine produced.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bluezone::calibration::CalibrationTable;
 use serde::Serialize;
 
 use crate::error::{CliError, Context};
 
-use super::data::Experiment;
-use super::levels::{EngineScan, calibrations, scans};
+use super::data::files_in;
+use super::levels::{Calibrated, EngineScan};
 
 /// The windows Google's engine produced on phone `receiver` from phone `transmitter`'s keys.
 pub(super) fn engine_scans(path: &Path) -> Result<Vec<(u8, u8)>, CliError> {
@@ -57,15 +57,8 @@ pub(super) struct Parity {
     pub(super) median_typical_difference_db: f64,
 }
 
-pub(super) fn parity(experiment: &Experiment, dir: &Path) -> Result<Vec<Parity>, CliError> {
-    let checks = dir.join("backend-checks");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&checks)
-        .in_file(&checks)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+pub(super) fn parity(tables: &[Calibrated], dir: &Path) -> Result<Vec<Parity>, CliError> {
+    let files = files_in(&dir.join("backend-checks"), "", "json")?;
     let mut engine: Vec<((u16, u16), Vec<EngineScan>)> = Vec::new();
     for path in &files {
         let name = path
@@ -81,11 +74,9 @@ pub(super) fn parity(experiment: &Experiment, dir: &Path) -> Result<Vec<Parity>,
         engine.push(((receiver, transmitter), engine_scans(path)?));
     }
     let mut out = Vec::new();
-    for table in CalibrationTable::ALL {
-        let calibrations = calibrations(experiment, table);
-        let scans = scans(experiment, &calibrations);
+    for Calibrated { table, scans, .. } in tables {
         let mut ours_by_pair: HashMap<(u16, u16), Vec<(u8, u8)>> = HashMap::new();
-        for (&(_, receiver, transmitter), instances) in &scans {
+        for (&(_, receiver, transmitter), instances) in scans {
             ours_by_pair
                 .entry((receiver, transmitter))
                 .or_default()
@@ -116,7 +107,7 @@ pub(super) fn parity(experiment: &Experiment, dir: &Path) -> Result<Vec<Parity>,
             }
         }
         out.push(Parity {
-            table,
+            table: *table,
             pairs: engine.len(),
             engine_scan_instances: engine_total,
             library_scan_instances: ours_total,
@@ -147,15 +138,8 @@ pub(super) struct ScanCheck {
     pub(super) median_min_attenuation_offset_db: f64,
 }
 
-pub(super) fn scan_check(experiment: &Experiment, dir: &Path) -> Result<Vec<ScanCheck>, CliError> {
-    let folder = dir.join("scan-level");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .in_file(&folder)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+pub(super) fn scan_check(tables: &[Calibrated], dir: &Path) -> Result<Vec<ScanCheck>, CliError> {
+    let files = files_in(&dir.join("scan-level"), "scenario", "json")?;
     // (scenario, receiver, transmitter, first second, min attenuation, closest distance)
     let mut theirs: Vec<(u8, u16, u16, u64, i64, Option<f64>)> = Vec::new();
     for (scenario, path) in (1u8..).zip(&files) {
@@ -198,9 +182,7 @@ pub(super) fn scan_check(experiment: &Experiment, dir: &Path) -> Result<Vec<Scan
         }
     }
     let mut out = Vec::new();
-    for table in CalibrationTable::ALL {
-        let calibrations = calibrations(experiment, table);
-        let scans = scans(experiment, &calibrations);
+    for Calibrated { table, scans, .. } in tables {
         let (mut matched, mut same_distance, mut same_attenuation) = (0, 0, 0);
         let mut offsets = Vec::new();
         for &(scenario, receiver, transmitter, first, min_att, closest) in &theirs {
@@ -221,7 +203,7 @@ pub(super) fn scan_check(experiment: &Experiment, dir: &Path) -> Result<Vec<Scan
             offsets.push((i64::from(ours.min_db) - min_att) as f64);
         }
         out.push(ScanCheck {
-            table,
+            table: *table,
             dp3t_scans: theirs.len(),
             matched,
             same_closest_distance: same_distance,
