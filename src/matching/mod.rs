@@ -194,12 +194,6 @@ pub(crate) const fn split_halves(bytes: [u8; 16]) -> ([u8; 8], [u8; 8]) {
     )
 }
 
-/// The attenuation of a sighting, `TX power − RSSI` in dB, clamped to `0..=255`.
-pub(crate) fn attenuation(tx_power: i8, rssi: i8) -> u8 {
-    let db = i16::from(tx_power) - i16::from(rssi);
-    u8::try_from(db).unwrap_or(if db < 0 { 0 } else { u8::MAX })
-}
-
 /// The interval a sighting time falls in, if it is one.
 pub(crate) fn interval_of(unix_seconds: u64) -> Option<u32> {
     u32::try_from(unix_seconds / crate::time::INTERVAL_SECONDS).ok()
@@ -271,7 +265,8 @@ pub(crate) fn apply_rules(
                 aem: s.aem,
                 metadata,
                 tx_power,
-                attenuation: attenuation(tx_power, rssi),
+                // The RSSI is calibrated already: no correction.
+                attenuation: crate::calibration::attenuation(tx_power, rssi, 0),
                 previous_scan_unix_seconds: s.previous_scan_unix_seconds,
             })
     };
