@@ -404,15 +404,13 @@ pub fn lookup(
             || matches!((device, r.device), (Some(d), Some(rd)) if same(rd, d))
             || matches!((family, model_family(r.model)), (Some(f), Some(rf)) if same(rf, f))
     };
-    let mut sisters = Sum::default();
+    // Every level is summed in one pass over the table.
+    let (mut sisters, mut by_manufacturer, mut all) =
+        (Sum::default(), Sum::default(), Sum::default());
     for (at, row) in table.rows().enumerate() {
         if sister(&row) && !table.rows().take(at).any(|earlier| earlier == row) {
             sisters.add(&row);
         }
-    }
-    let mut by_manufacturer = Sum::default();
-    let mut all = Sum::default();
-    for row in table.rows() {
         if same(row.manufacturer, manufacturer) {
             by_manufacturer.add(&row);
         }
