@@ -57,8 +57,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let risk = &report.risk;
     println!(
-        "{} exposure windows; F1 at 55 dB / 15 min: {}",
+        "{} exposure windows; F1 at {} dB / 15 min: {}",
         risk.exposure_windows.len(),
+        bluezone::risk::F1Rule::default().attenuation_threshold_db,
         risk.f1.f1
     );
     Ok(())

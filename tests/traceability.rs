@@ -34,10 +34,6 @@ const INFORMATIONAL: &[(&str, &str)] = &[
         "limits worth knowing, each implemented and tested under its own section",
     ),
     (
-        "§risk.4.1",
-        "the calibration argument behind the F1 default of §risk.4",
-    ),
-    (
         "§risk.4.2",
         "why durations from scans are uncertain; the demo's margins test it",
     ),

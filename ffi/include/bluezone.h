@@ -197,7 +197,7 @@ typedef struct {
 // The F1 verdict and what it rests on, as of `now_unix_seconds`.
 typedef struct {
   // Whether the phone's user is a close contact (F1): some case's key was heard within
-  // about 2 m (typical attenuation at most 55 dB) for at least 15 minutes in one UTC day
+  // about 2 m (typical attenuation at most 70 dB, spec §risk.4.1) for at least 15 minutes in one UTC day
   // of the last 14.
   bool f1;
   // "Now" as used, Unix seconds.

@@ -35,7 +35,7 @@ pub struct BzMatcher {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BzVerdict {
     /// Whether the phone's user is a close contact (F1): some case's key was heard within
-    /// about 2 m (typical attenuation at most 55 dB) for at least 15 minutes in one UTC day
+    /// about 2 m (typical attenuation at most 70 dB, spec §risk.4.1) for at least 15 minutes in one UTC day
     /// of the last 14.
     pub f1: bool,
     /// "Now" as used, Unix seconds.

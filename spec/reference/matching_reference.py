@@ -462,7 +462,7 @@ def v1_report(results, config, now):
 # --- F1 (spec §risk.4: per case, per UTC day) --------------------------------------------------
 
 def f1(results, windows_of, risk, today):
-    rule = {"attenuation_threshold_db": 55, "min_daily_seconds": 900, "lookback_days": 14}
+    rule = {"attenuation_threshold_db": 70, "min_daily_seconds": 900, "lookback_days": 14}
     rule.update(risk.get("f1", {}))
     days = []
     for kd in sorted(results):

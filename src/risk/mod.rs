@@ -38,8 +38,9 @@ use crate::matching::{MatchConfig, MatchOutcome};
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct F1Rule {
-    /// "About 2 m": 55 dB by default (spec §risk.4.1 gives the calibration and its
-    /// uncertainty).
+    /// "About 2 m": 70 dB by default, chosen on phones with camera-measured distances under
+    /// Google's December 2020 calibration table (spec §risk.4.1 gives the measurement, the
+    /// effect of the table in force and the uncertainty).
     pub attenuation_threshold_db: u8,
     /// 15 minutes.
     pub min_daily_seconds: u64,
@@ -50,7 +51,7 @@ pub struct F1Rule {
 impl Default for F1Rule {
     fn default() -> Self {
         Self {
-            attenuation_threshold_db: 55,
+            attenuation_threshold_db: 70,
             min_daily_seconds: 15 * 60,
             lookback_days: 14,
         }

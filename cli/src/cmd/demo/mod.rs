@@ -294,8 +294,14 @@ fn write_truth(
         "key_id": publish::KEY_ID,
         "key_version": publish::KEY_VERSION,
         "bluezone_close_rssi_dbm": protocol::BLUEZONE_CLOSE_RSSI,
+        "gaen_close_attenuation_db": protocol::GAEN_CLOSE_ATTENUATION_DB,
     });
     files::write_atomically(&truth_path, |file| {
         serde_json::to_writer_pretty(&mut *file, &truth).in_file(&truth_path)
+    })?;
+    let risk_path = folder.join("risk.json");
+    let risk = protocol::gaen_risk();
+    files::write_atomically(&risk_path, |file| {
+        serde_json::to_writer_pretty(&mut *file, &risk).in_file(&risk_path)
     })
 }

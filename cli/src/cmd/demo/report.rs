@@ -247,7 +247,7 @@ impl Report for DemoReport {
         if let Some(path) = &self.folder {
             writeln!(
                 out,
-                "Files of the highest level kept in {}: logs/, export.zip, public-key.pem, f0.json, truth.json (check them with export verify, match --public-key, blid match --close-rssi -70).",
+                "Files of the highest level kept in {}: logs/, export.zip, public-key.pem, f0.json, truth.json, risk.json (check them with export verify, match --public-key --risk-config risk.json, blid match --close-rssi -70).",
                 path.display()
             )?;
         }

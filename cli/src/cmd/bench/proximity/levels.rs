@@ -110,6 +110,17 @@ pub(super) struct Row {
     pub(super) negatives: u64,
 }
 
+impl Row {
+    /// The standard error of the cost, from the binomial errors of its two rates.
+    pub(super) fn cost_error(&self) -> Option<f64> {
+        let (tpr, fpr) = self.tpr.zip(self.fpr)?;
+        Some(
+            (tpr * (1.0 - tpr) / self.positives as f64 + fpr * (1.0 - fpr) / self.negatives as f64)
+                .sqrt(),
+        )
+    }
+}
+
 /// A receiver and a transmitter in one scenario: (scenario, receiver, transmitter).
 pub(super) type Pair = (u8, u16, u16);
 /// One sighting of a pair, with the camera's distance when it was received.
@@ -321,6 +332,7 @@ pub(super) fn evaluate(tables: &[Calibrated]) -> (Vec<Row>, Vec<TableSummary>) {
             table,
             scan_instances: scans.values().map(Vec::len).sum(),
             pairs: scans.len(),
+            path_loss: PathLoss::fit(advertisements),
         });
     }
     (rows, summaries)
@@ -331,4 +343,52 @@ pub(super) struct TableSummary {
     pub(super) table: CalibrationTable,
     pub(super) pairs: usize,
     pub(super) scan_instances: usize,
+    pub(super) path_loss: Option<PathLoss>,
+}
+
+/// What a table makes of distance: the least-squares line `attenuation = at_1m_db +
+/// per_decade_db · log10(d)` through the advertisements with a camera distance of at least
+/// 0.2 m, and the spread about it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub(super) struct PathLoss {
+    pub(super) at_1m_db: f64,
+    pub(super) per_decade_db: f64,
+    /// The standard deviation of the residuals, dB.
+    pub(super) spread_db: f64,
+    pub(super) advertisements: usize,
+}
+
+impl PathLoss {
+    fn fit(advertisements: &[(f64, u8)]) -> Option<Self> {
+        let points: Vec<(f64, f64)> = advertisements
+            .iter()
+            .filter(|(d, _)| *d >= 0.2)
+            .map(|&(d, db)| (d.log10(), f64::from(db)))
+            .collect();
+        let n = points.len() as f64;
+        let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+        let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+        let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+        let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+        if points.len() < 3 || sxx <= 0.0 {
+            return None;
+        }
+        let per_decade_db = sxy / sxx;
+        let at_1m_db = mean_y - per_decade_db * mean_x;
+        let residuals: f64 = points
+            .iter()
+            .map(|p| (p.1 - at_1m_db - per_decade_db * p.0).powi(2))
+            .sum();
+        Some(Self {
+            at_1m_db,
+            per_decade_db,
+            spread_db: (residuals / (n - 2.0)).sqrt(),
+            advertisements: points.len(),
+        })
+    }
+
+    /// The distance at which the line reaches `threshold_db`, metres.
+    pub(super) fn metres_at(&self, threshold_db: u8) -> f64 {
+        10f64.powf((f64::from(threshold_db) - self.at_1m_db) / self.per_decade_db)
+    }
 }

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use bluezone::calibration::CalibrationTable;
+use bluezone::risk::F1Rule;
 use serde::Serialize;
 
 use data::load;
@@ -53,8 +54,11 @@ struct ProximityBench {
     tables: Vec<TableSummary>,
     /// At 2 m, for each table and level, the threshold with the least `P_miss + P_fa`.
     best_at_2m: Vec<Row>,
-    /// The crate's default today, 55 dB, at 2 m, for each table and level.
+    /// The crate's default, at 2 m, for each table and level.
     default_at_2m: Vec<Row>,
+    /// At 2 m, for each table and reading of the rule, the lowest threshold whose cost is within
+    /// one standard error of the least (spec §risk.4.1): the rule the default is chosen by.
+    chosen_at_2m: Vec<Row>,
     parity: Vec<Parity>,
     scan_check: Vec<ScanCheck>,
     rows: Vec<Row>,
@@ -74,7 +78,11 @@ impl Report for ProximityBench {
             out,
             "at 2 m           level         reading  threshold  TPR   FPR   precision  P_miss+P_fa"
         )?;
-        for (label, rows) in [("55 dB", &self.default_at_2m), ("best", &self.best_at_2m)] {
+        for (label, rows) in [
+            ("dflt", &self.default_at_2m),
+            ("best", &self.best_at_2m),
+            ("1-SE", &self.chosen_at_2m),
+        ] {
             for r in rows {
                 writeln!(
                     out,
@@ -87,6 +95,24 @@ impl Report for ProximityBench {
                     f(r.fpr),
                     f(r.precision),
                     f(r.cost)
+                )?;
+            }
+        }
+        writeln!(
+            out,
+            "attenuation against camera distance (least squares over log10 d):"
+        )?;
+        for t in &self.tables {
+            if let Some(fit) = t.path_loss {
+                writeln!(
+                    out,
+                    "{}: {:.1} dB at 1 m {:+.1} dB per decade, spread {:.1} dB; {} dB is {:.1} m",
+                    t.table.name(),
+                    fit.at_1m_db,
+                    fit.per_decade_db,
+                    fit.spread_db,
+                    F1Rule::default().attenuation_threshold_db,
+                    fit.metres_at(F1Rule::default().attenuation_threshold_db)
                 )?;
             }
         }
@@ -147,6 +173,7 @@ pub fn run(args: &ProximityArgs, out: &mut dyn Write) -> Outcome {
     };
     let mut best_at_2m = Vec::new();
     let mut default_at_2m = Vec::new();
+    let mut chosen_at_2m = Vec::new();
     for table in CalibrationTable::ALL {
         for (level, reading) in [
             (Level::Advertisement, Reading::Own),
@@ -165,8 +192,18 @@ pub fn run(args: &ProximityArgs, out: &mut dyn Write) -> Outcome {
             {
                 best_at_2m.push(*best);
             }
-            if let Some(default) = at_2m(table, level, reading).find(|r| r.threshold_db == 55) {
+            if let Some(default) = at_2m(table, level, reading)
+                .find(|r| r.threshold_db == F1Rule::default().attenuation_threshold_db)
+            {
                 default_at_2m.push(*default);
+            }
+            if let (Level::Rule, Some(best)) = (level, best_at_2m.last()) {
+                let bound = best.cost.unwrap_or(f64::MAX) + best.cost_error().unwrap_or(0.0);
+                if let Some(chosen) = at_2m(table, level, reading)
+                    .find(|r| r.cost.is_some_and(|cost| cost <= bound + 1e-12))
+                {
+                    chosen_at_2m.push(*chosen);
+                }
             }
         }
     }
@@ -182,6 +219,7 @@ pub fn run(args: &ProximityArgs, out: &mut dyn Write) -> Outcome {
         tables: summaries,
         best_at_2m,
         default_at_2m,
+        chosen_at_2m,
         parity: parity(&tables, &args.data)?,
         scan_check: scan_check(&tables, &args.data)?,
         rows,
