@@ -623,3 +623,57 @@ fn scratch_dir(kind: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("a scratch folder");
     dir
 }
+
+/// Exposure windows in the GAEN API's JSON shape, scored by the CWA's production model and
+/// the NHS model (spec §cwa, §nhs): no panic; a document that reads gives one result per
+/// window, and the NHS score of each window is finite and at most its minutes plus a slot per
+/// scan.
+pub fn risk_windows(data: &[u8]) {
+    use bluezone::risk::api::parse_api_windows;
+    use bluezone::risk::cwa::CwaConfig;
+    use bluezone::risk::nhs::NhsConfig;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(windows) = parse_api_windows(text, 19_000) else {
+        return;
+    };
+    let cwa = CwaConfig::production()
+        .assess(&windows, 19_000)
+        .expect("the production configuration is valid");
+    assert_eq!(cwa.windows.len(), windows.len());
+    for window in &windows {
+        let scans: Vec<(f64, f64)> = window
+            .scan_instances
+            .iter()
+            .map(|s| {
+                (
+                    f64::from(s.seconds_since_last_scan),
+                    f64::from(s.min_attenuation_db),
+                )
+            })
+            .collect();
+        let seconds: f64 = scans.iter().skip(1).map(|s| s.0).sum();
+        if let Ok(score) = NhsConfig::default().score(&scans) {
+            assert!(score.is_finite() && score >= 0.0);
+            assert!(score <= (seconds + scans.len() as f64) / 60.0 + 1e-6);
+        }
+    }
+}
+
+/// The NHS scenario format and a configuration read from the same bytes (the first line is
+/// the configuration's JSON, the rest the scans): no panic, and no allocation beyond
+/// `MAX_SAMPLES` whatever the gaps claim.
+pub fn nhs_scans(data: &[u8]) {
+    use bluezone::risk::nhs::{NhsConfig, parse_scans};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let config = serde_json::from_str::<NhsConfig>(first).unwrap_or_default();
+    if let Ok(scans) = parse_scans(rest)
+        && let Ok(score) = config.score(&scans)
+    {
+        assert!(!score.is_nan() || config.validate().is_err());
+    }
+}

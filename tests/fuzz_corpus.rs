@@ -162,3 +162,13 @@ fn state_manifest_body_corpus() {
 fn text_corpus() {
     assert!(replay("text", checks::text) >= 10);
 }
+
+#[test]
+fn risk_windows_corpus() {
+    assert!(replay("risk_windows", checks::risk_windows) >= 10);
+}
+
+#[test]
+fn nhs_scans_corpus() {
+    assert!(replay("nhs_scans", checks::nhs_scans) >= 6);
+}

@@ -336,3 +336,10 @@ pub fn state_key(path: &Path) -> Result<StateKey, CliError> {
     }
     Ok(StateKey::from_bytes(*key))
 }
+
+/// A log with damage, refused without --allow-damaged-log.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the encounter log is damaged ({0} damaged stretches or cut imports, listed above): a check against part of a log can miss an exposure; repair the log, or give --allow-damaged-log to match the intact records"
+)]
+pub struct DamagedLog(pub usize);

@@ -58,6 +58,10 @@ enum Command {
     State(cmd::state::Command),
     /// A phone's TX power and RSSI correction in Google's calibration tables of 2020.
     Calibration(cmd::calibration::Args),
+    /// Deployments' risk models (Google, the Corona-Warn-App, the NHS app) on exposure
+    /// windows.
+    #[command(subcommand)]
+    Risk(cmd::risk::Command),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Match(args) => cmd::matching::run(args, &mut out),
         Command::State(command) => cmd::state::run(command, &mut out),
         Command::Calibration(args) => cmd::calibration::run(args, &mut out),
+        Command::Risk(command) => cmd::risk::run(command, &mut out),
     }
     .and_then(|status| {
         out.flush().map_err(CliError::Output)?;

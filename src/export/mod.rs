@@ -11,6 +11,7 @@
 //! * [`file`](mod@file): the one-shot verbs: [`write_signed`] a signed `export.zip` in one call, and
 //!   [`ExportFile`] to stream a file's keys and verify it in one pass (feature `export`).
 //! * [`publish`]: the key server's publish JSON, input to the writer (feature `json`).
+//! * [`upload`]: the TEK HMAC a phone proves its upload with (feature `json`).
 
 #[cfg(feature = "export")]
 pub mod archive;
@@ -26,6 +27,8 @@ pub mod publish;
 pub mod sig;
 #[cfg(feature = "std")]
 pub mod stream;
+#[cfg(feature = "json")]
+pub mod upload;
 #[cfg(feature = "export")]
 pub mod verify;
 

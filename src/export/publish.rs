@@ -34,34 +34,15 @@ fn error(path: impl Into<String>, problem: impl Into<String>) -> PublishError {
     }
 }
 
-/// Decodes standard base64 (with or without padding).
+/// Decodes standard base64, with or without padding (the key server accepts both).
 fn base64(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = text
-        .trim_end_matches('=')
-        .bytes()
-        .map(|c| match c {
-            b'A'..=b'Z' => Some(c - b'A'),
-            b'a'..=b'z' => Some(c - b'a' + 26),
-            b'0'..=b'9' => Some(c - b'0' + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        })
-        .collect::<Option<_>>()?;
-    if digits.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let mut acc = 0u32;
-        for (i, d) in chunk.iter().enumerate() {
-            acc |= u32::from(*d) << (18 - 6 * i);
-        }
-        // A group of `n` digits (2 to 4, the caller refuses a group of one) holds `n − 1` bytes.
-        let [_, bytes @ ..] = acc.to_be_bytes();
-        out.extend(bytes.iter().take(chunk.len().saturating_sub(1)));
-    }
-    Some(out)
+    use base64::Engine as _;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    engine.decode(text).ok()
 }
 
 fn integer(

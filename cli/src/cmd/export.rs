@@ -26,6 +26,57 @@ pub enum Command {
     Verify(FileArgs),
     /// Write a signed export.zip from the key server's publish JSON.
     Build(BuildArgs),
+    /// The TEK HMAC of a publish request's keys under its `hmackey`, as the verification
+    /// certificate carries it (spec §export.9), with and without the transmission risk.
+    Hmac(HmacArgs),
+}
+
+/// `export hmac`.
+#[derive(clap::Args)]
+pub struct HmacArgs {
+    /// The publish request: `{"temporaryExposureKeys":[…],"hmackey":"<base64>",…}`.
+    #[arg(long)]
+    keys: PathBuf,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct HmacReport {
+    keys: usize,
+    /// Base64, over `key.rollingStart.rollingPeriod.transmissionRisk`.
+    hmac: String,
+    /// Base64, over `key.rollingStart.rollingPeriod`.
+    hmac_without_transmission_risk: String,
+}
+
+impl Report for HmacReport {
+    const COMMAND: &'static str = "export hmac";
+
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "keys: {}", self.keys)?;
+        writeln!(out, "TEK HMAC: {}", self.hmac)?;
+        writeln!(
+            out,
+            "TEK HMAC without transmission risk: {}",
+            self.hmac_without_transmission_risk
+        )
+    }
+}
+
+fn hmac(args: &HmacArgs, out: &mut dyn Write) -> Outcome {
+    use bluezone::export::{publish, upload};
+    let text = read_text(&args.keys)?;
+    let keys = publish::parse_keys(&text).in_file(&args.keys)?;
+    let secret = upload::parse_hmac_key(&text).in_file(&args.keys)?;
+    let report = HmacReport {
+        keys: keys.len(),
+        hmac: upload::tek_hmac_base64(&secret, &keys, true),
+        hmac_without_transmission_risk: upload::tek_hmac_base64(&secret, &keys, false),
+    };
+    emit(out, &report, args.json)?;
+    Ok(Status::Success)
 }
 
 /// `export inspect` and `export verify`.
@@ -86,6 +137,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
             Ok(Status::from_ok(report.0.authentic))
         }
         Command::Build(args) => build(args, out),
+        Command::Hmac(args) => hmac(args, out),
     }
 }
 

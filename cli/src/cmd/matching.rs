@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::error::{CliError, Context};
-use crate::input::{MAX_THREADS, bounded, gaen_log, read_text, registry_file, state_key};
+use crate::input::{
+    DamagedLog, MAX_THREADS, bounded, gaen_log, read_text, registry_file, state_key,
+};
 use crate::output::{Elapsed, Progress, Report, Status, date, emit, instant};
 
 /// `match`.
@@ -51,6 +53,13 @@ pub struct Args {
     /// an error; v1 scores are computed when a `v1` section is present).
     #[arg(long)]
     risk_config: Option<PathBuf>,
+    /// Also judge the matched windows by a deployment's model: cwa (the Corona-Warn-App,
+    /// spec §cwa) or nhs (the NHS COVID-19 app, spec §nhs).
+    #[arg(long, value_enum)]
+    risk_model: Option<super::risk::Deployment>,
+    /// That model's parameters (as `risk score --config` reads them).
+    #[arg(long, requires = "risk_model")]
+    risk_model_config: Option<PathBuf>,
     /// "Now" for look-back periods, Unix seconds (from 2020 to this machine's clock plus an
     /// hour); when omitted, the newest sighting that is not later than the clock. With
     /// --state the log must be complete up to an hour before it.
@@ -86,19 +95,14 @@ struct MatchReport {
     document: MatchDocument,
     /// Damaged stretches of the log, and a cut import: the check saw only the intact records.
     log_damage: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk_model: Option<super::risk::ModelReport>,
     #[serde(skip)]
     elapsed: std::time::Duration,
     /// The newest sighting of the log, for the note when the look-back holds none.
     #[serde(skip)]
     newest_sighting: Option<u64>,
 }
-
-/// A log with damage, refused without --allow-damaged-log.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the encounter log is damaged ({0} damaged stretches or cut imports, listed above): a check against part of a log can miss an exposure; repair the log, or give --allow-damaged-log to match the intact records"
-)]
-struct DamagedLog(usize);
 
 impl Report for MatchReport {
     const COMMAND: &'static str = "match";
@@ -306,6 +310,9 @@ impl Report for MatchReport {
                 document.zero_weights.join(", ")
             )?;
         }
+        if let Some(model) = &self.risk_model {
+            model.human(out)?;
+        }
         Ok(())
     }
 }
@@ -370,8 +377,15 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Outcome {
         progress.count(read);
     })?;
     drop(progress);
+    let document = checked.into_document(&risk, args.state.as_deref());
+    let risk_model = super::risk::for_match(
+        args.risk_model,
+        args.risk_model_config.as_deref(),
+        &document,
+    )?;
     let report = MatchReport {
-        document: checked.into_document(&risk, args.state.as_deref()),
+        document,
+        risk_model,
         log_damage: log.damage,
         elapsed: started.elapsed(),
         newest_sighting,

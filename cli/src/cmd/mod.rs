@@ -8,6 +8,7 @@ pub mod export;
 pub mod gaen;
 pub mod log;
 pub mod matching;
+pub mod risk;
 pub mod state;
 pub mod vectors;
 
