@@ -273,6 +273,27 @@ impl NhsConfig {
     }
 }
 
+impl NhsConfig {
+    /// The score of one exposure window from its minimum attenuations, as the NHS app read
+    /// each window (spec §nhs).
+    ///
+    /// # Errors
+    /// As [`NhsConfig::score`].
+    pub fn score_window(&self, window: &crate::risk::ExposureWindow) -> Result<f64, NhsError> {
+        let scans: Vec<NhsScan> = window
+            .scan_instances
+            .iter()
+            .map(|s| {
+                (
+                    f64::from(s.seconds_since_last_scan),
+                    f64::from(s.min_attenuation_db),
+                )
+            })
+            .collect();
+        self.score(&scans)
+    }
+}
+
 /// The median of a gamma distribution with this shape and scale, as the peer computes it:
 /// 0.001 when undefined, the largest finite number when infinite.
 fn gamma_median(shape: f64, scale: f64) -> f64 {

@@ -233,19 +233,9 @@ pub fn apply(
             let scores = windows
                 .iter()
                 .map(|w| {
-                    let scans: Vec<(f64, f64)> = w
-                        .scan_instances
-                        .iter()
-                        .map(|s| {
-                            (
-                                f64::from(s.seconds_since_last_scan),
-                                f64::from(s.min_attenuation_db),
-                            )
-                        })
-                        .collect();
                     Ok(NhsScore {
                         age_in_days: Some(today.saturating_sub(w.unix_day)),
-                        score: nhs.score(&scans).in_option(option)?,
+                        score: nhs.score_window(w).in_option(option)?,
                     })
                 })
                 .collect::<Result<_, CliError>>()?;
