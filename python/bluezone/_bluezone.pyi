@@ -49,3 +49,42 @@ def match_files(
     now: Optional[int],
 ) -> str:
     """The JSON document of ``bluezone match --json`` for the same input."""
+
+def new_tek(unix_seconds: int, entropy: Optional[bytes]) -> Tuple[bytes, int]:
+    """A key for the day holding ``unix_seconds`` and its rolling start."""
+
+def advertisements(
+    tek: bytes, rolling_start: int, tx_power: int, confidence: int = 3,
+    rolling_period: int = 144, flags: int = 0x1A,
+) -> List[bytes]:
+    """The advertising payloads of a key's window."""
+
+def encode_advertisement(rpi: bytes, aem: bytes, flags: int = 0x1A) -> bytes:
+    """One advertising payload."""
+
+def calibration(manufacturer: str, model: str, device: Optional[str] = None, table: str = "2020-12-14") -> str:
+    """A phone's calibration, as JSON text."""
+
+def classify(
+    payload: bytes, rssi: int, unix_seconds: int, rssi_correction: int = 0,
+    previous_scan_unix_seconds: int = 0, own_id: Optional[bytes] = None,
+) -> Optional[str]:
+    """The sighting a payload makes, as JSON text, or None."""
+
+def log_append(path: str, sightings: str) -> int:
+    """Appends sightings (JSON text) to a log folder."""
+
+def log_read(path: str) -> str:
+    """A log folder's sightings, as JSON text."""
+
+def read_segment(data: bytes) -> str:
+    """A segment's sightings, as JSON text."""
+
+def publish_request(keys: List[Tuple[bytes, int, int, int, int]], hmac_secret: bytes) -> str:
+    """The publish request, as JSON text."""
+
+def tek_hmac(keys: List[Tuple[bytes, int, int, int, int]], hmac_secret: bytes, with_transmission_risk: bool = True) -> str:
+    """The TEK HMAC, base64."""
+
+def blid_match(f0: str, history: str, now: int, unit: str = "ms", close_rssi: Optional[int] = None) -> str:
+    """Bluezone 2020 matching and F1, as JSON text."""

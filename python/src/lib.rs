@@ -19,6 +19,8 @@ use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+mod phone;
+
 /// The package's exceptions, one class per error type of the library, all under `Error`.
 mod errors {
     use pyo3::exceptions::PyException;
@@ -95,13 +97,13 @@ struct Document<'a, R> {
     log_damage: [&'static str; 0],
 }
 
-fn window(start: u32, period: u32) -> PyResult<RollingWindow> {
+pub(crate) fn window(start: u32, period: u32) -> PyResult<RollingWindow> {
     let period = RollingPeriod::new(period).map_err(|e| TimeError::new_err(e.to_string()))?;
     RollingWindow::new(EnIntervalNumber::new(start), period)
         .map_err(|e| TimeError::new_err(e.to_string()))
 }
 
-fn array<const N: usize>(bytes: &[u8], what: &str) -> PyResult<[u8; N]> {
+pub(crate) fn array<const N: usize>(bytes: &[u8], what: &str) -> PyResult<[u8; N]> {
     <[u8; N]>::try_from(bytes).map_err(|_| {
         LengthError::new_err(format!("{what} must be {N} bytes, found {}", bytes.len()))
     })
@@ -145,7 +147,7 @@ fn file_error(path: &std::path::Path, error: impl std::fmt::Display) -> PyErr {
     PyExportFileError::new_err(format!("{}: {error}", path.display()))
 }
 
-fn json(value: &impl serde::Serialize) -> PyResult<String> {
+pub(crate) fn json(value: &impl serde::Serialize) -> PyResult<String> {
     serde_json::to_string(value).map_err(|e| Error::new_err(e.to_string()))
 }
 
@@ -289,6 +291,17 @@ fn _bluezone(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(rolling_proximity_identifiers, module)?)?;
     module.add_function(wrap_pyfunction!(read_export, module)?)?;
     module.add_function(wrap_pyfunction!(match_files, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::new_tek, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::advertisements, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::encode_advertisement, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::calibration, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::classify, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::log_append, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::log_read, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::read_segment, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::publish_request, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::tek_hmac, module)?)?;
+    module.add_function(wrap_pyfunction!(phone::blid_match, module)?)?;
     module.add("Error", py.get_type::<Error>())?;
     module.add("LengthError", py.get_type::<LengthError>())?;
     module.add("TimeError", py.get_type::<TimeError>())?;
