@@ -17,6 +17,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The library's major version, as `bz_version()` gives it: code built against this header
+// can check it at compile time.
+#define BLUEZONE_VERSION_MAJOR 0
+
+// The library's minor version.
+#define BLUEZONE_VERSION_MINOR 1
+
+// The library's patch version.
+#define BLUEZONE_VERSION_PATCH 0
+
 // What a call did. Every function returns one; `BZ_STATUS_OK` is 0.
 typedef enum {
   // Done.

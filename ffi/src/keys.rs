@@ -16,7 +16,7 @@ use crate::status::{BzStatus, Failure, Outcome, guard};
 /// A temporary exposure key: 16 secret bytes and the intervals it is used for. Wipe it when
 /// done with it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct BzTek {
     /// The key bytes.
     pub key_data: [u8; 16],
@@ -24,6 +24,20 @@ pub struct BzTek {
     pub rolling_start_interval_number: u32,
     /// Intervals in its window, 1 to 144.
     pub rolling_period: u32,
+}
+
+/// The key bytes are secret: a debug print shows the window only.
+impl core::fmt::Debug for BzTek {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BzTek")
+            .field("key_data", &"[redacted]")
+            .field(
+                "rolling_start_interval_number",
+                &self.rolling_start_interval_number,
+            )
+            .field("rolling_period", &self.rolling_period)
+            .finish()
+    }
 }
 
 /// An Exposure Notification advertisement as read from a payload.

@@ -30,6 +30,14 @@ pub use export::*;
 #[cfg(feature = "std")]
 pub use matcher::*;
 
+/// The library's major version, as `bz_version()` gives it: code built against this header
+/// can check it at compile time.
+pub const BLUEZONE_VERSION_MAJOR: u32 = 0;
+/// The library's minor version.
+pub const BLUEZONE_VERSION_MINOR: u32 = 1;
+/// The library's patch version.
+pub const BLUEZONE_VERSION_PATCH: u32 = 0;
+
 /// The library's version, for example "0.1.0". Never NULL; static.
 #[unsafe(no_mangle)]
 pub extern "C" fn bz_version() -> *const core::ffi::c_char {
@@ -48,5 +56,33 @@ pub extern "C" fn bz_version() -> *const core::ffi::c_char {
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {
         core::hint::spin_loop();
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_macros_are_the_crates_version() {
+        let parts = [
+            BLUEZONE_VERSION_MAJOR,
+            BLUEZONE_VERSION_MINOR,
+            BLUEZONE_VERSION_PATCH,
+        ]
+        .map(|p| p.to_string());
+        assert_eq!(parts.join("."), env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn a_keys_debug_print_hides_its_bytes() {
+        let tek = BzTek {
+            key_data: [0xAB; 16],
+            rolling_start_interval_number: 2_650_000,
+            rolling_period: 144,
+        };
+        let printed = format!("{tek:?}");
+        assert!(!printed.contains("171"), "{printed}");
+        assert!(printed.contains("[redacted]") && printed.contains("2650000"));
     }
 }
