@@ -27,6 +27,8 @@ pub(crate) const LANES: usize = 4;
 /// Proof that run-time detection found the instructions a kernel is compiled for. Its field
 /// is private to this module and only [`Path::detect`] makes one, so no code elsewhere in the
 /// crate can name a fast path on a CPU without it, safe as that code is.
+/// Targets without a fast path (32-bit ARM, RISC-V, ...) have no use for it.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Detected(());
 
