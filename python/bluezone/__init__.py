@@ -278,6 +278,9 @@ class Report:
         self.now_unix_seconds: int = document["now_unix_seconds"]
         #: What each rule turned away.
         self.rejected: dict = document["rejected"]
+        #: A deployment's verdict, when :func:`match` was given ``risk_model``: the CWA's
+        #: results by their names, or the NHS score of each window.
+        self.risk_model: Optional[dict] = document.get("risk_model")
 
     def to_dict(self) -> dict:
         """The report as ``bluezone match --json`` prints it (a fresh copy)."""
@@ -311,6 +314,9 @@ def match(
     allow_unsigned: bool = False,
     risk_config: Union[None, dict, PathLike] = None,
     now: Optional[int] = None,
+    state: Optional[PathLike] = None,
+    risk_model: Optional[str] = None,
+    risk_model_config: Union[None, dict, PathLike] = None,
 ) -> Report:
     """Matches the keys of export files (``keys``: paths, in publication order) against a
     phone's sightings and assesses the risk, as ``bluezone match`` does.
@@ -319,7 +325,11 @@ def match(
     rows ``(unix_seconds, rpi, aem, rssi)``. Every file must be authentic under one of
     ``public_keys`` (PEM texts or paths), unless ``allow_unsigned``. ``risk_config`` is a
     dict or a path to JSON with the fields of the tool's ``--risk-config``; ``now`` the Unix
-    time of the look-back (the newest sighting by default).
+    time of the look-back (the newest sighting by default). ``state`` is a match-state folder
+    (made when missing; files and keys checked before are not read again), as ``bluezone match
+    --state``. ``risk_model`` (``"cwa"`` or ``"nhs"``) adds that deployment's verdict as
+    :attr:`Report.risk_model`, with ``risk_model_config`` (a dict or a path to JSON) or the
+    model's default.
 
     Raises :class:`NotAuthenticError`, :class:`CheckError` (no public key and not
     ``allow_unsigned``), :class:`ExportFileError`, :class:`SourceError`,
@@ -356,6 +366,15 @@ def match(
                 config = file.read()
         except (OSError, TypeError, UnicodeDecodeError) as error:
             raise RiskConfigError(f"{risk_config!r}: {error}") from None
+    model_config: Optional[str] = None
+    if isinstance(risk_model_config, dict):
+        model_config = json.dumps(risk_model_config)
+    elif risk_model_config is not None:
+        try:
+            with open(os.fspath(risk_model_config), encoding="utf-8") as file:
+                model_config = file.read()
+        except (OSError, TypeError, UnicodeDecodeError) as error:
+            raise RiskConfigError(f"{risk_model_config!r}: {error}") from None
     document = _bluezone.match_files(
         paths,
         folder_or_csv,
@@ -364,5 +383,8 @@ def match(
         allow_unsigned,
         config,
         now,
+        None if state is None else os.fspath(state),
+        risk_model,
+        model_config,
     )
     return Report(json.loads(document))

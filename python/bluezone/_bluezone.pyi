@@ -47,6 +47,9 @@ def match_files(
     allow_unsigned: bool,
     risk_config: Optional[str],
     now: Optional[int],
+    state: Optional[str] = None,
+    risk_model: Optional[str] = None,
+    risk_model_config: Optional[str] = None,
 ) -> str:
     """The JSON document of ``bluezone match --json`` for the same input."""
 

@@ -4,7 +4,8 @@
 2. what the radio heard (the sample's sightings, as the payloads they came from) classified
    into sightings with the phone's RSSI correction;
 3. the sightings appended to the crash-safe encounter log and read back;
-4. the daily check of the downloaded export file against the log, with the F1 rule;
+4. the daily check of the downloaded export file against the log, with the F1 rule and the
+   Corona-Warn-App's model;
 5. the phone's own keys released for upload: the publish request and its TEK HMAC;
 6. Bluezone 2020: an F0 list against the contact history.
 
@@ -51,8 +52,12 @@ def main(export=f"{SAMPLES}/companion-demo_dks.zip", heard=f"{SAMPLES}/companion
         (s["gaen"]["unix_seconds"], s["gaen"]["rpi"], s["gaen"]["aem"], s["gaen"]["rssi"])
         for s in logged
     ]
-    report = bluezone.match(export, rows, allow_unsigned=True)
+    # The app chooses its deployment's model beside the F1 rule; with `state=` the check
+    # remembers across days what it has read (`bluezone match --state`).
+    report = bluezone.match(export, rows, allow_unsigned=True, risk_model="cwa")
     print(f"{len(report.matches)} keys matched, F1: {'yes' if report.f1 else 'no'}")
+    cwa = report.risk_model
+    print(f"Corona-Warn-App rules: {'high' if cwa['total_risk_level'] == 2 else 'low'} risk")
 
     # 5. This phone's key released for upload, with the HMAC the verification server certifies.
     secret = os.urandom(32)

@@ -95,6 +95,9 @@ struct Document<'a, R> {
     report: &'a R,
     /// Always empty: a damaged log is refused here (`SourceError`), never matched in part.
     log_damage: [&'static str; 0],
+    /// A deployment's model on the windows, when one was chosen (`match --risk-model`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk_model: Option<bluezone::risk::model::ModelResult>,
 }
 
 pub(crate) fn window(start: u32, period: u32) -> PyResult<RollingWindow> {
@@ -228,9 +231,11 @@ fn row_sightings(rows: Option<Vec<Row>>) -> PyResult<Vec<GaenSighting>> {
 }
 
 /// Matches the keys of `files` against the encounters (a log folder or CSV path, or rows) and
-/// returns the JSON document `bluezone match --json` prints for the same input.
+/// returns the JSON document `bluezone match --json` prints for the same input; with `state`,
+/// a match-state folder as `match --state`, and with `risk_model` (`cwa` or `nhs`, its
+/// parameters as JSON text or its default) that deployment's verdict too.
 #[pyfunction]
-#[pyo3(signature = (files, encounters, rows, public_keys, allow_unsigned, risk_config, now))]
+#[pyo3(signature = (files, encounters, rows, public_keys, allow_unsigned, risk_config, now, state = None, risk_model = None, risk_model_config = None))]
 #[expect(
     clippy::too_many_arguments,
     reason = "the package's `match` passes each option by name"
@@ -244,7 +249,16 @@ fn match_files(
     allow_unsigned: bool,
     risk_config: Option<String>,
     now: Option<u64>,
+    state: Option<PathBuf>,
+    risk_model: Option<String>,
+    risk_model_config: Option<String>,
 ) -> PyResult<String> {
+    let model = risk_model
+        .map(|name| {
+            bluezone::risk::model::DeploymentModel::from_name(&name, risk_model_config.as_deref())
+                .map_err(|e| RiskConfigError::new_err(e.to_string()))
+        })
+        .transpose()?;
     let risk: RiskConfig = match risk_config {
         Some(text) => {
             serde_json::from_str(&text).map_err(|e| RiskConfigError::new_err(e.to_string()))?
@@ -268,18 +282,28 @@ fn match_files(
             threads: 0,
             now_unix_seconds: now,
             wall_clock_unix_seconds: None,
-            state: None,
+            state: state.as_deref(),
             state_key: None,
             rebuild_state: false,
         };
         let report =
             check_exposure(&files, sightings, &settings, |_, _| {}).map_err(check_error)?;
-        let document = report.into_document(&risk, None);
+        let document = report.into_document(&risk, state.as_deref());
+        let risk_model = model
+            .map(|m| {
+                m.assess(
+                    &document.exposure_windows,
+                    document.now_unix_seconds / 86_400,
+                )
+            })
+            .transpose()
+            .map_err(|e| RiskConfigError::new_err(e.to_string()))?;
         json(&Document {
             schema_version: bluezone::risk::document::SCHEMA_VERSION,
             command: "match",
             report: &document,
             log_damage: [],
+            risk_model,
         })
     })
 }

@@ -82,3 +82,26 @@ def test_the_upload_hmac_is_the_verification_servers():
     assert len(request["temporaryExposureKeys"]) == 2
     with pytest.raises(bluezone.LengthError):
         phone.publish_request(keys, b"short")
+
+
+def test_the_daily_check_with_a_state_and_a_deployments_model(tmp_path, cli):
+    export = str(SAMPLES / "companion-demo_dks.zip")
+    encounters = str(SAMPLES / "companion-demo-encounters.csv")
+    state = tmp_path / "state"
+    first = bluezone.match(export, encounters, allow_unsigned=True, now=1_590_000_000,
+                           state=state, risk_model="cwa")
+    again = bluezone.match(export, encounters, allow_unsigned=True, now=1_590_000_000,
+                           state=state, risk_model="cwa")
+    assert state.is_dir()
+    assert first.f1 == again.f1 and len(first.matches) == len(again.matches) == 4
+    tool = cli("match", "--allow-unsigned", "--keys", export, "--encounters", encounters,
+               "--now", "1590000000", "--risk-model", "cwa", "--json")
+    assert first.risk_model == tool["risk_model"]
+    assert first.risk_model["model"] == "cwa" and first.risk_model["total_risk_level"] == 2
+    nhs = bluezone.match(export, encounters, allow_unsigned=True, now=1_590_000_000, risk_model="nhs")
+    assert len(nhs.risk_model["scores"]) == len(nhs.exposure_windows)
+    with pytest.raises(bluezone.RiskConfigError):
+        bluezone.match(export, encounters, allow_unsigned=True, risk_model="google")
+    with pytest.raises(bluezone.RiskConfigError):
+        bluezone.match(export, encounters, allow_unsigned=True, risk_model="cwa",
+                       risk_model_config={"typo": 1})

@@ -7,8 +7,8 @@
 //!   (feature `export`), and [`document`], its report as `bluezone match --json` prints it.
 //! * [`F1Rule`]: Bluezone's "within about 2 m for 15 minutes in one day" on GAEN windows.
 //! * Deployments' own models on the same windows: [`cwa`] (the Corona-Warn-App) and [`nhs`]
-//!   (the NHS COVID-19 app, feature `std`); [`api`] reads windows in the GAEN API's JSON
-//!   shape (feature `json`).
+//!   (the NHS COVID-19 app, feature `std`), chosen by name through [`model`]; [`api`] reads
+//!   windows in the GAEN API's JSON shape (feature `json`).
 
 #[cfg(feature = "json")]
 pub mod api;
@@ -17,6 +17,8 @@ pub mod check;
 pub mod cwa;
 #[cfg(feature = "export")]
 pub mod document;
+#[cfg(feature = "std")]
+pub mod model;
 #[cfg(feature = "std")]
 pub mod nhs;
 pub mod scoring;

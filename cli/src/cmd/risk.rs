@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bluezone::risk::api::parse_api_windows;
-use bluezone::risk::cwa::{CwaConfig, CwaResult, CwaRiskLevel};
+use bluezone::risk::cwa::CwaRiskLevel;
+use bluezone::risk::model::{DeploymentModel, ModelResult, NhsWindowScore};
 use bluezone::risk::nhs::{NhsConfig, parse_scans};
 use bluezone::risk::scoring::daily_summaries;
 use bluezone::risk::{DailySummary, ExposureWindow, F1Verdict, RiskConfig};
@@ -87,39 +88,30 @@ pub struct GoogleDay {
     summary: DailySummary,
 }
 
-/// One NHS score: of a window (its age) or of a scan series (no age).
+/// Google's daily summaries and this crate's F1 rule on the windows.
 #[derive(Serialize)]
-pub struct NhsScore {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    age_in_days: Option<u64>,
-    score: f64,
+pub struct GoogleReport {
+    model: &'static str,
+    daily_summaries: Vec<GoogleDay>,
+    f1: F1Verdict,
 }
 
-/// What a model decided.
+/// What a model decided: Google's (here) or a deployment's (the library's [`ModelResult`]).
 #[derive(Serialize)]
-#[serde(tag = "model", rename_all = "lowercase")]
+#[serde(untagged)]
 pub enum ModelReport {
     /// Daily summaries and the F1 verdict.
-    Google {
-        daily_summaries: Vec<GoogleDay>,
-        f1: F1Verdict,
-    },
-    /// The CWA's own results.
-    Cwa(CwaResult),
-    /// The NHS score of each window (minimum attenuation, as the app read it), or of the
-    /// series.
-    Nhs { scores: Vec<NhsScore> },
+    Google(GoogleReport),
+    /// The CWA's or the NHS app's own results.
+    Deployment(ModelResult),
 }
 
 impl ModelReport {
     /// The human lines.
     pub fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
         match self {
-            Self::Google {
-                daily_summaries,
-                f1,
-            } => {
-                for day in daily_summaries {
+            Self::Google(google) => {
+                for day in &google.daily_summaries {
                     writeln!(
                         out,
                         "google: day {} days ago: score sum {:.1}, maximum {:.1}, weighted minutes {:.1}",
@@ -132,10 +124,10 @@ impl ModelReport {
                 writeln!(
                     out,
                     "google: F1 (this crate's rule on the windows): {}",
-                    if f1.f1 { "yes" } else { "no" }
+                    if google.f1.f1 { "yes" } else { "no" }
                 )
             }
-            Self::Cwa(result) => {
+            Self::Deployment(ModelResult::Cwa(result)) => {
                 let level = |l: CwaRiskLevel| {
                     if l == CwaRiskLevel::High {
                         "high"
@@ -166,11 +158,11 @@ impl ModelReport {
                     result.total_minimum_distinct_encounters_with_high_risk
                 )
             }
-            Self::Nhs { scores } => {
+            Self::Deployment(ModelResult::Nhs { scores }) => {
                 for score in scores {
                     match score.age_in_days {
                         Some(age) => {
-                            writeln!(out, "nhs: window {age} days ago: score {:.3}", score.score)?
+                            writeln!(out, "nhs: window {age} days ago: score {:.3}", score.score)?;
                         }
                         None => writeln!(out, "nhs: score {:.3}", score.score)?,
                     }
@@ -178,16 +170,6 @@ impl ModelReport {
                 Ok(())
             }
         }
-    }
-}
-
-fn config_or<T: serde::de::DeserializeOwned>(
-    path: Option<&Path>,
-    default: T,
-) -> Result<T, CliError> {
-    match path {
-        Some(path) => serde_json::from_str(&read_text(path)?).in_file(path),
-        None => Ok(default),
     }
 }
 
@@ -204,16 +186,21 @@ pub fn apply(
     risk: &RiskConfig,
 ) -> Result<ModelReport, CliError> {
     let option = "--risk-model-config";
-    Ok(match model {
+    let text = config.map(read_text).transpose()?;
+    let name = match model {
         Model::Google => {
-            let risk: RiskConfig = config_or(config, *risk)?;
+            let risk: RiskConfig = match (&text, config) {
+                (Some(text), Some(path)) => serde_json::from_str(text).in_file(path)?,
+                _ => *risk,
+            };
             risk.validate().in_option(option)?;
             // The API's windows carry no key: each window is its own case.
             let f1 = risk.f1.decide(
                 windows.iter().map(|w| (&[0; 16], std::slice::from_ref(w))),
                 today,
             );
-            ModelReport::Google {
+            return Ok(ModelReport::Google(GoogleReport {
+                model: "google",
                 daily_summaries: daily_summaries(windows, &risk.daily_summaries, today)
                     .into_iter()
                     .map(|summary| GoogleDay {
@@ -222,26 +209,19 @@ pub fn apply(
                     })
                     .collect(),
                 f1,
-            }
+            }));
         }
-        Model::Cwa => {
-            let cwa: CwaConfig = config_or(config, CwaConfig::production())?;
-            ModelReport::Cwa(cwa.assess(windows, today).in_option(option)?)
-        }
-        Model::Nhs => {
-            let nhs: NhsConfig = config_or(config, NhsConfig::default())?;
-            let scores = windows
-                .iter()
-                .map(|w| {
-                    Ok(NhsScore {
-                        age_in_days: Some(today.saturating_sub(w.unix_day)),
-                        score: nhs.score_window(w).in_option(option)?,
-                    })
-                })
-                .collect::<Result<_, CliError>>()?;
-            ModelReport::Nhs { scores }
-        }
-    })
+        Model::Cwa => "cwa",
+        Model::Nhs => "nhs",
+    };
+    let chosen = DeploymentModel::from_name(name, text.as_deref());
+    let chosen = match config {
+        Some(path) => chosen.in_file(path)?,
+        None => chosen.in_option(option)?,
+    };
+    Ok(ModelReport::Deployment(
+        chosen.assess(windows, today).in_option(option)?,
+    ))
 }
 
 /// `match --risk-model`: the deployment's model on the windows the match built, as of its
@@ -334,18 +314,22 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Outcome {
                         .into(),
                 });
             }
-            let nhs: NhsConfig = config_or(args.config.as_deref(), NhsConfig::default())?;
+            let text = args.config.as_deref().map(read_text).transpose()?;
+            let config: NhsConfig = match (&text, &args.config) {
+                (Some(text), Some(path)) => serde_json::from_str(text).in_file(path)?,
+                _ => NhsConfig::default(),
+            };
             let scans = parse_scans(&read_text(path)?).in_file(path)?;
             ScoreReport {
                 input: path.clone(),
                 windows: None,
                 scan_instances: Some(scans.len()),
-                result: ModelReport::Nhs {
-                    scores: vec![NhsScore {
+                result: ModelReport::Deployment(ModelResult::Nhs {
+                    scores: vec![NhsWindowScore {
                         age_in_days: None,
-                        score: nhs.score(&scans).in_file(path)?,
+                        score: config.score(&scans).in_file(path)?,
                     }],
-                },
+                }),
             }
         }
     };
