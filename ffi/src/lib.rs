@@ -8,8 +8,9 @@
 //!
 //! Without the default `std` feature the crate is the core subset: `no_std`, no allocator
 //! (keys, identifiers, metadata, advertisements, sighting records), for firmware:
-//! `cargo rustc -p bluezone-ffi --release --no-default-features --target
-//! thumbv7em-none-eabihf --crate-type staticlib`.
+//! `cargo rustc -p bluezone-ffi --release --no-default-features --features panic-handler
+//! --target thumbv7em-none-eabihf --crate-type staticlib` (the feature gives a C firmware the
+//! panic handler a bare-metal library needs; a Rust firmware keeps its own).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -50,8 +51,9 @@ pub extern "C" fn bz_version() -> *const core::ffi::c_char {
     VERSION.as_ptr()
 }
 
-/// A firmware build has no unwinding: a panic (a bug) stops the program here.
-#[cfg(all(not(feature = "std"), not(test), target_os = "none"))]
+/// A C firmware build has no unwinding: a panic (a bug) stops the program here. Only with the
+/// `panic-handler` feature: a Rust firmware brings its own.
+#[cfg(all(feature = "panic-handler", not(feature = "std"), not(test), target_os = "none"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {

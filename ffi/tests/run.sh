@@ -23,7 +23,7 @@ valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=d
   "$out/test_shared"
 
 echo "the core subset for firmware (thumbv7em-none-eabihf, no allocator):"
-cargo rustc --quiet -p bluezone-ffi --release --no-default-features \
+cargo rustc --quiet -p bluezone-ffi --release --no-default-features --features panic-handler \
   --target thumbv7em-none-eabihf --crate-type staticlib
 firmware=target/thumbv7em-none-eabihf/release/libbluezone_ffi.a
 symbols=$(nm "$firmware" 2>/dev/null)
