@@ -53,7 +53,12 @@ pub extern "C" fn bz_version() -> *const core::ffi::c_char {
 
 /// A C firmware build has no unwinding: a panic (a bug) stops the program here. Only with the
 /// `panic-handler` feature: a Rust firmware brings its own.
-#[cfg(all(feature = "panic-handler", not(feature = "std"), not(test), target_os = "none"))]
+#[cfg(all(
+    feature = "panic-handler",
+    not(feature = "std"),
+    not(test),
+    target_os = "none"
+))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {
