@@ -307,6 +307,20 @@ def _row(n: int, row: Sequence[Any]) -> Tuple[int, bytes, bytes, int]:
     return unix_seconds, rpi, aem, rssi
 
 
+def _json_text(value: Union[None, dict, PathLike]) -> Optional[str]:
+    """Settings given as a dict or as a path to JSON, as JSON text; a file that cannot be read
+    raises :class:`RiskConfigError` naming it."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return json.dumps(value)
+    try:
+        with open(os.fspath(value), encoding="utf-8") as file:
+            return file.read()
+    except (OSError, TypeError, UnicodeDecodeError) as error:
+        raise RiskConfigError(f"{value!r}: {error}") from None
+
+
 def match(
     keys: Union[PathLike, Iterable[PathLike]],
     encounters: Union[PathLike, Iterable[Row]],
@@ -357,24 +371,8 @@ def match(
             raise SourceError(f"encounters: not an iterable of rows: {error}") from None
     if now is not None:
         now = _integer(now, 0, 2**64 - 1, TimeError, "now")
-    config: Optional[str] = None
-    if isinstance(risk_config, dict):
-        config = json.dumps(risk_config)
-    elif risk_config is not None:
-        try:
-            with open(os.fspath(risk_config), encoding="utf-8") as file:
-                config = file.read()
-        except (OSError, TypeError, UnicodeDecodeError) as error:
-            raise RiskConfigError(f"{risk_config!r}: {error}") from None
-    model_config: Optional[str] = None
-    if isinstance(risk_model_config, dict):
-        model_config = json.dumps(risk_model_config)
-    elif risk_model_config is not None:
-        try:
-            with open(os.fspath(risk_model_config), encoding="utf-8") as file:
-                model_config = file.read()
-        except (OSError, TypeError, UnicodeDecodeError) as error:
-            raise RiskConfigError(f"{risk_model_config!r}: {error}") from None
+    config = _json_text(risk_config)
+    model_config = _json_text(risk_model_config)
     document = _bluezone.match_files(
         paths,
         folder_or_csv,
