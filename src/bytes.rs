@@ -20,6 +20,7 @@ macro_rules! public_bytes {
     ($(#[$meta:meta])* $name:ident, $len:expr, upper_hex = $upper:expr) => {
         $(#[$meta])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        #[repr(transparent)]
         pub struct $name([u8; $len]);
 
         impl $name {

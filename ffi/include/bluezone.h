@@ -27,6 +27,12 @@
 // The library's patch version.
 #define BLUEZONE_VERSION_PATCH 0
 
+// Bytes of one slot of the table of matched keys.
+#define BZ_STORED_KEY_BYTES 19
+
+// 64-bit words of a band matcher's storage.
+#define BZ_BAND_MATCHER_WORDS 64
+
 // What a call did. Every function returns one; `BZ_STATUS_OK` is 0.
 typedef enum {
   // Done.
@@ -52,6 +58,18 @@ typedef enum {
   // A bug in the library was caught at the boundary; the handle involved should be freed.
   BZ_STATUS_PANIC = 9,
 } bz_status;
+
+// What checking one key did.
+typedef enum {
+  // Matched and stored; its accepted sightings went to the callback.
+  BZ_BAND_RESULT_MATCHED = 0,
+  // A later copy of a matched key: counted, and it may have changed the report type.
+  BZ_BAND_RESULT_COPY = 1,
+  // Not matched because of its report type.
+  BZ_BAND_RESULT_GATED = 2,
+  // Not heard, or heard only in sightings the rules turn away.
+  BZ_BAND_RESULT_NOT_MATCHED = 3,
+} bz_band_result;
 
 // What an advertising payload is.
 typedef enum {
@@ -85,6 +103,143 @@ typedef struct bz_export bz_export;
 // A matcher (opaque): a phone's sightings, the keys matched against them so far, and the
 // verdict. Free it with `bz_matcher_free`.
 typedef struct bz_matcher bz_matcher;
+
+// The matching rules (spec §match.2, §match.6), as integers: 0 or 1 for a yes-or-no.
+typedef struct {
+  // A sighting counts when its interval is within this many intervals of the identifier's
+  // (12: two hours).
+  uint32_t tolerance_intervals;
+  // Sightings more than this many seconds after an identifier's first are replays (1200).
+  uint64_t replay_window_seconds;
+  // Sightings whose decrypted TX power is below this are dropped (−50 dBm).
+  int8_t tx_power_min_dbm;
+  // Sightings whose decrypted TX power is above this are dropped (+20 dBm).
+  int8_t tx_power_max_dbm;
+  // 1: match keys whose report type is REVOKED (Google's engine does); 0: do not.
+  uint8_t match_revoked;
+  // 1: match keys whose report type is RECURSIVE; 0: do not (Google's default).
+  uint8_t match_recursive;
+  // How many times a later copy of a matched key may change its report type (1).
+  uint8_t allowed_report_type_transitions;
+  // The report type, 1 to 5, given to a key published without one (1, confirmed test).
+  uint8_t report_type_when_missing;
+} bz_match_rules;
+
+// Storage for a band matcher (opaque), set up by `bz_band_matcher_init`. It refers to the log
+// and the table it was set up with, which stay in place, unchanged by the caller, while it
+// is used. It may be copied bytewise; it needs no freeing.
+typedef struct {
+  // The library's state; not to be written by the caller.
+  uint64_t opaque[BZ_BAND_MATCHER_WORDS];
+} bz_band_matcher;
+
+// One Exposure Notification advertisement received.
+typedef struct {
+  // When, Unix seconds.
+  uint64_t unix_seconds;
+  // The identifier.
+  uint8_t rpi[16];
+  // Its encrypted metadata.
+  uint8_t aem[4];
+  // Calibrated RSSI, dBm.
+  int8_t rssi;
+  // When the previous scan ran, Unix seconds; 0 when unknown.
+  uint64_t previous_scan_unix_seconds;
+} bz_gaen_sighting;
+
+// One slot of the table of matched keys (opaque): `bz_band_matcher_matched` reads it.
+typedef struct {
+  // The library's record of the key; not to be written by the caller.
+  uint8_t opaque[BZ_STORED_KEY_BYTES];
+} bz_stored_key;
+
+// A diagnosis key: a case's key with its export metadata.
+typedef struct {
+  // The key bytes.
+  uint8_t key_data[16];
+  // The first interval of its window.
+  uint32_t rolling_start_interval_number;
+  // Intervals in its window, 1 to 144.
+  uint32_t rolling_period;
+  // Transmission risk level, 0 to 8.
+  uint8_t transmission_risk_level;
+  // 0 unknown, 1 confirmed test, 2 confirmed clinical diagnosis, 3 self report,
+  // 4 recursive, 5 revoked.
+  uint8_t report_type;
+  // Whether `days_since_onset_of_symptoms` is set.
+  uint8_t has_days_since_onset_of_symptoms;
+  // Days from symptom onset to the key's day (when set).
+  int32_t days_since_onset_of_symptoms;
+} bz_diagnosis_key;
+
+// One accepted sighting of a matched key.
+typedef struct {
+  // When it was received, Unix seconds.
+  uint64_t unix_seconds;
+  // When the scan before it ran, Unix seconds (0: unknown).
+  uint64_t previous_scan_unix_seconds;
+  // The interval of the identifier (not of the sighting).
+  uint32_t en_interval_number;
+  // The identifier.
+  uint8_t rpi[16];
+  // The encrypted metadata as received.
+  uint8_t aem[4];
+  // The metadata decrypted with the key's AEMK.
+  uint8_t metadata[4];
+  // Calibrated RSSI, dBm.
+  int8_t rssi;
+  // The TX power of the metadata, dBm.
+  int8_t tx_power;
+  // `max(tx_power − rssi, 0)`, dB.
+  uint8_t attenuation;
+} bz_matched_sighting;
+
+// Receives each accepted sighting of a key that matched, with the caller's `context`.
+typedef void (*bz_band_sighting_fn)(void *context, const bz_matched_sighting *sighting);
+
+// The outcome of `bz_band_matcher_check`.
+typedef struct {
+  // What happened to the key.
+  bz_band_result result;
+  // With `BZ_BAND_RESULT_MATCHED`: its accepted sightings.
+  uint32_t sightings;
+  // With `BZ_BAND_RESULT_COPY`: whether the stored report type changed.
+  bool changed;
+} bz_band_outcome;
+
+// The counts of the keys checked so far, as the hosted matcher reports them.
+typedef struct {
+  // Keys checked.
+  uint64_t keys_total;
+  // Keys matched.
+  uint64_t keys_matched;
+  // Report-type changes applied by later copies.
+  uint64_t report_type_transitions;
+  // Sightings outside the tolerance window.
+  uint64_t outside_tolerance;
+  // Sightings after the replay window.
+  uint64_t replayed;
+  // Sightings whose TX power is out of bounds.
+  uint64_t tx_power_out_of_range;
+  // Keys not matched because of their report type.
+  uint64_t report_type_keys;
+  // Later copies that left a matched key as it was.
+  uint64_t duplicate_keys;
+  // Later copies whose report-type change is not allowed.
+  uint64_t invalid_transitions;
+} bz_band_counts;
+
+// A matched key as the table keeps it.
+typedef struct {
+  // The key bytes.
+  uint8_t key_data[16];
+  // Its report type now (0 to 5, as in `bz_diagnosis_key`).
+  uint8_t report_type;
+  // The report type it matched with.
+  uint8_t first_report_type;
+  // Report-type changes applied to it.
+  uint8_t transitions;
+} bz_stored_key_info;
 
 // A temporary exposure key: 16 secret bytes and the intervals it is used for. Wipe it when
 // done with it.
@@ -120,20 +275,6 @@ typedef struct {
   // With `BZ_ADVERTISEMENT_KIND_BLUEZONE_ANDROID`: the identifier (zero otherwise).
   uint8_t bluezone_id[12];
 } bz_advertisement;
-
-// One Exposure Notification advertisement received.
-typedef struct {
-  // When, Unix seconds.
-  uint64_t unix_seconds;
-  // The identifier.
-  uint8_t rpi[16];
-  // Its encrypted metadata.
-  uint8_t aem[4];
-  // Calibrated RSSI, dBm.
-  int8_t rssi;
-  // When the previous scan ran, Unix seconds; 0 when unknown.
-  uint64_t previous_scan_unix_seconds;
-} bz_gaen_sighting;
 
 // One row of a Bluezone contact history.
 typedef struct {
@@ -185,25 +326,6 @@ typedef struct {
   int32_t batch_size;
 } bz_export_info;
 
-// A diagnosis key: a case's key with its export metadata.
-typedef struct {
-  // The key bytes.
-  uint8_t key_data[16];
-  // The first interval of its window.
-  uint32_t rolling_start_interval_number;
-  // Intervals in its window, 1 to 144.
-  uint32_t rolling_period;
-  // Transmission risk level, 0 to 8.
-  uint8_t transmission_risk_level;
-  // 0 unknown, 1 confirmed test, 2 confirmed clinical diagnosis, 3 self report,
-  // 4 recursive, 5 revoked.
-  uint8_t report_type;
-  // Whether `days_since_onset_of_symptoms` is set.
-  uint8_t has_days_since_onset_of_symptoms;
-  // Days from symptom onset to the key's day (when set).
-  int32_t days_since_onset_of_symptoms;
-} bz_diagnosis_key;
-
 // The F1 verdict and what it rests on, as of `now_unix_seconds`.
 typedef struct {
   // Whether the phone's user is a close contact (F1): some case's key was heard within
@@ -244,6 +366,61 @@ extern "C" {
 
 // The library's version, for example "0.1.0". Never NULL; static.
 const char *bz_version(void);
+
+// The default matching rules: Google's engine's.
+//
+// # Safety
+// `out` points to a writable `bz_match_rules`.
+bz_status bz_match_rules_default(bz_match_rules *out);
+
+// Sets up `matcher` over a wristband's log: sorts the `log_len` sightings of `log` in place
+// and keeps the log and the `table_len` slots of `table` (one per key that may match: a few
+// dozen) until the matcher is set up again or no longer used. `rules` NULL: the default
+// rules. Allocates nothing.
+//
+// # Safety
+// `matcher` points to a writable `bz_band_matcher`; `log` to `log_len` writable
+// `bz_gaen_sighting` and `table` to `table_len` writable `bz_stored_key`, both staying valid
+// and written by nothing else while the matcher is used; `rules` is NULL or points to a
+// `bz_match_rules`.
+bz_status bz_band_matcher_init(bz_band_matcher *matcher,
+                               bz_gaen_sighting *log,
+                               size_t log_len,
+                               bz_stored_key *table,
+                               size_t table_len,
+                               const bz_match_rules *rules);
+
+// Checks the next key of a publication (keys in publication order, as the hosted matcher
+// takes them). When it matches, each accepted sighting goes to `on_sighting` (may be NULL)
+// with `context`, in the order of its identifiers' intervals. A full table is
+// `BZ_STATUS_BUFFER_TOO_SMALL` and changes nothing.
+//
+// # Safety
+// `matcher` was set up by `bz_band_matcher_init` and its log and table are still valid;
+// `key` points to a `bz_diagnosis_key`; `out` to a writable `bz_band_outcome`;
+// `on_sighting`, when not NULL, may be called with `context` and does not unwind.
+bz_status bz_band_matcher_check(bz_band_matcher *matcher,
+                                const bz_diagnosis_key *key,
+                                bz_band_sighting_fn on_sighting,
+                                void *context,
+                                bz_band_outcome *out);
+
+// The counts of the keys checked so far.
+//
+// # Safety
+// `matcher` was set up by `bz_band_matcher_init`; `out` points to a writable
+// `bz_band_counts`.
+bz_status bz_band_matcher_counts(const bz_band_matcher *matcher, bz_band_counts *out);
+
+// The `index`-th key matched so far (in the order they matched); `BZ_STATUS_END` past the
+// last.
+//
+// # Safety
+// `matcher` was set up by `bz_band_matcher_init`; `out` points to a writable
+// `bz_stored_key_info`.
+bz_status bz_band_matcher_matched(const bz_band_matcher *matcher,
+                                  size_t index,
+                                  bz_stored_key_info *out);
 
 // The 10-minute interval number of a Unix time (seconds / 600).
 //

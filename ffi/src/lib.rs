@@ -7,13 +7,16 @@
 //! `BZ_STATUS_PANIC`.
 //!
 //! Without the default `std` feature the crate is the core subset: `no_std`, no allocator
-//! (keys, identifiers, metadata, advertisements, sighting records), for firmware:
+//! (keys, identifiers, metadata, advertisements, sighting records, and the band matcher
+//! over a log and a table in the caller's memory), for firmware:
 //! `cargo rustc -p bluezone-ffi --release --no-default-features --features panic-handler
 //! --target thumbv7em-none-eabihf --crate-type staticlib` (the feature gives a C firmware the
 //! panic handler a bare-metal library needs; a Rust firmware keeps its own).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+mod band;
+mod diagnosis;
 mod keys;
 mod ptr;
 mod status;
@@ -23,6 +26,8 @@ mod export;
 #[cfg(feature = "std")]
 mod matcher;
 
+pub use band::*;
+pub use diagnosis::BzDiagnosisKey;
 pub use keys::*;
 pub use status::{BzStatus, bz_error_message, bz_status_text};
 

@@ -10,7 +10,8 @@ use bluezone::encounter::GaenSighting;
 use bluezone::matching::{Checkpoint, LogIndex, MatchConfig, MatchOutcome, MatchRun, Matcher};
 use bluezone::risk::{RiskConfig, RiskReport, assess};
 
-use crate::export::{BzDiagnosisKey, BzExport};
+use crate::diagnosis::BzDiagnosisKey;
+use crate::export::BzExport;
 use crate::keys::{BzGaenSighting, gaen_sighting};
 use crate::ptr::{input, output, put, slice, text};
 use crate::status::{BzStatus, Failure, Outcome, guard};

@@ -33,7 +33,8 @@ fi
 core=(bz_version bz_error_message bz_status_text bz_interval_number bz_tek_from_entropy bz_rpis
   bz_aems bz_aem_decrypt bz_rpi_at bz_gaen_advertisement_encode bz_gaen_advertisement_parse
   bz_advertisement_classify bz_bluezone_identifier bz_bluezone_advertisement_encode
-  bz_gaen_sighting_encode bz_bluezone_sighting_encode bz_sighting_decode)
+  bz_gaen_sighting_encode bz_bluezone_sighting_encode bz_sighting_decode bz_match_rules_default
+  bz_band_matcher_init bz_band_matcher_check bz_band_matcher_counts bz_band_matcher_matched)
 for name in "${core[@]}"; do
   grep -qE " T $name\$" <<<"$symbols" || { echo "the firmware library lacks $name"; exit 1; }
   grep -q "^bz_status $name(\|^const char \*$name(" ffi/include/bluezone.h \

@@ -16,8 +16,13 @@ pub const BLUEZONE_RECORD_LEN: usize = 34;
 pub const MAX_RECORD_LEN: usize = GAEN_RECORD_LEN;
 
 /// One received Exposure Notification advertisement, as Google's engine stores it.
+///
+/// Its layout is C's (40 bytes, every bit pattern valid): a firmware written in C keeps its
+/// log as an array of the C ABI's `bz_gaen_sighting`, and the no-allocator matcher reads that
+/// array in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[repr(C)]
 pub struct GaenSighting {
     /// When it was received, Unix seconds.
     pub unix_seconds: u64,

@@ -5,6 +5,7 @@
  * vectors.h, which ffi/tests/vectors.py writes from test-vectors/. Run by ffi/tests/run.sh,
  * under valgrind.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,109 @@ static void test_companion(void) {
   bz_export_free(export);
 }
 
+static unsigned hex_digit(char c) {
+  return (unsigned)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+}
+
+static int read_hex(const char *text, uint8_t *out, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (!isxdigit((unsigned char)text[2 * i]) || !isxdigit((unsigned char)text[2 * i + 1])) {
+      return 0;
+    }
+    out[i] = (uint8_t)(hex_digit(text[2 * i]) << 4 | hex_digit(text[2 * i + 1]));
+  }
+  return 1;
+}
+
+/* The companion sample's sightings (CSV `unix_seconds,rpi,aem,rssi`) as a wristband keeps them. */
+static size_t read_sightings(bz_gaen_sighting *log, size_t capacity) {
+  char line[256], rpi[64], aem[64];
+  unsigned long long when;
+  int rssi;
+  size_t n = 0;
+  FILE *file = fopen(COMPANION_CSV, "r");
+  if (file == NULL) {
+    return 0;
+  }
+  while (fgets(line, sizeof line, file) != NULL && n < capacity) {
+    if (sscanf(line, "%llu,%63[0-9a-f],%63[0-9a-f],%d", &when, rpi, aem, &rssi) != 4) {
+      continue; /* the header */
+    }
+    memset(&log[n], 0, sizeof log[n]);
+    log[n].unix_seconds = when;
+    log[n].rssi = (int8_t)rssi;
+    if (read_hex(rpi, log[n].rpi, 16) && read_hex(aem, log[n].aem, 4)) {
+      n++;
+    }
+  }
+  fclose(file);
+  return n;
+}
+
+struct band_found {
+  uint8_t key[16];
+  uint64_t sightings;
+};
+
+/* Counts the sightings of a matched key; each is one the rules accepted, so its TX power is
+ * within the default bounds (-50 to +20 dBm). */
+static void count_sighting(void *context, const bz_matched_sighting *s) {
+  uint64_t *count = context;
+  *count += s->tx_power >= -50 && s->tx_power <= 20 && s->unix_seconds > 0;
+}
+
+/* The band matcher (no allocator, caller-owned buffers) on the companion sample matches the
+ * keys, with the sightings, that `bluezone match` and the hosted matcher match (§match.8). */
+static void test_band(void) {
+  static bz_gaen_sighting log[1024];
+  bz_stored_key table[16], small_table[1];
+  bz_band_matcher band, small;
+  bz_band_counts counts;
+  bz_band_outcome outcome;
+  bz_diagnosis_key key;
+  bz_export *export = NULL;
+  struct band_found found[16];
+  size_t n = read_sightings(log, COUNT(log)), matched = 0, i, j;
+  bz_status status, small_status = BZ_STATUS_OK;
+  check(n == 534, "the sample's sightings", "band");
+  check(bz_band_matcher_init(&band, log, n, table, COUNT(table), NULL) == BZ_STATUS_OK, "init", "band");
+  check(bz_band_matcher_init(&small, log, n, small_table, COUNT(small_table), NULL) == BZ_STATUS_OK, "init small",
+        "band");
+  check(bz_export_open(COMPANION_EXPORT, NULL, 1, &export) == BZ_STATUS_OK, "open", "band");
+  while ((status = bz_export_next_key(export, &key)) == BZ_STATUS_OK) {
+    uint64_t sightings = 0;
+    check(bz_band_matcher_check(&band, &key, count_sighting, &sightings, &outcome) == BZ_STATUS_OK, "check", "band");
+    if (outcome.result == BZ_BAND_RESULT_MATCHED && matched < COUNT(found)) {
+      memcpy(found[matched].key, key.key_data, 16);
+      found[matched].sightings = sightings;
+      check(outcome.sightings == sightings, "the callback saw every sighting", "band");
+      matched++;
+    }
+    if (small_status == BZ_STATUS_OK) {
+      small_status = bz_band_matcher_check(&small, &key, NULL, NULL, &outcome);
+    }
+  }
+  check(status == BZ_STATUS_END, "every key", "band");
+  check(bz_band_matcher_counts(&band, &counts) == BZ_STATUS_OK && counts.keys_total == COMPANION_KEYS &&
+            counts.keys_matched == COUNT(COMPANION) && matched == COUNT(COMPANION),
+        "the keys bluezone match matches", "band");
+  for (i = 0; i < COUNT(COMPANION); i++) {
+    int same = 0;
+    for (j = 0; j < matched; j++) {
+      same |= memcmp(found[j].key, COMPANION[i].tek, 16) == 0 && found[j].sightings == COMPANION[i].sightings;
+    }
+    check(same, "a key and its sightings as bluezone match gives them", "band");
+  }
+  check(small_status == BZ_STATUS_BUFFER_TOO_SMALL && strstr(bz_error_message(), "full") != NULL,
+        "a full table is refused and named", "band");
+  check(bz_band_matcher_counts(&small, &counts) == BZ_STATUS_OK && counts.keys_matched == 1,
+        "the refused key changed nothing", "band");
+  bz_export_free(export);
+  memset(&band, 0, sizeof band);
+  check(bz_band_matcher_check(&band, &key, NULL, NULL, &outcome) == BZ_STATUS_INVALID_STATE, "not set up", "band");
+}
+
 static void test_bad_input(void) {
   bz_tek tek;
   uint8_t small[16], entropy[16] = {0};
@@ -308,6 +412,7 @@ int main(void) {
   test_records();
   test_exports();
   test_companion();
+  test_band();
   test_bad_input();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
