@@ -1,6 +1,7 @@
 //! Writes the firmware's test data: Google's official vectors from `test-vectors/`, and two
 //! wristband days with the outcome the library's main matcher (`MatchRun`) gives them, so the
-//! firmware can hold its no-allocator matcher to it. Also puts `memory.x` on the link path.
+//! firmware can hold its no-allocator matcher to it. The same data goes to `data.rs` for the
+//! Rust firmware and `data.h` for the C one (`c/`). Also puts `memory.x` on the link path.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -37,6 +38,16 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "0x{b:02x},");
     }
     s.push(']');
+    s
+}
+
+/// Bytes as a C initializer.
+fn c_bytes(bytes: &[u8]) -> String {
+    let mut s = String::from("{");
+    for b in bytes {
+        let _ = write!(s, "0x{b:02x},");
+    }
+    s.push('}');
     s
 }
 
@@ -113,14 +124,36 @@ fn sightings_rs(name: &str, log: &[GaenSighting]) -> String {
     s
 }
 
-/// What the main matcher makes of `keys` against `log`: the counts and, per matched key, its
-/// bytes, its sighting count and a checksum of its sightings.
-fn expected_rs(name: &str, keys: &[DiagnosisKey], log: &[GaenSighting]) -> String {
+fn sightings_h(name: &str, log: &[GaenSighting]) -> String {
+    let mut s = format!("static const bz_gaen_sighting {name}[{}] = {{\n", log.len());
+    for g in log {
+        let _ = writeln!(
+            s,
+            "  {{{}ULL, {}, {}, {}, {}ULL}},",
+            g.unix_seconds,
+            c_bytes(g.rpi.as_bytes()),
+            c_bytes(g.aem.as_bytes()),
+            g.rssi,
+            g.previous_scan_unix_seconds
+        );
+    }
+    s.push_str("};\n");
+    s
+}
+
+/// What the main matcher gives a day: its counts and, per matched key, the key's bytes, its
+/// sighting count and a checksum of its sightings.
+struct Outcome {
+    counts: [u64; 9],
+    matches: Vec<([u8; 16], usize, u64)>,
+}
+
+/// What the main matcher makes of `keys` against `log`.
+fn outcome(keys: &[DiagnosisKey], log: &[GaenSighting]) -> Outcome {
     let index = LogIndex::new(log.to_vec(), 12);
     let outcome = Matcher::new(&index, MatchConfig::default()).match_keys(keys);
     let r = &outcome.rejected;
-    let mut s = format!(
-        "static {name}: Expected = Expected {{ keys_total: {}, keys_matched: {}, transitions: {}, rejected: [{}, {}, {}, {}, {}, {}], matches: &[\n",
+    let counts = [
         outcome.keys_total,
         outcome.keys_matched,
         outcome.report_type_transitions,
@@ -129,22 +162,54 @@ fn expected_rs(name: &str, keys: &[DiagnosisKey], log: &[GaenSighting]) -> Strin
         r.tx_power_out_of_range,
         r.report_type_keys,
         r.duplicate_keys,
-        r.invalid_transitions
+        r.invalid_transitions,
+    ];
+    let matches = outcome
+        .matches
+        .iter()
+        .map(|m| {
+            let checksum: u64 = m
+                .sightings
+                .iter()
+                .map(|x| {
+                    x.unix_seconds
+                        + u64::from(x.attenuation)
+                        + u64::from(x.en_interval_number.get())
+                })
+                .sum();
+            (m.key.key_data, m.sightings.len(), checksum)
+        })
+        .collect();
+    Outcome { counts, matches }
+}
+
+fn expected_h(name: &str, outcome: &Outcome) -> String {
+    let mut s = format!(
+        "static const struct match {name}_MATCHES[{}] = {{\n",
+        outcome.matches.len()
     );
-    for m in &outcome.matches {
-        let checksum: u64 = m
-            .sightings
-            .iter()
-            .map(|x| {
-                x.unix_seconds + u64::from(x.attenuation) + u64::from(x.en_interval_number.get())
-            })
-            .sum();
-        let _ = writeln!(
-            s,
-            "  ({}, {}, {checksum}),",
-            hex(&m.key.key_data),
-            m.sightings.len()
-        );
+    for (key, sightings, checksum) in &outcome.matches {
+        let _ = writeln!(s, "  {{{}, {sightings}, {checksum}ULL}},", c_bytes(key));
+    }
+    let counts: Vec<String> = outcome.counts.iter().map(|c| format!("{c}ULL")).collect();
+    let _ = writeln!(
+        s,
+        "}};\nstatic const struct expected {name} = {{{{{}}}, {name}_MATCHES, {}}};",
+        counts.join(", "),
+        outcome.matches.len()
+    );
+    s
+}
+
+/// The Rust firmware's form of an [`Outcome`].
+fn expected_rs(name: &str, outcome: &Outcome) -> String {
+    let c = &outcome.counts;
+    let mut s = format!(
+        "static {name}: Expected = Expected {{ keys_total: {}, keys_matched: {}, transitions: {}, rejected: [{}, {}, {}, {}, {}, {}], matches: &[\n",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+    );
+    for (key, sightings, checksum) in &outcome.matches {
+        let _ = writeln!(s, "  ({}, {sightings}, {checksum}),", hex(key));
     }
     s.push_str("] };\n");
     s
@@ -160,6 +225,9 @@ fn main() {
     println!("cargo:rerun-if-changed={vectors}");
 
     let mut rs = String::new();
+    let mut h = String::from(
+        "/* The C firmware's test data, written by firmware/build.rs: do not edit. */\n",
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(vectors).expect("vectors")).expect("json");
     let official = json["vectors"].as_array().expect("vectors");
@@ -179,6 +247,26 @@ fn main() {
         );
     }
     rs.push_str("];\n");
+    let _ = writeln!(
+        h,
+        "static const struct official OFFICIAL[{}] = {{",
+        official.len()
+    );
+    for v in official {
+        let field = |k: &str| v[k].as_str().expect(k).to_string();
+        let _ = writeln!(
+            h,
+            "  {{{}, {}, {}, {}, {}, {}, {}}},",
+            c_bytes(&from_hex::<16>(&field("tek"))),
+            v["rolling_start_interval_number"],
+            v["en_interval_number"],
+            c_bytes(&from_hex::<16>(&field("rpi"))),
+            c_bytes(&from_hex::<4>(&field("metadata"))),
+            c_bytes(&from_hex::<4>(&field("aem"))),
+            c_bytes(&from_hex::<31>(&field("advertisement")))
+        );
+    }
+    h.push_str("};\n");
 
     // Sixty keys streamed in: three the wristband met, the rest strangers.
     let mut rng = Rng(0xB1E5_0001);
@@ -202,6 +290,19 @@ fn main() {
         );
     }
     rs.push_str("];\n");
+    let _ = writeln!(h, "static const bz_diagnosis_key KEYS[{}] = {{", keys.len());
+    for k in &keys {
+        let _ = writeln!(
+            h,
+            "  {{{}, {}, {}, {}, {}, 0, 0}},",
+            c_bytes(&k.key_data),
+            k.window.start().get(),
+            k.window.period().get(),
+            k.transmission_risk_level,
+            k.report_type as u8
+        );
+    }
+    h.push_str("};\n");
     let met = |i: usize, from, to, rssi| (teks[i].clone(), from, to, rssi);
     // A sparse day: a few dozen sightings (two contacts of a few minutes, some strangers).
     let sparse = day_log(
@@ -219,9 +320,15 @@ fn main() {
         ],
         &[(0, 144, 4)],
     );
+    let (sparse_outcome, full_outcome) = (outcome(&keys, &sparse), outcome(&keys, &full));
     rs.push_str(&sightings_rs("SPARSE", &sparse));
     rs.push_str(&sightings_rs("FULL", &full));
-    rs.push_str(&expected_rs("SPARSE_EXPECTED", &keys, &sparse));
-    rs.push_str(&expected_rs("FULL_EXPECTED", &keys, &full));
+    rs.push_str(&expected_rs("SPARSE_EXPECTED", &sparse_outcome));
+    rs.push_str(&expected_rs("FULL_EXPECTED", &full_outcome));
     std::fs::write(out.join("data.rs"), rs).expect("data.rs");
+    h.push_str(&sightings_h("SPARSE", &sparse));
+    h.push_str(&sightings_h("FULL", &full));
+    h.push_str(&expected_h("SPARSE_EXPECTED", &sparse_outcome));
+    h.push_str(&expected_h("FULL_EXPECTED", &full_outcome));
+    std::fs::write(out.join("data.h"), h).expect("data.h");
 }
