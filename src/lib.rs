@@ -26,6 +26,8 @@ pub mod export;
 pub mod gaen;
 pub mod hex;
 pub mod matching;
+#[cfg(all(feature = "json", feature = "export"))]
+pub mod phone;
 #[cfg(feature = "alloc")]
 pub mod risk;
 pub mod time;

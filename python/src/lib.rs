@@ -14,7 +14,7 @@ use bluezone::gaen::{
     AssociatedEncryptedMetadata, RollingProximityIdentifier, TemporaryExposureKey,
 };
 use bluezone::matching::MatchConfig;
-use bluezone::risk::{CheckError, CheckSettings, RiskConfig, check_exposure};
+use bluezone::risk::{CheckError, CheckSettings, RiskConfig};
 use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -85,20 +85,6 @@ use errors::{
     CheckError as PyCheckError, Error, ExportFileError as PyExportFileError, LengthError,
     NotAuthenticError, PublicKeyError, RiskConfigError, SourceError, TimeError,
 };
-
-/// The JSON document `bluezone match --json` prints: its layout version and command first.
-#[derive(serde::Serialize)]
-struct Document<'a, R> {
-    schema_version: u32,
-    command: &'static str,
-    #[serde(flatten)]
-    report: &'a R,
-    /// Always empty: a damaged log is refused here (`SourceError`), never matched in part.
-    log_damage: [&'static str; 0],
-    /// A deployment's model on the windows, when one was chosen (`match --risk-model`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    risk_model: Option<bluezone::risk::model::ModelResult>,
-}
 
 pub(crate) fn window(start: u32, period: u32) -> PyResult<RollingWindow> {
     let period = RollingPeriod::new(period).map_err(|e| TimeError::new_err(e.to_string()))?;
@@ -286,25 +272,12 @@ fn match_files(
             state_key: None,
             rebuild_state: false,
         };
-        let report =
-            check_exposure(&files, sightings, &settings, |_, _| {}).map_err(check_error)?;
-        let document = report.into_document(&risk, state.as_deref());
-        let risk_model = model
-            .map(|m| {
-                m.assess(
-                    &document.exposure_windows,
-                    document.now_unix_seconds / 86_400,
-                )
-            })
-            .transpose()
-            .map_err(|e| RiskConfigError::new_err(e.to_string()))?;
-        json(&Document {
-            schema_version: bluezone::risk::document::SCHEMA_VERSION,
-            command: "match",
-            report: &document,
-            log_damage: [],
-            risk_model,
-        })
+        let document = bluezone::phone::daily_check(&files, sightings, &settings, model.as_ref())
+            .map_err(|e| match e {
+            bluezone::phone::DailyError::Check(e) => check_error(e),
+            other => RiskConfigError::new_err(other.to_string()),
+        })?;
+        json(&document)
     })
 }
 

@@ -6,19 +6,14 @@
 use std::path::PathBuf;
 
 use bluezone::ble::gaen::ExposureNotificationAdvertisement;
-use bluezone::ble::{AdvertisementKind, classify as classify_payload};
-use bluezone::blid::f1::{self, F1Rule, RssiThresholds};
-use bluezone::blid::matching::ContactIndex;
-use bluezone::blid::{BluezoneId, F0List, TimeUnit, parse_history};
+use bluezone::blid::{BluezoneId, TimeUnit};
 use bluezone::calibration::{CalibrationTable, lookup};
-use bluezone::encounter::frame::{self, ScanItem};
-use bluezone::encounter::log::EncounterLog;
-use bluezone::encounter::{BluezoneSighting, GaenSighting, Sighting};
-use bluezone::export::upload;
+use bluezone::encounter::Sighting;
 use bluezone::gaen::{
-    CalibrationConfidence, DiagnosisKey, Metadata, ReportType, RollingProximityIdentifier,
+    CalibrationConfidence, DiagnosisKey, ReportType, RollingProximityIdentifier,
     TemporaryExposureKey,
 };
+use bluezone::phone::{self, Reception};
 use bluezone::{EnIntervalNumber, RollingWindow};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -63,21 +58,10 @@ pub fn advertisements<'py>(
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let window = window(rolling_start, rolling_period)?;
     let tek = TemporaryExposureKey::from_bytes(array::<16>(tek, "tek")?, window);
-    let metadata = Metadata::v1_1(tx_power, CalibrationConfidence::from_bits(confidence));
-    let aemk = tek.associated_encrypted_metadata_key();
-    let mut buffer = [RollingProximityIdentifier::default(); 144];
-    let identifiers = tek
-        .rolling_proximity_identifier_key()
-        .window_identifiers(window, &mut buffer);
-    Ok(identifiers
+    let confidence = CalibrationConfidence::from_bits(confidence);
+    Ok(phone::day_payloads(&tek, tx_power, confidence, flags)
         .iter()
-        .map(|rpi| {
-            let aem = aemk.encrypt(rpi, metadata);
-            PyBytes::new(
-                py,
-                &ExposureNotificationAdvertisement::new(*rpi, aem).encode(flags),
-            )
-        })
+        .map(|payload| PyBytes::new(py, payload))
         .collect())
 }
 
@@ -127,34 +111,19 @@ pub fn classify(
     previous_scan_unix_seconds: u64,
     own_id: Option<&[u8]>,
 ) -> PyResult<Option<String>> {
-    let kind =
-        classify_payload(payload).map_err(|e| SourceError::new_err(format!("payload: {e}")))?;
-    let corrected = bluezone::calibration::corrected_rssi(rssi, rssi_correction);
-    let rssi = i8::try_from(corrected.clamp(-127, 126)).unwrap_or(i8::MIN);
-    let sighting = match kind {
-        AdvertisementKind::Gaen(parsed) => Sighting::Gaen(GaenSighting {
-            unix_seconds,
-            rpi: parsed.advertisement.rpi,
-            aem: parsed.advertisement.aem,
-            rssi,
-            previous_scan_unix_seconds,
-        }),
-        AdvertisementKind::BluezoneAndroid(contact_id) => {
-            let own_id = match own_id {
-                Some(bytes) => BluezoneId::from_bytes(array::<12>(bytes, "own_id")?),
-                None => BluezoneId::default(),
-            };
-            Sighting::Bluezone(BluezoneSighting {
-                unix_ms: unix_seconds.saturating_mul(1000),
-                contact_id,
-                own_id,
-                rssi,
-            })
-        }
-        // An iPhone running Bluezone (read its identifier over GATT), or neither protocol.
-        _ => return Ok(None),
+    let reception = Reception {
+        raw_rssi_dbm: rssi,
+        rssi_correction_db: rssi_correction,
+        unix_seconds,
+        previous_scan_unix_seconds,
+        own_id: match own_id {
+            Some(bytes) => BluezoneId::from_bytes(array::<12>(bytes, "own_id")?),
+            None => BluezoneId::default(),
+        },
     };
-    json(&sighting).map(Some)
+    let sighting = phone::heard(payload, &reception)
+        .map_err(|e| SourceError::new_err(format!("payload: {e}")))?;
+    sighting.map(|s| json(&s)).transpose()
 }
 
 fn sightings_of(text: &str) -> PyResult<Vec<Sighting>> {
@@ -167,12 +136,8 @@ fn sightings_of(text: &str) -> PyResult<Vec<Sighting>> {
 pub fn log_append(py: Python<'_>, path: PathBuf, sightings: &str) -> PyResult<usize> {
     let sightings = sightings_of(sightings)?;
     py.detach(|| {
-        let fail = |e: bluezone::encounter::log::LogError| {
-            SourceError::new_err(format!("{}: {e}", path.display()))
-        };
-        let mut log = EncounterLog::open(&path).map_err(fail)?;
-        log.append_all(sightings.iter()).map_err(fail)?;
-        log.sync().map_err(fail)?;
+        phone::append_log(&path, &sightings)
+            .map_err(|e| SourceError::new_err(format!("{}: {e}", path.display())))?;
         Ok(sightings.len())
     })
 }
@@ -182,36 +147,17 @@ pub fn log_append(py: Python<'_>, path: PathBuf, sightings: &str) -> PyResult<us
 #[pyfunction]
 pub fn log_read(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     py.detach(|| {
-        let fail = |e: String| SourceError::new_err(format!("{}: {e}", path.display()));
-        let log = EncounterLog::open_existing(&path).map_err(|e| fail(e.to_string()))?;
-        let mut all = Vec::new();
-        for (_, segment) in log.segments().map_err(|e| fail(e.to_string()))? {
-            let bytes = std::fs::read(&segment).map_err(|e| fail(e.to_string()))?;
-            all.extend(
-                segment_sightings(&bytes)
-                    .map_err(|e| fail(format!("{}: {e}", segment.display())))?,
-            );
-        }
+        let all = phone::read_log(&path)
+            .map_err(|e| SourceError::new_err(format!("{}: {e}", path.display())))?;
         json(&all)
     })
-}
-
-fn segment_sightings(bytes: &[u8]) -> Result<Vec<Sighting>, String> {
-    let mut out = Vec::new();
-    for item in frame::scan(bytes).map_err(|e| e.to_string())? {
-        match item {
-            ScanItem::Record(sighting) => out.push(sighting),
-            ScanItem::Damage(damage) => return Err(format!("damaged: {damage:?}")),
-        }
-    }
-    Ok(out)
 }
 
 /// The sightings of one log segment held in memory (its file's bytes), as `log_read` reads
 /// each file.
 #[pyfunction]
 pub fn read_segment(data: &[u8]) -> PyResult<String> {
-    json(&segment_sightings(data).map_err(SourceError::new_err)?)
+    json(&phone::read_segment(data).map_err(|e| SourceError::new_err(e.to_string()))?)
 }
 
 type Key = (Vec<u8>, u32, u32, u8, i32);
@@ -236,27 +182,8 @@ fn diagnosis_keys(keys: Vec<Key>) -> PyResult<Vec<DiagnosisKey>> {
 /// (`hmackey`); JSON text that `bluezone export build` and `export hmac` read.
 #[pyfunction]
 pub fn publish_request(keys: Vec<Key>, hmac_secret: &[u8]) -> PyResult<String> {
-    use base64::Engine as _;
-    if hmac_secret.len() < 16 {
-        return Err(LengthError::new_err(
-            "hmac_secret must be at least 16 bytes",
-        ));
-    }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let keys = diagnosis_keys(keys)?;
-    let items: Vec<serde_json::Value> = keys
-        .iter()
-        .map(|k| {
-            serde_json::json!({
-                "key": b64.encode(k.key_data),
-                "rollingStartNumber": k.window.start().get(),
-                "rollingPeriod": k.window.period().get(),
-                "transmissionRisk": k.transmission_risk_level,
-                "reportType": k.report_type as i32,
-            })
-        })
-        .collect();
-    json(&serde_json::json!({"temporaryExposureKeys": items, "hmackey": b64.encode(hmac_secret)}))
+    phone::publish_request(&diagnosis_keys(keys)?, hmac_secret)
+        .map_err(|e| LengthError::new_err(e.to_string()))
 }
 
 /// The TEK HMAC of keys under a secret, standard base64 (spec §export.9).
@@ -267,7 +194,7 @@ pub fn tek_hmac(
     hmac_secret: &[u8],
     with_transmission_risk: bool,
 ) -> PyResult<String> {
-    Ok(upload::tek_hmac_base64(
+    Ok(phone::tek_hmac(
         hmac_secret,
         &diagnosis_keys(keys)?,
         with_transmission_risk,
@@ -291,15 +218,7 @@ pub fn blid_match(
         "s" => TimeUnit::Seconds,
         other => return Err(Error::new_err(format!("unit `{other}` is not ms or s"))),
     };
-    let f0 = F0List::from_json(f0).map_err(|e| SourceError::new_err(format!("f0: {e}")))?;
-    let history = parse_history(history)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| SourceError::new_err(format!("history: {e}")))?;
-    let found = ContactIndex::new(&history).matches(&f0, unit);
-    let mut rule = F1Rule::bluezone(unit);
-    if let Some(dbm) = close_rssi {
-        rule.thresholds = RssiThresholds::all(dbm);
-    }
-    let verdict = f1::decide(&found, unit, &rule, now);
-    json(&serde_json::json!({"contact": !found.is_empty(), "matches": found, "f1": verdict}))
+    let check = phone::blid_check(f0, history, unit, now, close_rssi)
+        .map_err(|e| SourceError::new_err(e.to_string()))?;
+    json(&check)
 }
