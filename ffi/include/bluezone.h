@@ -97,6 +97,10 @@ typedef enum {
   BZ_VERIFICATION_NOT_AUTHENTIC = 2,
 } bz_verification;
 
+// The result of a daily check (opaque): its verdicts and its document. Free it with
+// `bz_check_result_free`.
+typedef struct bz_check_result bz_check_result;
+
 // An opened export file (opaque). Free it with `bz_export_free`.
 typedef struct bz_export bz_export;
 
@@ -360,6 +364,81 @@ typedef struct {
   uint8_t min_attenuation_db;
 } bz_match;
 
+// A phone's calibration (spec §cal.2).
+typedef struct {
+  // The TX power to advertise in the metadata, dBm.
+  int8_t tx_power_dbm;
+  // The correction to add to each RSSI the phone reads, dB.
+  int8_t rssi_correction_db;
+  // The calibration confidence to advertise, 0 (lowest) to 3 (high).
+  uint8_t confidence;
+  // Which row answered: 0 the phone's own, 1 sister devices, 2 the manufacturer's average,
+  // 3 every device's average.
+  uint8_t fallback;
+} bz_device_calibration;
+
+// One reception by the radio.
+typedef struct {
+  // The RSSI the radio reported, dBm.
+  int8_t raw_rssi_dbm;
+  // The receiver's RSSI correction (`bz_calibration`), dB.
+  int8_t rssi_correction_db;
+  // When, Unix seconds.
+  uint64_t unix_seconds;
+  // When the scan before this one ran, Unix seconds (0: unknown).
+  uint64_t previous_scan_unix_seconds;
+  // The Bluezone 2020 identifier this phone was broadcasting (zero when none).
+  uint8_t own_id[12];
+} bz_reception;
+
+// What the daily check needs besides the files and the sightings; zero it, then set what
+// the app chooses.
+typedef struct {
+  // The health authority's public keys (PEM), `public_key_count` of them.
+  const char *const *public_keys_pem;
+  // How many.
+  size_t public_key_count;
+  // 1: match files that are not authentic too, each reported; 0: refuse them.
+  uint8_t allow_unauthentic;
+  // The matching rules (NULL: Google's engine's).
+  const bz_match_rules *rules;
+  // The risk configuration as JSON, the F1 rule within it (NULL: the default, about 2 m
+  // for 15 minutes, spec §risk.4.1).
+  const char *risk_config_json;
+  // The deployment's model on the windows: NULL, "cwa" or "nhs".
+  const char *risk_model;
+  // Its parameters as JSON (NULL: the deployment's own).
+  const char *risk_model_config_json;
+  // A match-state folder that remembers what earlier checks read (NULL: none).
+  const char *state_dir;
+  // "Now", Unix seconds (0: the newest sighting).
+  uint64_t now_unix_seconds;
+} bz_check_settings;
+
+// A deployment's verdict beside the F1 rule's.
+typedef struct {
+  // 0: no model was chosen; 1: the Corona-Warn-App's; 2: the NHS app's.
+  uint8_t model;
+  // The CWA's total risk level: 1 low, 2 high.
+  uint8_t cwa_risk_level;
+  // The CWA's days with high risk.
+  uint64_t cwa_days_with_high_risk;
+  // The NHS app's highest window score (0 without a window).
+  double nhs_max_score;
+} bz_model_verdict;
+
+// The Bluezone 2020 verdict.
+typedef struct {
+  // Whether any identifier of the F0 list was heard.
+  bool contact;
+  // Whether the app's F1 rule holds.
+  bool f1;
+  // Sightings of F0 identifiers.
+  uint64_t sightings;
+  // The most seconds of close contact on one (entry, day).
+  uint64_t longest_close_seconds;
+} bz_blid_verdict;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -574,6 +653,19 @@ bz_status bz_export_open(const char *path,
                          uint8_t allow_unauthentic,
                          bz_export **out);
 
+// Opens an export file held in memory (`len` bytes, as downloaded), as `bz_export_open` opens
+// one on disk; the bytes are read during the call and not kept.
+//
+// # Safety
+// `data` points to `len` readable bytes; `public_key_pem` is NULL or a NUL-terminated UTF-8
+// string; `out` points to a writable `bz_export *`, which receives the handle (NULL on
+// failure).
+bz_status bz_export_open_bytes(const uint8_t *data,
+                               size_t len,
+                               const char *public_key_pem,
+                               uint8_t allow_unauthentic,
+                               bz_export **out);
+
 // What the file holds and the verdict on it.
 //
 // # Safety
@@ -664,6 +756,172 @@ bz_status bz_matcher_match(const bz_matcher *matcher, size_t index, bz_match *ou
 // # Safety
 // `matcher` is NULL or a handle from `bz_matcher_new` not freed before and not used after.
 void bz_matcher_free(bz_matcher *matcher);
+
+// The calibration of a phone in Google's table of December 2020 (`table` NULL or
+// "2020-12-14") or of June 2020 ("2020-06-01"), by manufacturer, device (Android's
+// `Build.DEVICE`; may be NULL) and model, with microG's fallbacks (spec §cal.2).
+//
+// # Safety
+// `manufacturer` and `model` are NUL-terminated UTF-8 strings, `device` and `table` too or
+// NULL; `out` points to a writable `bz_calibration`.
+bz_status bz_calibration(const char *manufacturer,
+                         const char *device,
+                         const char *model,
+                         const char *table,
+                         bz_device_calibration *out);
+
+// The advertising payloads of the key's window, 31 bytes each, one per interval in order,
+// carrying version-1.1 metadata with the device's calibrated `tx_power_dbm` and `confidence`
+// (0 to 3), with `flags` (0x1A is what iPhones send); `out_len` is at least 31 × rolling
+// period, and `count` receives the number of payloads.
+//
+// # Safety
+// `tek` points to a `bz_tek`; `out` to `out_len` writable bytes; `count` to a `size_t`.
+bz_status bz_day_payloads(const bz_tek *tek,
+                          int8_t tx_power_dbm,
+                          uint8_t confidence,
+                          uint8_t flags,
+                          uint8_t *out,
+                          size_t out_len,
+                          size_t *count);
+
+// What the radio heard, as the sighting the log keeps: a GAEN advertisement (kind 1) or an
+// Android phone running Bluezone 2020 (kind 2), with the corrected RSSI. `BZ_STATUS_END` for
+// an advertisement of neither protocol or an iPhone running Bluezone (read its identifier
+// over GATT); `BZ_STATUS_MALFORMED` for a payload that is not valid.
+//
+// # Safety
+// `payload` points to `len` readable bytes; `reception` to a `bz_reception`; `out` to a
+// writable `bz_sighting`.
+bz_status bz_heard(const uint8_t *payload,
+                   size_t len,
+                   const bz_reception *reception,
+                   bz_sighting *out);
+
+// Appends `count` sightings to the encounter log in the folder `dir` (made when missing) and
+// makes them durable before returning (spec §enc.2).
+//
+// # Safety
+// `dir` is a NUL-terminated UTF-8 string; `sightings` points to `count` readable
+// `bz_sighting`.
+bz_status bz_log_append(const char *dir, const bz_sighting *sightings, size_t count);
+
+// Every sighting of the encounter log in the folder `dir`, oldest first, into `out` (room for
+// `capacity`); `count` receives how many there are, also when the buffer is too small. A
+// damaged log is `BZ_STATUS_MALFORMED` naming the damage: nothing is read in part.
+//
+// # Safety
+// `dir` is a NUL-terminated UTF-8 string; `out` points to `capacity` writable `bz_sighting`;
+// `count` to a `size_t`.
+bz_status bz_log_read(const char *dir, bz_sighting *out, size_t capacity, size_t *count);
+
+// The sightings of one log segment held in memory (a segment file's `len` bytes), as
+// `bz_log_read` reads each file.
+//
+// # Safety
+// `segment` points to `len` readable bytes; `out` to `capacity` writable `bz_sighting`;
+// `count` to a `size_t`.
+bz_status bz_log_read_segment(const uint8_t *segment,
+                              size_t len,
+                              bz_sighting *out,
+                              size_t capacity,
+                              size_t *count);
+
+// The daily check (spec §risk.5): the keys of the `file_count` downloaded export files at
+// `files` against the phone's `count` GAEN sightings, with the app's settings. `out` receives
+// the result, which `bz_check_result_verdict`, `_model` and `_json` read as often as needed;
+// with a state, the state is updated once, by this call.
+//
+// # Safety
+// `files` points to `file_count` NUL-terminated UTF-8 paths; `sightings` to `count` readable
+// `bz_gaen_sighting`; `settings` to a `bz_check_settings` whose pointers are NULL or valid as
+// documented; `out` to a writable `bz_check_result *`, which receives the handle (NULL on
+// failure).
+bz_status bz_check(const char *const *files,
+                   size_t file_count,
+                   const bz_gaen_sighting *sightings,
+                   size_t count,
+                   const bz_check_settings *settings,
+                   bz_check_result **out);
+
+// The F1 verdict of a daily check.
+//
+// # Safety
+// `result` is a handle from `bz_check`; `out` points to a writable `bz_verdict`.
+bz_status bz_check_result_verdict(const bz_check_result *result, bz_verdict *out);
+
+// The deployment's verdict of a daily check (`model` 0 when none was chosen).
+//
+// # Safety
+// `result` is a handle from `bz_check`; `out` points to a writable `bz_model_verdict`.
+bz_status bz_check_result_model(const bz_check_result *result, bz_model_verdict *out);
+
+// The document `bluezone match --json` prints for the same input, NUL-terminated, into
+// `json` (`json_len` bytes); `written` receives its length with the NUL, also when the
+// buffer is too small (then ask again with one that large).
+//
+// # Safety
+// `result` is a handle from `bz_check`; `json` points to `json_len` writable bytes;
+// `written` to a `size_t`.
+bz_status bz_check_result_json(const bz_check_result *result,
+                               char *json,
+                               size_t json_len,
+                               size_t *written);
+
+// Frees a daily check's result; NULL is ignored.
+//
+// # Safety
+// `result` is NULL or a handle from `bz_check` not freed before and not used after.
+void bz_check_result_free(bz_check_result *result);
+
+// The publish request a phone uploads with its released keys (spec §export.7, §export.9):
+// JSON with the keys and the HMAC secret (at least 16 bytes) the verification server
+// certified, into `json` (`json_len` bytes); `written` receives its length with the NUL.
+//
+// # Safety
+// `keys` points to `count` readable `bz_diagnosis_key`; `secret` to `secret_len` readable
+// bytes; `json` to `json_len` writable bytes; `written` to a `size_t`.
+bz_status bz_publish_request(const bz_diagnosis_key *keys,
+                             size_t count,
+                             const uint8_t *secret,
+                             size_t secret_len,
+                             char *json,
+                             size_t json_len,
+                             size_t *written);
+
+// The TEK HMAC of released keys under the verification server's secret, standard base64 and
+// NUL-terminated, into `out` (45 bytes); `with_transmission_risk` 1 includes each key's
+// transmission risk level, as the server's version 1 does (spec §export.9).
+//
+// # Safety
+// `keys` points to `count` readable `bz_diagnosis_key`; `secret` to `secret_len` readable
+// bytes; `out` to 45 writable bytes.
+bz_status bz_tek_hmac(const bz_diagnosis_key *keys,
+                      size_t count,
+                      const uint8_t *secret,
+                      size_t secret_len,
+                      uint8_t with_transmission_risk,
+                      char *out);
+
+// Bluezone 2020 (spec §blid.6, §blid.7): an F0 list (its JSON text) against a contact
+// history (`data_trace.txt` text), timestamps in milliseconds (`unit_seconds` 0, Android) or
+// seconds (1, iOS), judged by the app's F1 rule as of `now_unix_seconds`, every RSSI
+// threshold at `close_rssi_dbm` when `has_close_rssi` is 1. `verdict` receives the verdict
+// and `json` (may be NULL with `json_len` 0) the matches and the verdict as JSON.
+//
+// # Safety
+// `f0_json` and `history` are NUL-terminated UTF-8 strings; `verdict` points to a writable
+// `bz_blid_verdict`; `json` to `json_len` writable bytes; `written` to a `size_t`.
+bz_status bz_blid_check(const char *f0_json,
+                        const char *history,
+                        uint8_t unit_seconds,
+                        uint64_t now_unix_seconds,
+                        uint8_t has_close_rssi,
+                        int8_t close_rssi_dbm,
+                        bz_blid_verdict *verdict,
+                        char *json,
+                        size_t json_len,
+                        size_t *written);
 
 #ifdef __cplusplus
 }  // extern "C"

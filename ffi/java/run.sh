@@ -14,7 +14,8 @@ target/release/bluezone match --keys test-vectors/export-samples/companion-demo_
   > "$out/companion.json" 2>/dev/null
 python3 ffi/tests/vectors.py --lines "$out/companion.json" > "$out/vectors.txt"
 javac -Xlint:all -Werror -cp "$jna" -d "$out/classes" \
-  ffi/java/src/org/bluezone/Bluezone.java ffi/java/test/org/bluezone/BluezoneTest.java
+  ffi/java/src/org/bluezone/Bluezone.java ffi/java/src/org/bluezone/Phone.java \
+  ffi/java/test/org/bluezone/BluezoneTest.java
 java -cp "$jna:$out/classes" -Djna.library.path="$PWD/target/release" \
   org.bluezone.BluezoneTest "$out/vectors.txt"
 
@@ -25,3 +26,10 @@ javac -Xlint:all -Werror -cp "$jna:$out/classes" -d "$out/example" "$out/example
 printed=$(java -cp "$jna:$out/classes:$out/example" -Djna.library.path="$PWD/target/release" Example)
 echo "$printed"
 [ "$printed" = "4 keys matched, F1: yes" ] || { echo "the README's Java example printed something else"; exit 1; }
+
+echo "the phone's loop in Java (ffi/java/examples/PhoneLoop.java):"
+javac -Xlint:all -Werror -cp "$jna:$out/classes" -d "$out/example" ffi/java/examples/PhoneLoop.java
+java -cp "$jna:$out/classes:$out/example" -Djna.library.path="$PWD/target/release" PhoneLoop \
+  "$out/phone-loop" > "$out/phone-loop.txt"
+cat "$out/phone-loop.txt"
+bash ffi/tests/check_loop.sh "$out/phone-loop.txt" "$out/phone-loop"

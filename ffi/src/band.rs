@@ -111,7 +111,7 @@ impl BzMatchRules {
         }
     }
 
-    fn config(&self) -> Result<MatchConfig, Failure> {
+    pub(crate) fn config(&self) -> Result<MatchConfig, Failure> {
         let invalid = |detail: &str| Failure::new(BzStatus::InvalidArgument, detail);
         let flag = |value: u8, name: &str| match value {
             0 => Ok(false),

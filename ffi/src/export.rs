@@ -12,7 +12,7 @@ use bluezone::export::{ExportError, ExportFileError, ExportSummary};
 use bluezone::gaen::DiagnosisKey;
 
 use crate::diagnosis::BzDiagnosisKey;
-use crate::ptr::{input, output, put, slice_mut, text};
+use crate::ptr::{input, optional_text, output, put, slice_mut, text};
 use crate::status::{BzStatus, Failure, guard};
 
 /// The signature verdict of an export file.
@@ -96,6 +96,19 @@ fn file_error(path: &str, error: ExportFileError) -> Failure {
 }
 
 fn open(path: &str, pem: Option<&str>, allow_unauthentic: bool) -> Result<BzExport, Failure> {
+    let file =
+        File::open(path).map_err(|e| Failure::new(BzStatus::Io, format_args!("{path}: {e}")))?;
+    read(BufReader::new(file), path, pem, allow_unauthentic)
+}
+
+/// Reads an export file from `reader`; `name` says which in errors.
+fn read<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    name: &str,
+    pem: Option<&str>,
+    allow_unauthentic: bool,
+) -> Result<BzExport, Failure> {
+    let path = name;
     let registry = match pem {
         Some(pem) => {
             let mut registry = PublicKeyRegistry::new();
@@ -106,9 +119,7 @@ fn open(path: &str, pem: Option<&str>, allow_unauthentic: bool) -> Result<BzExpo
         }
         None => None,
     };
-    let file =
-        File::open(path).map_err(|e| Failure::new(BzStatus::Io, format_args!("{path}: {e}")))?;
-    let mut export = ExportFile::open(BufReader::new(file)).map_err(|e| file_error(path, e))?;
+    let mut export = ExportFile::open(reader).map_err(|e| file_error(path, e))?;
     let zip = export.format() == bluezone::export::ExportFormat::Zip;
     let mut stream = export
         .keys(registry.as_ref())
@@ -155,12 +166,42 @@ pub unsafe extern "C" fn bz_export_open(
         *out = core::ptr::null_mut();
         // SAFETY: the caller's contract.
         let path = unsafe { text(path, "path") }?;
-        let pem = match public_key_pem.is_null() {
-            true => None,
-            // SAFETY: the caller's contract, and not NULL.
-            false => Some(unsafe { text(public_key_pem, "public_key_pem") }?),
-        };
+        // SAFETY: the caller's contract.
+        let pem = unsafe { optional_text(public_key_pem, "public_key_pem") }?;
         let export = open(path, pem, allow_unauthentic != 0)?;
+        put(out, Box::into_raw(Box::new(export)))
+    })
+}
+
+/// Opens an export file held in memory (`len` bytes, as downloaded), as `bz_export_open` opens
+/// one on disk; the bytes are read during the call and not kept.
+///
+/// # Safety
+/// `data` points to `len` readable bytes; `public_key_pem` is NULL or a NUL-terminated UTF-8
+/// string; `out` points to a writable `bz_export *`, which receives the handle (NULL on
+/// failure).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bz_export_open_bytes(
+    data: *const u8,
+    len: usize,
+    public_key_pem: *const c_char,
+    allow_unauthentic: u8,
+    out: *mut *mut BzExport,
+) -> BzStatus {
+    guard(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { output(out, "out") }?;
+        *out = core::ptr::null_mut();
+        // SAFETY: the caller's contract.
+        let data = unsafe { crate::ptr::bytes(data, len, "data") }?;
+        // SAFETY: the caller's contract.
+        let pem = unsafe { optional_text(public_key_pem, "public_key_pem") }?;
+        let export = read(
+            std::io::Cursor::new(data),
+            "the export file",
+            pem,
+            allow_unauthentic != 0,
+        )?;
         put(out, Box::into_raw(Box::new(export)))
     })
 }

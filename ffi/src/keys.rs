@@ -129,6 +129,57 @@ pub struct BzSighting {
     pub bluezone: BzBluezoneSighting,
 }
 
+impl BzSighting {
+    /// The C form of a sighting.
+    pub(crate) fn of(sighting: &Sighting) -> Self {
+        let mut result = Self {
+            kind: sighting.kind(),
+            ..Self::default()
+        };
+        match sighting {
+            Sighting::Gaen(s) => {
+                result.gaen = BzGaenSighting {
+                    unix_seconds: s.unix_seconds,
+                    rpi: s.rpi.to_bytes(),
+                    aem: s.aem.to_bytes(),
+                    rssi: s.rssi,
+                    previous_scan_unix_seconds: s.previous_scan_unix_seconds,
+                };
+            }
+            Sighting::Bluezone(s) => {
+                result.bluezone = BzBluezoneSighting {
+                    unix_ms: s.unix_ms,
+                    contact_id: s.contact_id.to_bytes(),
+                    own_id: s.own_id.to_bytes(),
+                    rssi: s.rssi,
+                };
+            }
+        }
+        result
+    }
+
+    /// The library's sighting; a `kind` that is neither 1 nor 2 is refused.
+    #[cfg(feature = "std")]
+    pub(crate) fn sighting(&self) -> Result<Sighting, Failure> {
+        match self.kind {
+            bluezone::encounter::record::KIND_GAEN_V1 => {
+                Ok(Sighting::Gaen(gaen_sighting(&self.gaen)))
+            }
+            bluezone::encounter::record::KIND_BLUEZONE_V1 => {
+                Ok(Sighting::Bluezone(BluezoneSighting {
+                    unix_ms: self.bluezone.unix_ms,
+                    contact_id: BluezoneId::from_bytes(self.bluezone.contact_id),
+                    own_id: BluezoneId::from_bytes(self.bluezone.own_id),
+                    rssi: self.bluezone.rssi,
+                }))
+            }
+            other => Err(invalid(format_args!(
+                "a sighting's kind is {other}: 1 (GAEN) or 2 (Bluezone)"
+            ))),
+        }
+    }
+}
+
 fn invalid(detail: impl core::fmt::Display) -> Failure {
     Failure::new(BzStatus::InvalidArgument, detail)
 }
@@ -604,29 +655,7 @@ pub unsafe extern "C" fn bz_sighting_decode(
         let (record, out) = unsafe { (bytes(record, len, "record")?, output(out, "out")?) };
         let sighting =
             Sighting::decode(record).map_err(|e| malformed(format_args!("{e} ({})", e.class())))?;
-        let mut result = BzSighting {
-            kind: sighting.kind(),
-            ..BzSighting::default()
-        };
-        match sighting {
-            Sighting::Gaen(s) => {
-                result.gaen = BzGaenSighting {
-                    unix_seconds: s.unix_seconds,
-                    rpi: s.rpi.to_bytes(),
-                    aem: s.aem.to_bytes(),
-                    rssi: s.rssi,
-                    previous_scan_unix_seconds: s.previous_scan_unix_seconds,
-                };
-            }
-            Sighting::Bluezone(s) => {
-                result.bluezone = BzBluezoneSighting {
-                    unix_ms: s.unix_ms,
-                    contact_id: s.contact_id.to_bytes(),
-                    own_id: s.own_id.to_bytes(),
-                    rssi: s.rssi,
-                };
-            }
-        }
+        let result = BzSighting::of(&sighting);
         put(out, result)
     })
 }

@@ -25,6 +25,8 @@ mod status;
 mod export;
 #[cfg(feature = "std")]
 mod matcher;
+#[cfg(feature = "std")]
+mod phone;
 
 pub use band::*;
 pub use diagnosis::BzDiagnosisKey;
@@ -35,6 +37,8 @@ pub use status::{BzStatus, bz_error_message, bz_status_text};
 pub use export::*;
 #[cfg(feature = "std")]
 pub use matcher::*;
+#[cfg(feature = "std")]
+pub use phone::*;
 
 /// The library's major version, as `bz_version()` gives it: code built against this header
 /// can check it at compile time.

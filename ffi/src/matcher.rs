@@ -53,6 +53,27 @@ pub struct BzVerdict {
     pub longest_close_seconds: u64,
 }
 
+impl BzVerdict {
+    /// The verdict `f1` on the (day, case) pairs `days`, over `windows` exposure windows as of
+    /// `now`, with the keys (total, matched) it rests on.
+    pub(crate) fn of(
+        (f1, days): (bool, &[bluezone::risk::F1Day]),
+        windows: usize,
+        now: u64,
+        (keys_total, keys_matched): (u64, u64),
+    ) -> Self {
+        Self {
+            f1,
+            now_unix_seconds: now,
+            keys_total,
+            keys_matched,
+            exposure_windows: windows as u64,
+            contact_days: days.len() as u64,
+            longest_close_seconds: days.iter().map(|d| d.close_seconds).max().unwrap_or(0),
+        }
+    }
+}
+
 /// One matched key with what was heard of it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -269,21 +290,12 @@ pub unsafe extern "C" fn bz_matcher_verdict(
         };
         let outcome = matcher.run.outcome();
         let report = assess(&outcome, &matcher.risk, now);
-        let verdict = BzVerdict {
-            f1: report.f1.f1,
-            now_unix_seconds: now,
-            keys_total: outcome.keys_total,
-            keys_matched: outcome.keys_matched,
-            exposure_windows: report.exposure_windows.len() as u64,
-            contact_days: report.f1.days.len() as u64,
-            longest_close_seconds: report
-                .f1
-                .days
-                .iter()
-                .map(|d| d.close_seconds)
-                .max()
-                .unwrap_or(0),
-        };
+        let verdict = BzVerdict::of(
+            (report.f1.f1, &report.f1.days),
+            report.exposure_windows.len(),
+            now,
+            (outcome.keys_total, outcome.keys_matched),
+        );
         matcher.verdict = Some((outcome, report));
         put(out, verdict)
     })

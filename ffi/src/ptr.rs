@@ -123,6 +123,22 @@ pub(crate) unsafe fn text<'a>(
     })
 }
 
+#[cfg(feature = "std")]
+/// A NUL-terminated UTF-8 string, or `None` for NULL.
+///
+/// # Safety
+/// `pointer` is NULL or points to a NUL-terminated string that nothing writes to during `'a`.
+pub(crate) unsafe fn optional_text<'a>(
+    pointer: *const core::ffi::c_char,
+    name: &str,
+) -> Result<Option<&'a str>, Failure> {
+    if pointer.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller's contract, and not NULL.
+    unsafe { text(pointer, name) }.map(Some)
+}
+
 /// Writes `value` to `out` and returns `Ok`.
 pub(crate) fn put<T>(out: &mut T, value: T) -> Result<BzStatus, Failure> {
     *out = value;

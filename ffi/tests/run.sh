@@ -22,6 +22,16 @@ echo "shared library, under valgrind:"
 valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
   "$out/test_shared"
 
+echo "the phone's loop in C (ffi/examples/phone_loop.c), under valgrind:"
+gcc "${flags[@]}" ffi/examples/phone_loop.c -L target/release -lbluezone_ffi \
+  -Wl,-rpath,"$PWD/target/release" -o "$out/phone_loop"
+rm -rf "$out/phone-loop"
+# The daily check's matching threads (rayon's pool) outlive main: "possibly lost" is theirs.
+valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  --show-possibly-lost=no "$out/phone_loop" "$out/phone-loop" > "$out/phone-loop.txt"
+cat "$out/phone-loop.txt"
+bash ffi/tests/check_loop.sh "$out/phone-loop.txt" "$out/phone-loop"
+
 echo "the core subset for firmware (thumbv7em-none-eabihf, no allocator):"
 cargo rustc --quiet -p bluezone-ffi --release --no-default-features --features panic-handler \
   --target thumbv7em-none-eabihf --crate-type staticlib

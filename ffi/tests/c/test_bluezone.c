@@ -366,6 +366,66 @@ static void test_band(void) {
   check(bz_band_matcher_check(&band, &key, NULL, NULL, &outcome) == BZ_STATUS_INVALID_STATE, "not set up", "band");
 }
 
+/* The phone loop's calls refuse what they cannot use, each with its status and a message. */
+static void test_phone_refusals(void) {
+  bz_device_calibration calibration;
+  bz_reception reception;
+  bz_sighting sighting, sightings[4];
+  bz_check_settings settings;
+  bz_check_result *result = NULL;
+  bz_diagnosis_key key;
+  bz_blid_verdict blid;
+  const char *files[] = {COMPANION_EXPORT};
+  uint8_t payload[31] = {0x02, 0x01, 0x1a}, secret[8] = {0}, garbage[64];
+  char text[64];
+  size_t count = 0, written = 0;
+  check(bz_calibration("samsung", NULL, "SM-G973F", "1999-01-01", &calibration) == BZ_STATUS_INVALID_ARGUMENT,
+        "no such table", "phone");
+  check(bz_calibration("samsung", NULL, "SM-G973F", NULL, &calibration) == BZ_STATUS_OK && calibration.fallback == 0,
+        "a phone of the table", "phone");
+  memset(&reception, 0, sizeof reception);
+  check(bz_heard(payload, 3, &reception, &sighting) == BZ_STATUS_END && sighting.kind == 0, "neither protocol",
+        "phone");
+  payload[0] = 0x40;
+  check(bz_heard(payload, 3, &reception, &sighting) == BZ_STATUS_MALFORMED, "a structure past the end", "phone");
+  memset(sightings, 0, sizeof sightings);
+  sightings[0].kind = 7;
+  check(bz_log_append("target/ffi-tests/refused-log", sightings, 1) == BZ_STATUS_INVALID_ARGUMENT &&
+            strstr(bz_error_message(), "kind") != NULL,
+        "a sighting of no kind", "phone");
+  memset(garbage, 0xA5, sizeof garbage);
+  check(bz_log_read_segment(garbage, sizeof garbage, sightings, 4, &count) == BZ_STATUS_MALFORMED, "not a segment",
+        "phone");
+  check(bz_log_read("no such log folder", sightings, 4, &count) == BZ_STATUS_IO, "no log", "phone");
+  memset(&settings, 0, sizeof settings);
+  check(bz_check(files, 1, NULL, 0, &settings, &result) == BZ_STATUS_INVALID_ARGUMENT && result == NULL,
+        "no public key and unauthentic files refused", "phone");
+  settings.allow_unauthentic = 1;
+  settings.risk_model = "wizard";
+  check(bz_check(files, 1, NULL, 0, &settings, &result) == BZ_STATUS_INVALID_ARGUMENT &&
+            strstr(bz_error_message(), "wizard") != NULL,
+        "an unknown model", "phone");
+  settings.risk_model = NULL;
+  settings.risk_config_json = "{\"no_such_field\": 1}";
+  check(bz_check(files, 1, NULL, 0, &settings, &result) == BZ_STATUS_INVALID_ARGUMENT, "a bad risk configuration",
+        "phone");
+  settings.risk_config_json = NULL;
+  check(bz_check(files, 1, NULL, 0, &settings, &result) == BZ_STATUS_OK && result != NULL, "no sightings", "phone");
+  check(bz_check_result_json(result, text, sizeof text, &written) == BZ_STATUS_BUFFER_TOO_SMALL && written > sizeof text,
+        "the document's length when the buffer is short", "phone");
+  bz_check_result_free(result);
+  bz_check_result_free(NULL);
+  memset(&key, 0, sizeof key);
+  key.rolling_start_interval_number = 2642976u;
+  key.rolling_period = 144;
+  check(bz_publish_request(&key, 1, secret, sizeof secret, text, sizeof text, &written) == BZ_STATUS_INVALID_ARGUMENT,
+        "an HMAC secret of 8 bytes", "phone");
+  check(bz_blid_check("{}", "", 3, 0, 0, 0, &blid, text, sizeof text, &written) == BZ_STATUS_INVALID_ARGUMENT,
+        "a unit that is neither", "phone");
+  check(bz_blid_check("not json", "", 0, 0, 0, 0, &blid, text, sizeof text, &written) == BZ_STATUS_MALFORMED,
+        "an F0 list that is not JSON", "phone");
+}
+
 static void test_bad_input(void) {
   bz_tek tek;
   uint8_t small[16], entropy[16] = {0};
@@ -413,6 +473,7 @@ int main(void) {
   test_exports();
   test_companion();
   test_band();
+  test_phone_refusals();
   test_bad_input();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

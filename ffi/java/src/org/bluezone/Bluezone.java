@@ -67,17 +67,17 @@ public final class Bluezone {
   }
 
   /** A {@code size_t} argument: C's {@code long} has its width on Linux and Android. */
-  private static NativeLong size(long value) {
+  static NativeLong size(long value) {
     return new NativeLong(value);
   }
 
-  private static void check(int status) {
+  static void check(int status) {
     if (status != 0) {
       throw new BluezoneException(status, Lib.INSTANCE.bz_error_message());
     }
   }
 
-  private static byte[] exactly(byte[] bytes, int len, String name) {
+  static byte[] exactly(byte[] bytes, int len, String name) {
     if (bytes == null || bytes.length != len) {
       throw new IllegalArgumentException(name + " must be " + len + " bytes");
     }

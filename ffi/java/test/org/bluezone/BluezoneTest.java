@@ -145,6 +145,26 @@ public final class BluezoneTest {
     }
     check(!Bluezone.version().isEmpty(), "version");
 
+    // The loop's calls: what they refuse, and a log segment read back from memory.
+    check(Phone.heard(new byte[] {0x02, 0x01, 0x1a}, new Phone.Reception()) == null, "neither protocol");
+    check(status(() -> Phone.heard(new byte[] {0x40, 0x01}, new Phone.Reception())) == 5, "a malformed payload");
+    check(status(() -> Phone.readSegment(new byte[64])) == 5, "zeros are not a segment");
+    check(status(() -> Phone.logRead(Path.of("no such log folder"))) == 7, "no log");
+    List<Path> exportFile = List.of(Path.of(export));
+    Phone.CheckSettings strict = new Phone.CheckSettings();
+    check(status(() -> Phone.check(exportFile, List.of(), strict)) == 4,
+        "no public key, and unauthentic files not allowed");
+    Phone.CheckSettings unknown = new Phone.CheckSettings();
+    unknown.allow_unauthentic = 1;
+    unknown.risk_model = "wizard";
+    check(status(() -> Phone.check(exportFile, List.of(), unknown)) == 4, "an unknown model");
+    Bluezone.DiagnosisKey key = new Bluezone.DiagnosisKey();
+    key.rolling_start_interval_number = 2642976;
+    key.rolling_period = 144;
+    check(status(() -> Phone.publishRequest(List.of(key), new byte[8])) == 4, "an HMAC secret of 8 bytes");
+    check(Phone.tekHmac(List.of(key), new byte[16], true).length() == 44, "an HMAC in base64");
+    check(status(() -> Phone.blidCheck("not json", "", false, 0, null)) == 5, "an F0 list that is not JSON");
+
     System.out.println(passed + " passed, " + failed + " failed");
     System.exit(failed == 0 ? 0 : 1);
   }
