@@ -22,7 +22,10 @@ use crate::export::upload;
 use crate::gaen::{
     CalibrationConfidence, DiagnosisKey, Metadata, RollingProximityIdentifier, TemporaryExposureKey,
 };
-use crate::risk::check::{CheckError, CheckSettings, check_exposure};
+use crate::risk::check::{
+    CheckError, CheckSettings, ExposureReport, InMemoryExport, check_exposure,
+    check_exposure_in_memory,
+};
 use crate::risk::document::{MatchDocument, SCHEMA_VERSION};
 use crate::risk::model::{DeploymentModel, ModelError, ModelResult};
 use crate::time::INTERVALS_PER_DAY;
@@ -261,6 +264,29 @@ pub fn daily_check<P: AsRef<Path>>(
     model: Option<&DeploymentModel>,
 ) -> Result<DailyDocument, DailyError> {
     let report = check_exposure(files, sightings, settings, |_, _| {})?;
+    daily_document(report, settings, model)
+}
+
+/// [`daily_check`] over export files held in memory, with no match state (a state reads its
+/// files from disk).
+///
+/// # Errors
+/// As [`daily_check`]; a state in `settings` is [`CheckError::StateNeedsFiles`].
+pub fn daily_check_in_memory(
+    files: &[InMemoryExport<'_>],
+    sightings: Vec<GaenSighting>,
+    settings: &CheckSettings<'_>,
+    model: Option<&DeploymentModel>,
+) -> Result<DailyDocument, DailyError> {
+    let report = check_exposure_in_memory(files, sightings, settings, |_, _| {})?;
+    daily_document(report, settings, model)
+}
+
+fn daily_document(
+    report: ExposureReport,
+    settings: &CheckSettings<'_>,
+    model: Option<&DeploymentModel>,
+) -> Result<DailyDocument, DailyError> {
     let report = report.into_document(&settings.risk, settings.state);
     let risk_model = model
         .map(|m| m.assess(&report.exposure_windows, report.now_unix_seconds / 86_400))

@@ -170,3 +170,36 @@ fn export_9_the_publish_request_reads_back_through_the_exporter_with_its_hmac() 
     assert!(upload::verify_tek_hmac(&secret, &[key], true, &raw));
     assert!(phone::publish_request(&keys, &[0u8; 15]).is_err());
 }
+
+#[test]
+fn risk_5_a_check_of_files_in_memory_is_the_check_of_the_same_files_on_disk() {
+    use bluezone::risk::{CheckError, CheckSettings, InMemoryExport};
+    let export = "test-vectors/export-samples/companion-demo_dks.zip";
+    let csv = std::path::Path::new("test-vectors/export-samples/companion-demo-encounters.csv");
+    let sightings = bluezone::encounter::source::gaen_sightings(csv).unwrap();
+    let settings = CheckSettings {
+        allow_unauthentic: true,
+        ..CheckSettings::default()
+    };
+    let on_disk = phone::daily_check(&[export], sightings.clone(), &settings, None).unwrap();
+    let data = std::fs::read(export).unwrap();
+    let files = [InMemoryExport {
+        name: export,
+        data: &data,
+    }];
+    let in_memory =
+        phone::daily_check_in_memory(&files, sightings.clone(), &settings, None).unwrap();
+    assert_eq!(in_memory, on_disk);
+    // A state reads its files from disk.
+    let dir = std::env::temp_dir().join(format!("bluezone-phone-state-{}", std::process::id()));
+    let with_state = CheckSettings {
+        state: Some(&dir),
+        ..settings
+    };
+    let refused = phone::daily_check_in_memory(&files, sightings, &with_state, None).unwrap_err();
+    assert!(matches!(
+        refused,
+        phone::DailyError::Check(CheckError::StateNeedsFiles)
+    ));
+    assert!(!dir.exists());
+}

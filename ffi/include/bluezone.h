@@ -844,6 +844,22 @@ bz_status bz_check(const char *const *files,
                    const bz_check_settings *settings,
                    bz_check_result **out);
 
+// `bz_check` over export files held in memory (`file_count` of them: `files[i]` points to
+// `lengths[i]` bytes, as downloaded), with no match state: `state_dir` in the settings is
+// `BZ_STATUS_INVALID_ARGUMENT`, since a state reads its files from disk. The bytes are read
+// during the call and not kept.
+//
+// # Safety
+// `files` points to `file_count` pointers and `lengths` to `file_count` lengths, each file
+// `lengths[i]` readable bytes; the rest as `bz_check`.
+bz_status bz_check_in_memory(const uint8_t *const *files,
+                             const size_t *lengths,
+                             size_t file_count,
+                             const bz_gaen_sighting *sightings,
+                             size_t count,
+                             const bz_check_settings *settings,
+                             bz_check_result **out);
+
 // The F1 verdict of a daily check.
 //
 // # Safety

@@ -18,7 +18,7 @@ use bluezone::gaen::{CalibrationConfidence, DiagnosisKey, TemporaryExposureKey};
 use bluezone::phone::{self, DailyError, Reception};
 use bluezone::risk::cwa::CwaRiskLevel;
 use bluezone::risk::model::{DeploymentModel, ModelResult};
-use bluezone::risk::{CheckSettings, RiskConfig};
+use bluezone::risk::{CheckSettings, InMemoryExport, RiskConfig};
 
 use crate::band::BzMatchRules;
 use crate::diagnosis::BzDiagnosisKey;
@@ -417,38 +417,106 @@ pub unsafe extern "C" fn bz_check(
             // SAFETY: the caller's contract: each is a NUL-terminated string.
             files.push(unsafe { text(path, "files[i]")? });
         }
-        let sightings: Vec<GaenSighting> = sightings.iter().map(gaen_sighting).collect();
         // SAFETY: the caller's contract for every pointer of the settings.
-        let options = unsafe { Options::read(settings)? };
-        let check = CheckSettings {
-            registry: options.registry.as_ref(),
-            allow_unauthentic: settings.allow_unauthentic != 0,
-            matching: options.matching,
-            risk: options.risk,
-            threads: 0,
-            now_unix_seconds: (settings.now_unix_seconds != 0).then_some(settings.now_unix_seconds),
-            wall_clock_unix_seconds: None,
-            state: options.state.map(Path::new),
-            state_key: None,
-            rebuild_state: false,
+        let result = unsafe { daily(Files::Paths(&files), sightings, settings)? };
+        put(out, Box::into_raw(Box::new(result)))
+    })
+}
+
+/// The export files of a daily check: on disk, or held in memory.
+enum Files<'a> {
+    Paths(&'a [&'a str]),
+    Memory(&'a [InMemoryExport<'a>]),
+}
+
+/// The daily check over `files`, with the settings read from C.
+///
+/// # Safety
+/// Every pointer of `settings` is NULL or valid as `bz_check_settings` documents.
+unsafe fn daily(
+    files: Files<'_>,
+    sightings: &[BzGaenSighting],
+    settings: &BzCheckSettings,
+) -> Result<BzCheckResult, Failure> {
+    let sightings: Vec<GaenSighting> = sightings.iter().map(gaen_sighting).collect();
+    // SAFETY: the caller's contract for every pointer of the settings.
+    let options = unsafe { Options::read(settings)? };
+    let check = CheckSettings {
+        registry: options.registry.as_ref(),
+        allow_unauthentic: settings.allow_unauthentic != 0,
+        matching: options.matching,
+        risk: options.risk,
+        threads: 0,
+        now_unix_seconds: (settings.now_unix_seconds != 0).then_some(settings.now_unix_seconds),
+        wall_clock_unix_seconds: None,
+        state: options.state.map(Path::new),
+        state_key: None,
+        rebuild_state: false,
+    };
+    let model = options.model.as_ref();
+    let document = match files {
+        Files::Paths(paths) => phone::daily_check(paths, sightings, &check, model),
+        Files::Memory(exports) => phone::daily_check_in_memory(exports, sightings, &check, model),
+    }
+    .map_err(|e| match e {
+        DailyError::Model(e) => invalid(format_args!("risk model: {e}")),
+        other => Failure::new(check_status(&other), other),
+    })?;
+    let report = &document.report;
+    let verdict = BzVerdict::of(
+        (report.f1.f1, &report.f1.days),
+        report.exposure_windows.len(),
+        report.now_unix_seconds,
+        (report.keys_total, report.keys_matched),
+    );
+    Ok(BzCheckResult {
+        verdict,
+        model: model_verdict(document.risk_model.as_ref()),
+        document: to_json(&document)?,
+    })
+}
+
+/// `bz_check` over export files held in memory (`file_count` of them: `files[i]` points to
+/// `lengths[i]` bytes, as downloaded), with no match state: `state_dir` in the settings is
+/// `BZ_STATUS_INVALID_ARGUMENT`, since a state reads its files from disk. The bytes are read
+/// during the call and not kept.
+///
+/// # Safety
+/// `files` points to `file_count` pointers and `lengths` to `file_count` lengths, each file
+/// `lengths[i]` readable bytes; the rest as `bz_check`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bz_check_in_memory(
+    files: *const *const u8,
+    lengths: *const usize,
+    file_count: usize,
+    sightings: *const BzGaenSighting,
+    count: usize,
+    settings: *const BzCheckSettings,
+    out: *mut *mut BzCheckResult,
+) -> BzStatus {
+    guard(|| {
+        // SAFETY: the caller's contract.
+        let out = unsafe { output(out, "out")? };
+        *out = core::ptr::null_mut();
+        // SAFETY: the caller's contract.
+        let (pointers, lengths, sightings, settings) = unsafe {
+            (
+                slice(files, file_count, "files")?,
+                slice(lengths, file_count, "lengths")?,
+                slice(sightings, count, "sightings")?,
+                input(settings, "settings")?,
+            )
         };
-        let document = phone::daily_check(&files, sightings, &check, options.model.as_ref())
-            .map_err(|e| match e {
-                DailyError::Model(e) => invalid(format_args!("risk model: {e}")),
-                other => Failure::new(check_status(&other), other),
-            })?;
-        let report = &document.report;
-        let verdict = BzVerdict::of(
-            (report.f1.f1, &report.f1.days),
-            report.exposure_windows.len(),
-            report.now_unix_seconds,
-            (report.keys_total, report.keys_matched),
-        );
-        let result = BzCheckResult {
-            verdict,
-            model: model_verdict(document.risk_model.as_ref()),
-            document: to_json(&document)?,
-        };
+        let mut exports = Vec::with_capacity(pointers.len());
+        for (&pointer, &len) in pointers.iter().zip(lengths) {
+            exports.push(InMemoryExport {
+                name: "an export file in memory",
+                // SAFETY: the caller's contract: `len` readable bytes.
+                data: unsafe { bytes(pointer, len, "files[i]")? },
+            });
+        }
+        // SAFETY: the caller's contract for every pointer of the settings.
+        let result = unsafe { daily(Files::Memory(&exports), sightings, settings)? };
         put(out, Box::into_raw(Box::new(result)))
     })
 }

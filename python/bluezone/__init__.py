@@ -322,7 +322,7 @@ def _json_text(value: Union[None, dict, PathLike]) -> Optional[str]:
 
 
 def match(
-    keys: Union[PathLike, Iterable[PathLike]],
+    keys: Union[PathLike, bytes, Iterable[Union[PathLike, bytes]]],
     encounters: Union[PathLike, Iterable[Row]],
     public_keys: Union[None, PathLike, Iterable[PathLike]] = None,
     allow_unsigned: bool = False,
@@ -332,8 +332,9 @@ def match(
     risk_model: Optional[str] = None,
     risk_model_config: Union[None, dict, PathLike] = None,
 ) -> Report:
-    """Matches the keys of export files (``keys``: paths, in publication order) against a
-    phone's sightings and assesses the risk, as ``bluezone match`` does.
+    """Matches the keys of export files (``keys``: paths, in publication order, or the files'
+    bytes as downloaded) against a phone's sightings and assesses the risk, as ``bluezone
+    match`` does.
 
     ``encounters`` is an encounter-log folder, a CSV file ``unix_seconds,rpi,aem,rssi``, or
     rows ``(unix_seconds, rpi, aem, rssi)``. Every file must be authentic under one of
@@ -341,7 +342,7 @@ def match(
     dict or a path to JSON with the fields of the tool's ``--risk-config``; ``now`` the Unix
     time of the look-back (the newest sighting by default). ``state`` is a match-state folder
     (made when missing; files and keys checked before are not read again), as ``bluezone match
-    --state``. ``risk_model`` (``"cwa"`` or ``"nhs"``) adds that deployment's verdict as
+    --state``; a state reads its files from disk, so it takes paths, not bytes. ``risk_model`` (``"cwa"`` or ``"nhs"``) adds that deployment's verdict as
     :attr:`Report.risk_model`, with ``risk_model_config`` (a dict or a path to JSON) or the
     model's default.
 
@@ -349,13 +350,17 @@ def match(
     ``allow_unsigned``), :class:`ExportFileError`, :class:`SourceError`,
     :class:`RiskConfigError` or :class:`PublicKeyError`.
     """
-    if isinstance(keys, (bytes, bytearray)):
-        raise ExportFileError("keys: give paths (str or os.PathLike), not bytes")
     try:
-        files = [keys] if isinstance(keys, (str, os.PathLike)) else list(keys)
-        paths = [os.fspath(f) for f in files]
+        files = [keys] if isinstance(keys, (str, os.PathLike, bytes, bytearray)) else list(keys)
     except TypeError as error:
-        raise ExportFileError(f"keys: not a path or an iterable of paths: {error}") from None
+        raise ExportFileError(f"keys: not a path, bytes, or an iterable of them: {error}") from None
+    in_memory = [bytes(f) for f in files if isinstance(f, (bytes, bytearray))]
+    if in_memory and len(in_memory) != len(files):
+        raise ExportFileError("keys: give every file as a path, or every file as bytes, not both")
+    try:
+        paths = [] if in_memory else [os.fspath(f) for f in files]
+    except TypeError as error:
+        raise ExportFileError(f"keys: not a path, bytes, or an iterable of them: {error}") from None
     folder_or_csv: Optional[str] = None
     rows: Optional[List[Tuple[int, bytes, bytes, int]]] = None
     if isinstance(encounters, (str, os.PathLike)):
@@ -384,5 +389,6 @@ def match(
         None if state is None else os.fspath(state),
         risk_model,
         model_config,
+        in_memory or None,
     )
     return Report(json.loads(document))

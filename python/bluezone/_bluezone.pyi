@@ -50,8 +50,10 @@ def match_files(
     state: Optional[str] = None,
     risk_model: Optional[str] = None,
     risk_model_config: Optional[str] = None,
+    in_memory: Optional[List[bytes]] = None,
 ) -> str:
-    """The JSON document of ``bluezone match --json`` for the same input."""
+    """The JSON document of ``bluezone match --json`` for the same input (the export files'
+    bytes ``in_memory`` instead of ``files``, when given)."""
 
 def new_tek(unix_seconds: int, entropy: Optional[bytes]) -> Tuple[bytes, int]:
     """A key for the day holding ``unix_seconds`` and its rolling start."""

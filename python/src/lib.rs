@@ -14,7 +14,7 @@ use bluezone::gaen::{
     AssociatedEncryptedMetadata, RollingProximityIdentifier, TemporaryExposureKey,
 };
 use bluezone::matching::MatchConfig;
-use bluezone::risk::{CheckError, CheckSettings, RiskConfig};
+use bluezone::risk::{CheckError, CheckSettings, InMemoryExport, RiskConfig};
 use bluezone::{EnIntervalNumber, RollingPeriod, RollingWindow};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -216,12 +216,13 @@ fn row_sightings(rows: Option<Vec<Row>>) -> PyResult<Vec<GaenSighting>> {
         .collect()
 }
 
-/// Matches the keys of `files` against the encounters (a log folder or CSV path, or rows) and
-/// returns the JSON document `bluezone match --json` prints for the same input; with `state`,
+/// Matches the keys of `files` (or of the export files `in_memory`) against the encounters (a
+/// log folder or CSV path, or rows) and returns the JSON document `bluezone match --json`
+/// prints for the same input; with `state`,
 /// a match-state folder as `match --state`, and with `risk_model` (`cwa` or `nhs`, its
 /// parameters as JSON text or its default) that deployment's verdict too.
 #[pyfunction]
-#[pyo3(signature = (files, encounters, rows, public_keys, allow_unsigned, risk_config, now, state = None, risk_model = None, risk_model_config = None))]
+#[pyo3(signature = (files, encounters, rows, public_keys, allow_unsigned, risk_config, now, state = None, risk_model = None, risk_model_config = None, in_memory = None))]
 #[expect(
     clippy::too_many_arguments,
     reason = "the package's `match` passes each option by name"
@@ -238,6 +239,7 @@ fn match_files(
     state: Option<PathBuf>,
     risk_model: Option<String>,
     risk_model_config: Option<String>,
+    in_memory: Option<Vec<Vec<u8>>>,
 ) -> PyResult<String> {
     let model = risk_model
         .map(|name| {
@@ -272,8 +274,25 @@ fn match_files(
             state_key: None,
             rebuild_state: false,
         };
-        let document = bluezone::phone::daily_check(&files, sightings, &settings, model.as_ref())
-            .map_err(|e| match e {
+        let document = match &in_memory {
+            Some(data) => {
+                let exports: Vec<InMemoryExport<'_>> = data
+                    .iter()
+                    .map(|data| InMemoryExport {
+                        name: "an export file in memory",
+                        data,
+                    })
+                    .collect();
+                bluezone::phone::daily_check_in_memory(
+                    &exports,
+                    sightings,
+                    &settings,
+                    model.as_ref(),
+                )
+            }
+            None => bluezone::phone::daily_check(&files, sightings, &settings, model.as_ref()),
+        }
+        .map_err(|e| match e {
             bluezone::phone::DailyError::Check(e) => check_error(e),
             other => RiskConfigError::new_err(other.to_string()),
         })?;

@@ -214,11 +214,11 @@ ROW_AEM = b"\x00" * 4
          bluezone.PublicKeyError, "/nonexistent.pem"),
         (lambda: bluezone.match(COMPANION_EXPORT, COMPANION_CSV, allow_unsigned=True, risk_config="/nonexistent.json"),
          bluezone.RiskConfigError, "/nonexistent.json"),
-        (lambda: bluezone.match(b"path", COMPANION_CSV, allow_unsigned=True), bluezone.ExportFileError, "bytes"),
+        (lambda: bluezone.match(b"path", COMPANION_CSV, allow_unsigned=True), bluezone.ExportFileError, "in memory"),
         (lambda: bluezone.match(COMPANION_EXPORT, None, allow_unsigned=True), bluezone.SourceError, "encounters"),
     ],
     ids=["rssi 200", "time -5", "time 2**64", "float time", "now -1", "now 2**70", "now in ms",
-         "start -1", "missing pem", "missing risk config", "bytes as keys", "no encounters"],
+         "start -1", "missing pem", "missing risk config", "bytes that are no export file", "no encounters"],
 )
 def test_every_bad_argument_is_a_bluezone_error_naming_what_is_wrong(call, error, says):
     """Finding A11 of the third audit: each of these raised OverflowError, FileNotFoundError

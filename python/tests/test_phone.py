@@ -105,3 +105,20 @@ def test_the_daily_check_with_a_state_and_a_deployments_model(tmp_path, cli):
     with pytest.raises(bluezone.RiskConfigError):
         bluezone.match(export, encounters, allow_unsigned=True, risk_model="cwa",
                        risk_model_config={"typo": 1})
+
+
+def test_export_files_held_in_memory_give_the_report_their_paths_give(tmp_path):
+    export = SAMPLES / "companion-demo_dks.zip"
+    encounters = str(SAMPLES / "companion-demo-encounters.csv")
+    on_disk = bluezone.match(str(export), encounters, allow_unsigned=True, risk_model="cwa")
+    in_memory = bluezone.match([export.read_bytes()], encounters, allow_unsigned=True, risk_model="cwa")
+    assert in_memory.f1 == on_disk.f1 and in_memory.keys_matched == on_disk.keys_matched
+    assert in_memory.to_dict()["exposure_windows"] == on_disk.to_dict()["exposure_windows"]
+    assert in_memory.risk_model == on_disk.risk_model
+    # A state reads its files from disk; paths and bytes are not mixed.
+    with pytest.raises(bluezone.CheckError, match="on disk"):
+        bluezone.match(export.read_bytes(), encounters, allow_unsigned=True, state=str(tmp_path / "s"))
+    with pytest.raises(bluezone.ExportFileError, match="not both"):
+        bluezone.match([str(export), export.read_bytes()], encounters, allow_unsigned=True)
+    with pytest.raises(bluezone.ExportFileError):
+        bluezone.match([b"not an export file"], encounters, allow_unsigned=True)

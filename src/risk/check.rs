@@ -153,6 +153,10 @@ pub enum CheckError {
     /// "Now" cannot be true on this device (spec §time.4).
     #[error("now: {0}")]
     Now(#[from] ImplausibleTime),
+    /// A match state was asked of a check of files held in memory: a state reads its files
+    /// from disk.
+    #[error("a match state needs the export files on disk, to read them again when it starts over")]
+    StateNeedsFiles,
 }
 
 fn describe(verification: &Option<Verification>) -> std::string::String {
@@ -173,6 +177,89 @@ pub fn check_exposure<P: AsRef<Path>>(
     sightings: Vec<GaenSighting>,
     settings: &CheckSettings<'_>,
     progress: impl FnMut(&Path, u64),
+) -> Result<ExposureReport, CheckError> {
+    let (files, repeated_files) = distinct_files(files);
+    check(
+        sightings,
+        settings,
+        repeated_files,
+        |run, at| match settings.state {
+            Some(dir) => {
+                let options = StateOptions {
+                    key: settings.state_key.cloned(),
+                    rebuild: settings.rebuild_state,
+                    ..StateOptions::default()
+                };
+                let state = MatchState::open(dir, at.matching, options)?;
+                let mut options = RunOptions::at(at.now, at.authenticity);
+                options.wall_clock = at.wall;
+                check_with_state(state, run, &files, &options, progress)
+            }
+            None => {
+                let opened = files.iter().map(|path| {
+                    let reader = File::open(path).map_err(|source| CheckError::Open {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                    Ok((path.to_path_buf(), BufReader::new(reader)))
+                });
+                let (checked, outcome) = check_files(run, opened, at.authenticity, progress)?;
+                Ok((checked, None, outcome))
+            }
+        },
+    )
+}
+
+/// One export file held in memory, as downloaded, with the name reports give it.
+#[derive(Clone, Copy, Debug)]
+pub struct InMemoryExport<'a> {
+    /// What reports call it (its address, say); it is never opened.
+    pub name: &'a str,
+    /// Its bytes: `export.zip` or a bare `export.bin`.
+    pub data: &'a [u8],
+}
+
+/// [`check_exposure`] over export files held in memory, in the order given. Nothing is read
+/// from disk or remembered: a match state reads its files from disk (it records where each
+/// one is, to read it again when it starts over), so `settings.state` must be `None`.
+///
+/// # Errors
+/// [`CheckError::StateNeedsFiles`] with a state; otherwise as [`check_exposure`].
+pub fn check_exposure_in_memory(
+    files: &[InMemoryExport<'_>],
+    sightings: Vec<GaenSighting>,
+    settings: &CheckSettings<'_>,
+    progress: impl FnMut(&Path, u64),
+) -> Result<ExposureReport, CheckError> {
+    if settings.state.is_some() {
+        return Err(CheckError::StateNeedsFiles);
+    }
+    check(sightings, settings, Vec::new(), |run, at| {
+        let opened = files
+            .iter()
+            .map(|f| Ok((PathBuf::from(f.name), std::io::Cursor::new(f.data))));
+        let (checked, outcome) = check_files(run, opened, at.authenticity, progress)?;
+        Ok((checked, None, outcome))
+    })
+}
+
+/// What a check's files are matched with, once the settings are judged.
+struct Judged<'a> {
+    authenticity: Authenticity<'a>,
+    matching: MatchConfig,
+    now: u64,
+    wall: u64,
+}
+
+type Checked = (Vec<FileCheck>, Option<StateCheck>, MatchOutcome);
+
+/// The settings judged, the log indexed and a run started; `files` reads the files into the
+/// run; then the windows, daily summaries and F1 verdict.
+fn check<'s>(
+    sightings: Vec<GaenSighting>,
+    settings: &CheckSettings<'s>,
+    repeated_files: Vec<PathBuf>,
+    files: impl FnOnce(MatchRun<'_, '_>, &Judged<'s>) -> Result<Checked, CheckError>,
 ) -> Result<ExposureReport, CheckError> {
     settings.risk.validate()?;
     let authenticity = match (settings.registry, settings.allow_unauthentic) {
@@ -201,7 +288,6 @@ pub fn check_exposure<P: AsRef<Path>>(
         .iter()
         .filter(|s| s.unix_seconds > now_unix_seconds)
         .count();
-    let (files, repeated_files) = distinct_files(files);
     let threads = match settings.threads {
         0 => std::thread::available_parallelism().map_or(1, core::num::NonZeroUsize::get),
         n => n,
@@ -211,23 +297,13 @@ pub fn check_exposure<P: AsRef<Path>>(
     let matching = settings.risk.match_config(settings.matching);
     let matcher = Matcher::new(&index, matching);
     let run = new_run(&matcher, threads)?;
-    let (checked, state, outcome) = match settings.state {
-        Some(dir) => {
-            let options = StateOptions {
-                key: settings.state_key.cloned(),
-                rebuild: settings.rebuild_state,
-                ..StateOptions::default()
-            };
-            let state = MatchState::open(dir, matching, options)?;
-            let mut options = RunOptions::at(now_unix_seconds, authenticity);
-            options.wall_clock = wall;
-            check_with_state(state, run, &files, &options, progress)?
-        }
-        None => {
-            let (checked, outcome) = check_files(run, &files, authenticity, progress)?;
-            (checked, None, outcome)
-        }
+    let judged = Judged {
+        authenticity,
+        matching,
+        now: now_unix_seconds,
+        wall,
     };
+    let (checked, state, outcome) = files(run, &judged)?;
     let risk = assess(&outcome, &settings.risk, now_unix_seconds);
     Ok(ExposureReport {
         files: checked,
@@ -258,34 +334,29 @@ fn distinct_files<P: AsRef<Path>>(files: &[P]) -> (Vec<&Path>, Vec<PathBuf>) {
     (distinct, repeated)
 }
 
-/// Each file matched in one run, with nothing remembered.
-fn check_files<P: AsRef<Path>>(
+/// Each file matched in one run, with nothing remembered: `files` opens them in order.
+fn check_files<R: std::io::Read + std::io::Seek>(
     mut run: MatchRun<'_, '_>,
-    files: &[P],
+    files: impl Iterator<Item = Result<(PathBuf, R), CheckError>>,
     authenticity: Authenticity<'_>,
     mut progress: impl FnMut(&Path, u64),
 ) -> Result<(Vec<FileCheck>, MatchOutcome), CheckError> {
-    let mut checked = Vec::with_capacity(files.len());
-    for path in files {
-        let path = path.as_ref();
+    let mut checked = Vec::new();
+    for opened in files {
+        let (path, reader) = opened?;
         let in_file = |source: MatchStreamError| CheckError::File {
-            path: path.to_path_buf(),
+            path: path.clone(),
             source,
         };
-        let reader = File::open(path).map_err(|source| CheckError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut file = ExportFile::open(BufReader::new(reader))
-            .map_err(|e| in_file(MatchStreamError::File(e)))?;
+        let mut file = ExportFile::open(reader).map_err(|e| in_file(MatchStreamError::File(e)))?;
         let format = file.format();
         let summary = match_export(&mut run, &mut file, authenticity, |read| {
-            progress(path, read)
+            progress(&path, read)
         })
         .map_err(in_file)?;
-        refuse_unauthentic(path, authenticity, &summary)?;
+        refuse_unauthentic(&path, authenticity, &summary)?;
         checked.push(FileCheck {
-            path: path.to_path_buf(),
+            path,
             format,
             summary,
         });

@@ -27,7 +27,10 @@ pub mod windows;
 use alloc::vec::Vec;
 
 #[cfg(feature = "export")]
-pub use check::{CheckError, CheckSettings, ExposureReport, FileCheck, StateCheck, check_exposure};
+pub use check::{
+    CheckError, CheckSettings, ExposureReport, FileCheck, InMemoryExport, StateCheck,
+    check_exposure, check_exposure_in_memory,
+};
 #[cfg(feature = "export")]
 pub use document::{F1Document, MatchDocument, StateDocument};
 pub use scoring::{

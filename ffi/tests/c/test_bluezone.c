@@ -426,6 +426,44 @@ static void test_phone_refusals(void) {
         "an F0 list that is not JSON", "phone");
 }
 
+/* The daily check over an export file held in memory gives what it gives over the file on
+ * disk, and refuses a match state, which reads its files from disk. */
+static void test_check_in_memory(void) {
+  static bz_gaen_sighting log[1024];
+  static uint8_t zip[1 << 20];
+  const char *paths[] = {COMPANION_EXPORT};
+  const uint8_t *files[1];
+  size_t lengths[1], n = read_sightings(log, COUNT(log)), json_on_disk = 0, json_in_memory = 0;
+  bz_check_settings settings;
+  bz_check_result *on_disk = NULL, *in_memory = NULL;
+  bz_verdict a, b;
+  FILE *file = fopen(COMPANION_EXPORT, "rb");
+  lengths[0] = file == NULL ? 0 : fread(zip, 1, sizeof zip, file);
+  if (file != NULL) fclose(file);
+  files[0] = zip;
+  check(lengths[0] > 0 && lengths[0] < sizeof zip, "the sample's bytes", "in memory");
+  memset(&settings, 0, sizeof settings);
+  settings.allow_unauthentic = 1;
+  settings.risk_model = "cwa";
+  check(bz_check(paths, 1, log, n, &settings, &on_disk) == BZ_STATUS_OK &&
+            bz_check_in_memory(files, lengths, 1, log, n, &settings, &in_memory) == BZ_STATUS_OK,
+        "both checks", "in memory");
+  check(bz_check_result_verdict(on_disk, &a) == BZ_STATUS_OK && bz_check_result_verdict(in_memory, &b) == BZ_STATUS_OK &&
+            a.f1 == b.f1 && a.keys_matched == b.keys_matched && a.exposure_windows == b.exposure_windows &&
+            a.longest_close_seconds == b.longest_close_seconds && a.keys_matched == COUNT(COMPANION),
+        "the same verdict", "in memory");
+  check(bz_check_result_json(on_disk, NULL, 0, &json_on_disk) == BZ_STATUS_BUFFER_TOO_SMALL &&
+            bz_check_result_json(in_memory, NULL, 0, &json_in_memory) == BZ_STATUS_BUFFER_TOO_SMALL &&
+            json_in_memory > 0 && json_on_disk > 0,
+        "documents of both", "in memory");
+  bz_check_result_free(on_disk);
+  bz_check_result_free(in_memory);
+  settings.state_dir = "target/ffi-tests/never-made";
+  check(bz_check_in_memory(files, lengths, 1, log, n, &settings, &in_memory) == BZ_STATUS_INVALID_ARGUMENT &&
+            strstr(bz_error_message(), "on disk") != NULL && in_memory == NULL,
+        "a state needs the files on disk", "in memory");
+}
+
 static void test_bad_input(void) {
   bz_tek tek;
   uint8_t small[16], entropy[16] = {0};
@@ -474,6 +512,7 @@ int main(void) {
   test_companion();
   test_band();
   test_phone_refusals();
+  test_check_in_memory();
   test_bad_input();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

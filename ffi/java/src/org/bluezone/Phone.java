@@ -37,6 +37,8 @@ public final class Phone {
         NativeLongByReference count);
     int bz_check(StringArray files, NativeLong fileCount, GaenSighting[] sightings, NativeLong count,
         CheckSettings settings, PointerByReference out);
+    int bz_check_in_memory(Pointer[] files, NativeLong[] lengths, NativeLong fileCount, GaenSighting[] sightings,
+        NativeLong count, CheckSettings settings, PointerByReference out);
     int bz_check_result_verdict(Pointer result, Bluezone.Verdict out);
     int bz_check_result_model(Pointer result, ModelVerdict out);
     int bz_check_result_json(Pointer result, byte[] json, NativeLong len, NativeLongByReference written);
@@ -317,9 +319,7 @@ public final class Phone {
         Lib.INSTANCE.bz_log_read_segment(segment, size(segment.length), out, capacity, count));
   }
 
-  /** The daily check of downloaded export files against the phone's GAEN sightings. */
-  public static DailyCheck check(List<Path> files, List<GaenSighting> sightings, CheckSettings settings) {
-    String[] paths = files.stream().map(Path::toString).toArray(String[]::new);
+  private static GaenSighting[] contiguousGaen(List<GaenSighting> sightings) {
     GaenSighting[] array = (GaenSighting[]) new GaenSighting().toArray(Math.max(1, sightings.size()));
     for (int i = 0; i < sightings.size(); i++) {
       GaenSighting from = sightings.get(i);
@@ -330,10 +330,44 @@ public final class Phone {
       array[i].previous_scan_unix_seconds = from.previous_scan_unix_seconds;
       array[i].write();
     }
+    return array;
+  }
+
+  /** The daily check of downloaded export files against the phone's GAEN sightings. */
+  public static DailyCheck check(List<Path> files, List<GaenSighting> sightings, CheckSettings settings) {
+    String[] paths = files.stream().map(Path::toString).toArray(String[]::new);
     PointerByReference out = new PointerByReference();
-    check(Lib.INSTANCE.bz_check(new StringArray(paths), size(paths.length), array, size(sightings.size()), settings,
-        out));
-    Pointer result = out.getValue();
+    check(Lib.INSTANCE.bz_check(new StringArray(paths), size(paths.length), contiguousGaen(sightings),
+        size(sightings.size()), settings, out));
+    return result(out.getValue());
+  }
+
+  /**
+   * The daily check of export files held in memory (their bytes as downloaded), with no match
+   * state: a state reads its files from disk.
+   */
+  public static DailyCheck checkInMemory(List<byte[]> files, List<GaenSighting> sightings, CheckSettings settings) {
+    Pointer[] pointers = new Pointer[Math.max(1, files.size())];
+    NativeLong[] lengths = new NativeLong[Math.max(1, files.size())];
+    List<com.sun.jna.Memory> held = new ArrayList<>();
+    lengths[0] = new NativeLong(0);
+    for (int i = 0; i < files.size(); i++) {
+      byte[] data = files.get(i);
+      com.sun.jna.Memory memory = new com.sun.jna.Memory(Math.max(1, data.length));
+      memory.write(0, data, 0, data.length);
+      held.add(memory);
+      pointers[i] = memory;
+      lengths[i] = new NativeLong(data.length);
+    }
+    PointerByReference out = new PointerByReference();
+    check(Lib.INSTANCE.bz_check_in_memory(pointers, lengths, size(files.size()), contiguousGaen(sightings),
+        size(sightings.size()), settings, out));
+    held.clear();
+    return result(out.getValue());
+  }
+
+  /** Reads a check's result and frees it. */
+  private static DailyCheck result(Pointer result) {
     try {
       Bluezone.Verdict verdict = new Bluezone.Verdict();
       ModelVerdict model = new ModelVerdict();

@@ -158,6 +158,16 @@ public final class BluezoneTest {
     unknown.allow_unauthentic = 1;
     unknown.risk_model = "wizard";
     check(status(() -> Phone.check(exportFile, List.of(), unknown)) == 4, "an unknown model");
+    Phone.CheckSettings allow = new Phone.CheckSettings();
+    allow.allow_unauthentic = 1;
+    Phone.DailyCheck fromDisk = Phone.check(exportFile, List.of(), allow);
+    Phone.DailyCheck fromMemory = Phone.checkInMemory(List.of(java.nio.file.Files.readAllBytes(Path.of(export))),
+        List.of(), allow);
+    check(fromDisk.verdict.keys_total == fromMemory.verdict.keys_total && fromDisk.verdict.keys_total > 0,
+        "a file in memory is the file on disk");
+    allow.state_dir = "target/ffi-java/never-made";
+    check(status(() -> Phone.checkInMemory(List.of(new byte[4]), List.of(), allow)) == 4,
+        "a state needs the files on disk");
     Bluezone.DiagnosisKey key = new Bluezone.DiagnosisKey();
     key.rolling_start_interval_number = 2642976;
     key.rolling_period = 144;
