@@ -757,13 +757,13 @@ bz_status bz_matcher_match(const bz_matcher *matcher, size_t index, bz_match *ou
 // `matcher` is NULL or a handle from `bz_matcher_new` not freed before and not used after.
 void bz_matcher_free(bz_matcher *matcher);
 
-// The calibration of a phone in Google's table of December 2020 (`table` NULL or
-// "2020-12-14") or of June 2020 ("2020-06-01"), by manufacturer, device (Android's
+// The calibration of a phone in one of Google's tables, named by its date: "2020-12-14"
+// (`table` NULL), "2020-09-30" or "2020-06-13", by manufacturer, device (Android's
 // `Build.DEVICE`; may be NULL) and model, with microG's fallbacks (spec §cal.2).
 //
 // # Safety
 // `manufacturer` and `model` are NUL-terminated UTF-8 strings, `device` and `table` too or
-// NULL; `out` points to a writable `bz_calibration`.
+// NULL; `out` points to a writable `bz_device_calibration`.
 bz_status bz_calibration(const char *manufacturer,
                          const char *device,
                          const char *model,

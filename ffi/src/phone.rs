@@ -56,7 +56,7 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
 /// A phone's calibration (spec §cal.2).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct BzCalibration {
+pub struct BzDeviceCalibration {
     /// The TX power to advertise in the metadata, dBm.
     pub tx_power_dbm: i8,
     /// The correction to add to each RSSI the phone reads, dB.
@@ -68,20 +68,20 @@ pub struct BzCalibration {
     pub fallback: u8,
 }
 
-/// The calibration of a phone in Google's table of December 2020 (`table` NULL or
-/// "2020-12-14") or of June 2020 ("2020-06-01"), by manufacturer, device (Android's
+/// The calibration of a phone in one of Google's tables, named by its date: "2020-12-14"
+/// (`table` NULL), "2020-09-30" or "2020-06-13", by manufacturer, device (Android's
 /// `Build.DEVICE`; may be NULL) and model, with microG's fallbacks (spec §cal.2).
 ///
 /// # Safety
 /// `manufacturer` and `model` are NUL-terminated UTF-8 strings, `device` and `table` too or
-/// NULL; `out` points to a writable `bz_calibration`.
+/// NULL; `out` points to a writable `bz_device_calibration`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bz_calibration(
     manufacturer: *const c_char,
     device: *const c_char,
     model: *const c_char,
     table: *const c_char,
-    out: *mut BzCalibration,
+    out: *mut BzDeviceCalibration,
 ) -> BzStatus {
     guard(|| {
         // SAFETY: the caller's contract.
@@ -100,7 +100,7 @@ pub unsafe extern "C" fn bz_calibration(
         let found = lookup(table, manufacturer, device, model);
         put(
             out,
-            BzCalibration {
+            BzDeviceCalibration {
                 tx_power_dbm: found.tx_power_dbm,
                 rssi_correction_db: found.rssi_correction_db,
                 confidence: found.confidence as u8,
@@ -293,10 +293,10 @@ pub unsafe extern "C" fn bz_log_read(
                 output(count, "count")?,
             )
         };
+        // A damaged segment and a segment that cannot be read are named by their own path.
         let sightings = phone::read_log(Path::new(dir)).map_err(|e| match e {
-            phone::ReadLogError::Damaged { .. } => {
-                Failure::new(BzStatus::Malformed, format_args!("{dir}: {e}"))
-            }
+            phone::ReadLogError::Damaged { .. } => Failure::new(BzStatus::Malformed, e),
+            phone::ReadLogError::Io { .. } => Failure::new(BzStatus::Io, e),
             other => Failure::new(BzStatus::Io, format_args!("{dir}: {other}")),
         })?;
         put_sightings(&sightings, out, count)
