@@ -356,6 +356,9 @@ pub(super) struct PathLoss {
     /// The standard deviation of the residuals, dB.
     pub(super) spread_db: f64,
     pub(super) advertisements: usize,
+    /// The farthest camera distance the line was fitted on, metres: beyond it, the line is
+    /// an extrapolation.
+    pub(super) farthest_m: f64,
 }
 
 impl PathLoss {
@@ -384,6 +387,7 @@ impl PathLoss {
             per_decade_db,
             spread_db: (residuals / (n - 2.0)).sqrt(),
             advertisements: points.len(),
+            farthest_m: 10f64.powf(points.iter().map(|p| p.0).fold(f64::MIN, f64::max)),
         })
     }
 

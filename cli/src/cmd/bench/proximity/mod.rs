@@ -104,15 +104,23 @@ impl Report for ProximityBench {
         )?;
         for t in &self.tables {
             if let Some(fit) = t.path_loss {
+                let threshold = F1Rule::default().attenuation_threshold_db;
+                let metres = fit.metres_at(threshold);
+                let beyond = if metres > fit.farthest_m {
+                    format!(
+                        " (extrapolated: the phones were at most {:.1} m apart)",
+                        fit.farthest_m
+                    )
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "{}: {:.1} dB at 1 m {:+.1} dB per decade, spread {:.1} dB; {} dB is {:.1} m",
+                    "{}: {:.1} dB at 1 m {:+.1} dB per decade, spread {:.1} dB; the line reaches {threshold} dB at {metres:.1} m{beyond}",
                     t.table.name(),
                     fit.at_1m_db,
                     fit.per_decade_db,
                     fit.spread_db,
-                    F1Rule::default().attenuation_threshold_db,
-                    fit.metres_at(F1Rule::default().attenuation_threshold_db)
                 )?;
             }
         }
