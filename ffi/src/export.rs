@@ -12,6 +12,7 @@ use bluezone::export::{ExportError, ExportFileError, ExportSummary};
 use bluezone::gaen::DiagnosisKey;
 
 use crate::diagnosis::BzDiagnosisKey;
+use crate::keys::write_text;
 use crate::ptr::{input, optional_text, output, put, slice_mut, text};
 use crate::status::{BzStatus, Failure, guard};
 
@@ -268,16 +269,7 @@ pub unsafe extern "C" fn bz_export_region(
             )
         };
         let region = export.summary.metadata.region.as_deref().unwrap_or("");
-        let needed = region.len() + 1;
-        let target = out.get_mut(..needed).ok_or_else(|| {
-            Failure::new(
-                BzStatus::BufferTooSmall,
-                format_args!("{out_len} bytes given, {needed} needed"),
-            )
-        })?;
-        let (text, nul) = target.split_at_mut(region.len());
-        text.copy_from_slice(region.as_bytes());
-        nul.fill(0);
+        write_text(region, out)?;
         put(len, region.len())
     })
 }

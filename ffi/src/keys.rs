@@ -210,13 +210,22 @@ fn window_identifiers<'b>(
 }
 
 /// The first `needed` bytes of `out`, or the failure that names both sizes.
-fn room(out: &mut [u8], needed: usize) -> Result<&mut [u8], Failure> {
+pub(crate) fn room(out: &mut [u8], needed: usize) -> Result<&mut [u8], Failure> {
     let available = out.len();
     out.get_mut(..needed)
         .ok_or_else(|| too_small(needed, available))
 }
 
-fn tek_of(tek: &BzTek) -> Result<TemporaryExposureKey, Failure> {
+/// Writes `text` and a NUL into `out` (the hosted build's text results).
+#[cfg(feature = "std")]
+pub(crate) fn write_text(text: &str, out: &mut [u8]) -> Result<(), Failure> {
+    let (body, nul) = room(out, text.len() + 1)?.split_at_mut(text.len());
+    body.copy_from_slice(text.as_bytes());
+    nul.fill(0);
+    Ok(())
+}
+
+pub(crate) fn tek_of(tek: &BzTek) -> Result<TemporaryExposureKey, Failure> {
     let window = window(tek.rolling_start_interval_number, tek.rolling_period)?;
     Ok(TemporaryExposureKey::from_bytes(tek.key_data, window))
 }

@@ -14,7 +14,7 @@ use bluezone::blid::{BluezoneId, TimeUnit};
 use bluezone::calibration::{CalibrationTable, Fallback, lookup};
 use bluezone::encounter::GaenSighting;
 use bluezone::export::verify::PublicKeyRegistry;
-use bluezone::gaen::{CalibrationConfidence, DiagnosisKey, TemporaryExposureKey};
+use bluezone::gaen::{CalibrationConfidence, DiagnosisKey};
 use bluezone::phone::{self, DailyError, Reception};
 use bluezone::risk::cwa::CwaRiskLevel;
 use bluezone::risk::model::{DeploymentModel, ModelResult};
@@ -22,7 +22,7 @@ use bluezone::risk::{CheckSettings, InMemoryExport, RiskConfig};
 
 use crate::band::BzMatchRules;
 use crate::diagnosis::BzDiagnosisKey;
-use crate::keys::{BzGaenSighting, BzSighting, BzTek, gaen_sighting, window};
+use crate::keys::{BzGaenSighting, BzSighting, BzTek, gaen_sighting, room, tek_of, write_text};
 use crate::matcher::BzVerdict;
 use crate::ptr::{bytes, input, optional_text, output, put, slice, slice_mut, text};
 use crate::status::{BzStatus, Failure, guard};
@@ -34,18 +34,8 @@ fn invalid(detail: impl core::fmt::Display) -> Failure {
 /// Writes `document` and a NUL into `out` (`out_len` bytes) and its length with the NUL
 /// into `written`, or only the length when `out` is too small.
 fn put_text(document: &str, out: &mut [u8], written: &mut usize) -> Result<BzStatus, Failure> {
-    let needed = document.len() + 1;
-    *written = needed;
-    let available = out.len();
-    let Some(room) = out.get_mut(..needed) else {
-        return Err(Failure::new(
-            BzStatus::BufferTooSmall,
-            format_args!("the text needs {needed} bytes, the buffer has {available}"),
-        ));
-    };
-    let (body, nul) = room.split_at_mut(document.len());
-    body.copy_from_slice(document.as_bytes());
-    nul.fill(0);
+    *written = document.len() + 1;
+    write_text(document, out)?;
     Ok(BzStatus::Ok)
 }
 
@@ -144,18 +134,10 @@ pub unsafe extern "C" fn bz_day_payloads(
         if confidence > 3 {
             return Err(invalid("confidence is not 0 to 3"));
         }
-        let window = window(tek.rolling_start_interval_number, tek.rolling_period)?;
-        let key = TemporaryExposureKey::from_bytes(tek.key_data, window);
+        let key = tek_of(tek)?;
         let confidence = CalibrationConfidence::from_bits(confidence);
         let payloads = phone::day_payloads(&key, tx_power_dbm, confidence, flags);
-        let needed = payloads.len() * 31;
-        let available = out.len();
-        let room = out.get_mut(..needed).ok_or_else(|| {
-            Failure::new(
-                BzStatus::BufferTooSmall,
-                format_args!("the payloads need {needed} bytes, the buffer has {available}"),
-            )
-        })?;
+        let room = room(out, payloads.len() * 31)?;
         for (chunk, payload) in room.chunks_exact_mut(31).zip(&payloads) {
             chunk.copy_from_slice(payload);
         }
