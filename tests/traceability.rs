@@ -73,21 +73,30 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// The files under `dir` whose names end in one of `extensions`.
+fn files_of(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files_of(&path, extensions, out);
+        } else if path
+            .extension()
+            .is_some_and(|e| extensions.iter().any(|x| e == *x))
+        {
             out.push(path);
         }
     }
 }
 
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_of(dir, &["rs"], out);
+}
+
+/// The text of the Rust and Python files under `dirs`.
 fn text_of(dirs: &[&str]) -> String {
     let mut files = Vec::new();
     for dir in dirs {
-        rust_files(&root().join(dir), &mut files);
+        files_of(&root().join(dir), &["rs", "py"], &mut files);
     }
     files
         .iter()
@@ -99,7 +108,8 @@ fn text_of(dirs: &[&str]) -> String {
 /// The text of test code: test files whole, and library files from their test module on (a
 /// `tests.rs`, or any file of a `tests/` folder, under `src/` whole).
 fn test_text() -> String {
-    let mut text = text_of(&["tests", "cli/tests"]);
+    // The Python package's tests name sections as `def test_study_4_…`.
+    let mut text = text_of(&["tests", "cli/tests", "python/tests"]).replace("def test_", "fn ");
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
     rust_files(&root().join("cli/src"), &mut files);
@@ -172,7 +182,7 @@ fn every_rule_of_the_spec_is_cited_by_its_code_and_named_by_a_test() {
     for (id, _) in INFORMATIONAL {
         assert!(sections.iter().any(|s| s == id), "{id} is not a section");
     }
-    let code = text_of(&["src", "cli/src"]);
+    let code = text_of(&["src", "cli/src", "python/src", "python/bluezone"]);
     let tests = test_text();
     let rules = sections
         .iter()

@@ -93,3 +93,34 @@ def tek_hmac(keys: List[Tuple[bytes, int, int, int, int]], hmac_secret: bytes, w
 
 def blid_match(f0: str, history: str, now: int, unit: str = "ms", close_rssi: Optional[int] = None) -> str:
     """Bluezone 2020 matching and F1, as JSON text."""
+
+class CheckResult:
+    """What one daily check of the adoption study found (spec §study.4)."""
+
+    warned: List[int]
+    published_keys: int
+    matched_keys: int
+    sightings: int
+    phones_checked: int
+    observable_close: int
+    warned_close: int
+
+class StudyPhones:
+    """The adoption study's phones of one region: encounters, keys from the seed, and the daily
+    check with the library's matcher and F1 rule (spec §study). Arrays are little-endian
+    ``u32`` bytes (numpy's ``astype("<u4").tobytes()``); malformed input raises ValueError."""
+
+    def __init__(
+        self, seed: int, people: int, first_unix_day: int, at_1m_db: float,
+        per_decade_db: float, spread_db: float,
+    ) -> None: ...
+    def record(
+        self, day: int, a: bytes, b: bytes, start: bytes, seconds: bytes, centimetres: bytes
+    ) -> int:
+        """Records the day's encounters between running phones; returns the encounters kept."""
+    def tek(self, person: int, day: int) -> bytes:
+        """The key ``person`` used on ``day``."""
+    def log(self, person: int, day: int) -> List[Tuple[int, bytes, bytes, int, int]]:
+        """The whole log of ``person`` on ``day``: ``(unix_seconds, rpi, aem, rssi, previous_scan)``."""
+    def check(self, day: int, uploaders: bytes) -> CheckResult:
+        """The daily check at the end of ``day`` of the keys ``uploaders`` publish."""

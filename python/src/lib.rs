@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 mod phone;
+mod study;
 
 /// The package's exceptions, one class per error type of the library, all under `Error`.
 mod errors {
@@ -318,6 +319,8 @@ fn _bluezone(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(phone::publish_request, module)?)?;
     module.add_function(wrap_pyfunction!(phone::tek_hmac, module)?)?;
     module.add_function(wrap_pyfunction!(phone::blid_match, module)?)?;
+    module.add_class::<study::StudyPhones>()?;
+    module.add_class::<study::CheckResult>()?;
     module.add("Error", py.get_type::<Error>())?;
     module.add("LengthError", py.get_type::<LengthError>())?;
     module.add("TimeError", py.get_type::<TimeError>())?;
