@@ -371,8 +371,8 @@ impl StudyPhones {
         let published_keys = keys.len() as u64;
         let table = KeyTable::new(keys);
 
-        // Who heard an uploader, on which day: (receiver, uploader, day) -> encounters.
-        let mut heard: BTreeMap<(u32, u32, u32), Vec<Encounter>> = BTreeMap::new();
+        // Who heard an uploader, and on which day, grouped by the phone that heard.
+        let mut heard: Vec<(u32, u32, Encounter)> = Vec::new();
         for &d in &key_days {
             let Some(encounters) = self.days.get(&d) else {
                 continue;
@@ -380,11 +380,15 @@ impl StudyPhones {
             for &u in &uploaders {
                 let first = encounters.partition_point(|e| e.sender < u);
                 let from_u = encounters.get(first..).unwrap_or_default();
-                for e in from_u.iter().take_while(|e| e.sender == u) {
-                    heard.entry((e.receiver, u, d)).or_default().push(*e);
-                }
+                heard.extend(
+                    from_u
+                        .iter()
+                        .take_while(|e| e.sender == u)
+                        .map(|e| (e.receiver, d, *e)),
+                );
             }
         }
+        heard.sort_unstable_by_key(|&(receiver, d, e)| (receiver, e.sender, d, e.start));
 
         let risk = RiskConfig::default();
         let config = risk.match_config(MatchConfig::default());
@@ -399,26 +403,17 @@ impl StudyPhones {
             warned_close: 0,
         };
         let mut advertised: HashMap<(u32, u32), Box<_>> = HashMap::new();
-        let mut groups = heard.into_iter().peekable();
-        while let Some(((receiver, u, d), encounters)) = groups.next() {
-            let mut phone = vec![(u, d, encounters)];
-            while let Some(((_, u, d), _)) = groups.peek().filter(|((r, _, _), _)| *r == receiver) {
-                let (u, d) = (*u, *d);
-                let (_, encounters) = groups.next().unwrap_or_default();
-                phone.push((u, d, encounters));
-            }
+        for phone in heard.chunk_by(|x, y| x.0 == y.0) {
             let mut log = Vec::new();
             let mut close = 0u64;
-            for (u, d, encounters) in &phone {
+            for &(_, d, e) in phone {
                 let payloads = advertised
-                    .entry((*u, *d))
-                    .or_insert_with(|| self.advertised(*u, *d));
-                for e in encounters {
-                    self.sightings(*d, e, payloads, &mut log);
-                    close += u64::from(
-                        e.centimetres <= CLOSE_CENTIMETRES && u32::from(e.seconds) >= CLOSE_SECONDS,
-                    );
-                }
+                    .entry((e.sender, d))
+                    .or_insert_with(|| self.advertised(e.sender, d));
+                self.sightings(d, &e, payloads, &mut log);
+                close += u64::from(
+                    e.centimetres <= CLOSE_CENTIMETRES && u32::from(e.seconds) >= CLOSE_SECONDS,
+                );
             }
             result.sightings += log.len() as u64;
             result.phones_checked += 1;
@@ -429,7 +424,9 @@ impl StudyPhones {
             run.add_table(&table);
             let outcome = run.finish();
             result.matched_keys += outcome.matches.len() as u64;
-            if assess(&outcome, &risk, now).f1.f1 {
+            if let Some(&(receiver, _, _)) = phone.first()
+                && assess(&outcome, &risk, now).f1.f1
+            {
                 result.warned.push(receiver);
                 result.warned_close += close;
             }

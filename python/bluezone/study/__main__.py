@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional
 
@@ -124,18 +123,6 @@ def answer(summary: List[dict], days: int) -> str:
             f"measures, as the anchors below show.")
 
 
-def _atomic_json(path: str, document: dict) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                                         suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(document, out, indent=1)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
     problem = _check_outputs(args)
@@ -193,7 +180,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "runs": runs,
     }
     if args.json:
-        _atomic_json(args.json, document)
+        report.write_atomically(args.json, json.dumps(document, indent=1))
     if args.report:
         report.write(args.report, document)
     print(document["answer"])

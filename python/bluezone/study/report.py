@@ -4,6 +4,7 @@ charts and no script, as the town demo's page (spec §study.8)."""
 
 import csv
 import html
+import io
 import os
 import tempfile
 from typing import List, Optional
@@ -153,25 +154,18 @@ The data: <a href="study.csv">study.csv</a>.</p>
 <table><tr><th>parameter</th><th>value</th><th>source</th></tr>{parameters}</table>
 </body></html>
 """
-    _atomic(os.path.join(folder, "index.html"), page)
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["region", "adoption", "seed", "infections", "averted",
-                             "notifications_per_index_case", "secondary_attack_rate_notified",
-                             "detection", "matched_keys", "seconds", "draw_seconds",
-                             "protocol_seconds"])
-            for r in document["runs"]:
-                writer.writerow([r["region"], r["adoption"], r["seed"], r["infections"],
-                                 r["averted"], r["notifications_per_index_case"],
-                                 r["secondary_attack_rate_notified"], r["detection"],
-                                 r["matched_keys"], f'{r["seconds"]:.2f}',
-                                 f'{r["draw_seconds"]:.2f}', f'{r["protocol_seconds"]:.2f}'])
-        os.replace(temporary, os.path.join(folder, "study.csv"))
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(os.path.join(folder, "index.html"), page)
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["region", "adoption", "seed", "infections", "averted",
+                     "notifications_per_index_case", "secondary_attack_rate_notified",
+                     "detection", "matched_keys", "seconds", "draw_seconds", "protocol_seconds"])
+    for r in document["runs"]:
+        writer.writerow([r["region"], r["adoption"], r["seed"], r["infections"], r["averted"],
+                         r["notifications_per_index_case"], r["secondary_attack_rate_notified"],
+                         r["detection"], r["matched_keys"], f'{r["seconds"]:.2f}',
+                         f'{r["draw_seconds"]:.2f}', f'{r["protocol_seconds"]:.2f}'])
+    write_atomically(os.path.join(folder, "study.csv"), table.getvalue())
 
 
 def _ours(ours: dict) -> str:
@@ -188,10 +182,13 @@ def _ours(ours: dict) -> str:
     return "; ".join(parts)
 
 
-def _atomic(path: str, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+def write_atomically(path: str, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path`` and renames it into place, so the
+    file is whole or absent (spec §study.8)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
         os.replace(temporary, path)
     except BaseException:
